@@ -1,0 +1,167 @@
+//! Typed parse and validation errors, each with a byte offset.
+
+use std::fmt;
+
+/// A rule that could not be parsed or validated.
+///
+/// `Display` reads like `invalid rule at byte 19: quality must be 0..=100, found 150`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid rule at byte {offset}: {kind}")]
+#[non_exhaustive]
+pub struct ParseError {
+    /// 0-based byte offset, in the original string, of the offending token.
+    pub offset: usize,
+    /// What was wrong.
+    pub kind: ErrorKind,
+}
+
+impl ParseError {
+    pub(crate) fn new(offset: usize, kind: ErrorKind) -> ParseError {
+        ParseError { offset, kind }
+    }
+
+    /// Whether this is a validation error (a well-formed value outside its range), the only
+    /// kind of rule error that `ignore-error/1` covers.
+    pub fn is_out_of_range(&self) -> bool {
+        matches!(self.kind, ErrorKind::OutOfRange { .. })
+    }
+}
+
+/// What was wrong with a rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The rule string is longer than [`crate::MAX_RULE_LEN`] bytes.
+    TooLong {
+        /// Length of the input in bytes.
+        len: usize,
+    },
+    /// Nothing in the input is a rule (only URL parameters, or nothing at all).
+    NoRule,
+    /// More than one `&`-separated part of a URL query looks like a rule.
+    MultipleRules,
+    /// A stage is empty (`||`, or a leading or trailing `|`).
+    EmptyStage,
+    /// More than [`crate::MAX_STAGES`] stages.
+    TooManyStages {
+        /// The limit.
+        max: usize,
+    },
+    /// A stage name that is not `imageMogr2`, `imageSlim` or `imageInfo`.
+    UnknownStage {
+        /// The name found.
+        found: String,
+    },
+    /// An `imageMogr2` parameter name that does not exist (such as `thumbnail`).
+    UnknownParameter {
+        /// The name found.
+        found: String,
+    },
+    /// A parameter given twice in one stage.
+    RepeatedParameter {
+        /// The parameter.
+        name: &'static str,
+    },
+    /// Two parameters that exclude each other (`quality` and `rquality`).
+    ConflictingParameters {
+        /// The later parameter, the one reported.
+        name: &'static str,
+        /// The earlier one it conflicts with.
+        other: &'static str,
+    },
+    /// A parameter with no value after it.
+    MissingValue {
+        /// The parameter.
+        name: &'static str,
+    },
+    /// A value of the wrong shape (non-digits, a stray `!`, ...).
+    InvalidValue {
+        /// The parameter.
+        name: &'static str,
+        /// The value found.
+        found: String,
+        /// What the parameter takes.
+        expected: &'static str,
+    },
+    /// A `format` value that names no known format.
+    UnknownFormat {
+        /// The name found.
+        found: String,
+    },
+    /// A character or token where something else was expected (whitespace, trailing garbage).
+    Unexpected {
+        /// What was found.
+        found: String,
+        /// What was expected there.
+        expected: &'static str,
+    },
+    /// A well-formed number outside its parameter's range (a validation error).
+    OutOfRange {
+        /// The parameter.
+        name: &'static str,
+        /// The number found (`u64::MAX` for a digit run too long to fit).
+        found: u64,
+        /// Smallest accepted value.
+        min: u64,
+        /// Largest accepted value.
+        max: u64,
+    },
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ErrorKind::TooLong { len } => write!(
+                f,
+                "rule is {len} bytes long, the limit is {}",
+                crate::MAX_RULE_LEN
+            ),
+            ErrorKind::NoRule => {
+                f.write_str("no rule found, expected imageMogr2/..., imageSlim or imageInfo")
+            }
+            ErrorKind::MultipleRules => {
+                f.write_str("more than one rule in the query, expected exactly one")
+            }
+            ErrorKind::EmptyStage => {
+                f.write_str("empty stage, expected imageMogr2/..., imageSlim or imageInfo")
+            }
+            ErrorKind::TooManyStages { max } => write!(f, "more than {max} stages"),
+            ErrorKind::UnknownStage { found } => write!(
+                f,
+                "unknown operation `{found}`, expected imageMogr2, imageSlim or imageInfo"
+            ),
+            ErrorKind::UnknownParameter { found } => {
+                write!(f, "unknown imageMogr2 parameter `{found}`")
+            }
+            ErrorKind::RepeatedParameter { name } => write!(f, "{name} is given more than once"),
+            ErrorKind::ConflictingParameters { name, other } => {
+                write!(f, "{name} cannot be combined with {other}")
+            }
+            ErrorKind::MissingValue { name } => write!(f, "{name} needs a value"),
+            ErrorKind::InvalidValue {
+                name,
+                found,
+                expected,
+            } => write!(f, "{name} must be {expected}, found `{found}`"),
+            ErrorKind::UnknownFormat { found } => write!(
+                f,
+                "unknown format `{found}`, expected one of jpg, jpeg, yjpeg, png, bmp, gif, webp, heif, heic, avif, tpg"
+            ),
+            ErrorKind::Unexpected { found, expected } => {
+                write!(f, "expected {expected}, found `{found}`")
+            }
+            ErrorKind::OutOfRange {
+                name,
+                found,
+                min,
+                max,
+            } => {
+                if *found == u64::MAX {
+                    write!(f, "{name} must be {min}..={max}, found a number too large to fit")
+                } else {
+                    write!(f, "{name} must be {min}..={max}, found {found}")
+                }
+            }
+        }
+    }
+}
