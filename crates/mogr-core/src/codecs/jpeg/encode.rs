@@ -1,0 +1,127 @@
+//! Pixels to JPEG, through `jpeg-encoder`, with metadata spliced in from the input.
+
+use super::markers::{Density, Segment, SegmentKind};
+use crate::error::Error;
+use crate::format::ImageFormat;
+use crate::pixels::{Bitmap, Layout};
+
+/// Which metadata segments of the input go into the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Metadata {
+    /// Keep EXIF, ICC, XMP, IPTC (APP13) and comments. The default.
+    #[default]
+    Keep,
+    /// Keep only the ICC profile (colours stay right, everything else goes).
+    IccOnly,
+    /// Strip everything.
+    Strip,
+}
+
+impl Metadata {
+    /// Whether a segment of this kind is carried into the output.
+    pub fn keeps(self, kind: SegmentKind) -> bool {
+        match self {
+            Metadata::Strip => false,
+            Metadata::IccOnly => kind == SegmentKind::Icc,
+            Metadata::Keep => matches!(
+                kind,
+                SegmentKind::Exif
+                    | SegmentKind::Xmp
+                    | SegmentKind::Icc
+                    | SegmentKind::Iptc
+                    | SegmentKind::Comment
+            ),
+        }
+    }
+}
+
+/// How to encode a JPEG.
+#[derive(Debug, Clone)]
+pub struct JpegSettings<'a> {
+    /// Quality 0..=100 (0 is treated as 1), applied to the IJG standard tables.
+    pub quality: u8,
+    /// Progressive (SOF2) instead of baseline (SOF0).
+    pub progressive: bool,
+    /// JFIF density to write.
+    pub density: Option<Density>,
+    /// Metadata segments to write after the JFIF header, in order.
+    pub segments: Vec<Segment<'a>>,
+}
+
+/// Chroma subsampling used at a quality: 4:2:0 below 90, 4:4:4 from 90 up.
+pub fn subsampling_for(quality: u8) -> jpeg_encoder::SamplingFactor {
+    if quality < 90 {
+        jpeg_encoder::SamplingFactor::F_2_2
+    } else {
+        jpeg_encoder::SamplingFactor::F_1_1
+    }
+}
+
+/// Encodes `bitmap` (alpha is composed over white) with the IJG standard tables scaled by
+/// libjpeg's formula, so that the output's estimated quality is exactly `settings.quality`.
+/// Huffman tables are always optimized; grey stays grey.
+pub fn encode(bitmap: Bitmap, settings: &JpegSettings<'_>) -> Result<Vec<u8>, Error> {
+    let bitmap = bitmap.without_alpha();
+    let (w, h) = (
+        u16::try_from(bitmap.width).map_err(|_| too_large())?,
+        u16::try_from(bitmap.height).map_err(|_| too_large())?,
+    );
+    let quality = settings.quality.clamp(1, 100);
+    let mut out = Vec::with_capacity(bitmap.data.len() / 8 + 1024);
+    let mut encoder = jpeg_encoder::Encoder::new(&mut out, quality);
+    encoder.set_optimized_huffman_tables(true);
+    encoder.set_progressive(settings.progressive);
+    encoder.set_sampling_factor(subsampling_for(quality));
+    if let Some(d) = settings.density.filter(|d| d.x > 0 && d.y > 0) {
+        let unit = match d.unit {
+            1 => jpeg_encoder::PixelDensityUnit::Inches,
+            2 => jpeg_encoder::PixelDensityUnit::Centimeters,
+            _ => jpeg_encoder::PixelDensityUnit::PixelAspectRatio,
+        };
+        encoder.set_density(jpeg_encoder::PixelDensity {
+            density: (d.x, d.y),
+            unit,
+        });
+    }
+    let color = match bitmap.layout {
+        Layout::Gray => jpeg_encoder::ColorType::Luma,
+        _ => jpeg_encoder::ColorType::Rgb,
+    };
+    encoder
+        .encode(&bitmap.data, w, h, color)
+        .map_err(|e| Error::encode_with(ImageFormat::Jpeg, "jpeg-encoder failed", e))?;
+    Ok(splice_segments(out, &settings.segments))
+}
+
+fn too_large() -> Error {
+    Error::Encode {
+        format: crate::error::FormatName(Some(ImageFormat::Jpeg)),
+        message: "JPEG sides are limited to 65,535 pixels".into(),
+        source: None,
+    }
+}
+
+/// Inserts metadata segments after SOI and the encoder's JFIF APP0 header.
+fn splice_segments(encoded: Vec<u8>, segments: &[Segment<'_>]) -> Vec<u8> {
+    if segments.is_empty() {
+        return encoded;
+    }
+    let mut at = 2;
+    if encoded.get(2..4) == Some(&[0xFF, 0xE0]) {
+        let len = usize::from(u16::from_be_bytes([encoded[4], encoded[5]]));
+        at = 4 + len;
+    }
+    let extra: usize = segments.iter().map(|s| s.payload.len() + 4).sum();
+    let mut out = Vec::with_capacity(encoded.len() + extra);
+    out.extend_from_slice(&encoded[..at]);
+    for s in segments {
+        // Segments come from a parsed file, so each payload fits in a 16-bit length.
+        let len = (s.payload.len() + 2) as u16;
+        out.extend_from_slice(&[0xFF, s.marker]);
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(s.payload);
+    }
+    out.extend_from_slice(&encoded[at..]);
+    out
+}

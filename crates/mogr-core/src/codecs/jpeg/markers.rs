@@ -1,0 +1,275 @@
+//! A JPEG marker reader: everything before the first scan, without touching scan data.
+
+use crate::error::Error;
+use crate::format::ImageFormat;
+
+/// Natural (row-major) index of each coefficient in zigzag order.
+pub(crate) const ZIGZAG: [usize; 64] = [
+    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27,
+    20, 13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58,
+    59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
+];
+
+/// A quantization table in natural order.
+pub type QuantTable = [u16; 64];
+
+/// One component of the frame header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Component {
+    /// Component identifier.
+    pub id: u8,
+    /// Horizontal sampling factor.
+    pub h: u8,
+    /// Vertical sampling factor.
+    pub v: u8,
+    /// Quantization table slot.
+    pub tq: u8,
+}
+
+/// A metadata segment kept from the input, as raw bytes (marker and length included).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment<'a> {
+    /// The marker byte (0xE0..=0xEF for APPn, 0xFE for COM).
+    pub marker: u8,
+    /// The payload, without marker and length.
+    pub payload: &'a [u8],
+}
+
+impl Segment<'_> {
+    /// What this segment carries.
+    pub fn kind(&self) -> SegmentKind {
+        let p = self.payload;
+        match self.marker {
+            0xE1 if p.starts_with(b"Exif\0") => SegmentKind::Exif,
+            0xE1 if p.starts_with(b"http://ns.adobe.com/") => SegmentKind::Xmp,
+            0xE2 if p.starts_with(b"ICC_PROFILE\0") => SegmentKind::Icc,
+            0xE2 if p.starts_with(b"MPF\0") => SegmentKind::Mpf,
+            0xED if p.starts_with(b"Photoshop 3.0\0") => SegmentKind::Iptc,
+            0xE0 if p.starts_with(b"JFIF\0") || p.starts_with(b"JFXX\0") => SegmentKind::Jfif,
+            0xEE if p.starts_with(b"Adobe") => SegmentKind::Adobe,
+            0xFE => SegmentKind::Comment,
+            _ => SegmentKind::Other,
+        }
+    }
+}
+
+/// What a metadata segment carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SegmentKind {
+    /// APP1 Exif.
+    Exif,
+    /// APP1 XMP (standard or extended).
+    Xmp,
+    /// APP2 ICC profile chunk.
+    Icc,
+    /// APP2 MPF index of a multi-picture file.
+    Mpf,
+    /// APP13 Photoshop/IPTC.
+    Iptc,
+    /// APP0 JFIF.
+    Jfif,
+    /// APP14 Adobe (colour transform).
+    Adobe,
+    /// COM.
+    Comment,
+    /// Anything else.
+    Other,
+}
+
+/// JFIF pixel density.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Density {
+    /// 0: aspect ratio only, 1: per inch, 2: per centimetre.
+    pub unit: u8,
+    /// Horizontal density.
+    pub x: u16,
+    /// Vertical density.
+    pub y: u16,
+}
+
+/// Everything in a JPEG before its first scan.
+#[derive(Debug, Clone)]
+pub struct JpegHeader<'a> {
+    /// Image width.
+    pub width: u32,
+    /// Image height.
+    pub height: u32,
+    /// The SOF marker (0xC0 baseline, 0xC1 extended, 0xC2 progressive, ...).
+    pub sof: u8,
+    /// Sample precision in bits.
+    pub precision: u8,
+    /// Frame components.
+    pub components: Vec<Component>,
+    /// Quantization tables by slot, natural order, as defined before the first scan.
+    pub qtables: [Option<QuantTable>; 4],
+    /// Metadata segments, in file order.
+    pub segments: Vec<Segment<'a>>,
+    /// The Adobe APP14 colour transform flag, when present.
+    pub adobe_transform: Option<u8>,
+    /// JFIF density, when present.
+    pub density: Option<Density>,
+}
+
+impl JpegHeader<'_> {
+    /// Whether the frame is progressive (SOF2, SOF6, SOF10, SOF14).
+    pub fn is_progressive(&self) -> bool {
+        matches!(self.sof, 0xC2 | 0xC6 | 0xCA | 0xCE)
+    }
+
+    /// Whether chroma is subsampled 2x2 (4:2:0) relative to luma.
+    pub fn is_420(&self) -> bool {
+        self.components.len() == 3
+            && self.components[0].h == 2
+            && self.components[0].v == 2
+            && self.components[1..].iter().all(|c| c.h == 1 && c.v == 1)
+    }
+}
+
+fn bad(message: &str) -> Error {
+    Error::decode(ImageFormat::Jpeg, message)
+}
+
+/// Reads the markers of a JPEG up to its first SOS.
+///
+/// Bytes between segments that are not markers are skipped, as libjpeg does. Fails with a
+/// decode error when the file is not a JPEG, is truncated before its first scan, or has a
+/// malformed frame or table header.
+pub fn read_header(data: &[u8]) -> Result<JpegHeader<'_>, Error> {
+    if !data.starts_with(&[0xFF, 0xD8]) {
+        return Err(bad("no SOI marker: not a JPEG file"));
+    }
+    let mut header = JpegHeader {
+        width: 0,
+        height: 0,
+        sof: 0,
+        precision: 8,
+        components: Vec::new(),
+        qtables: [None; 4],
+        segments: Vec::new(),
+        adobe_transform: None,
+        density: None,
+    };
+    let mut pos = 2;
+    loop {
+        // Find the next marker: skip garbage, then any fill bytes.
+        while pos < data.len() && data[pos] != 0xFF {
+            pos += 1;
+        }
+        while pos < data.len() && data[pos] == 0xFF {
+            pos += 1;
+        }
+        let Some(&marker) = data.get(pos) else {
+            return Err(bad("truncated before the first scan"));
+        };
+        pos += 1;
+        match marker {
+            0x00 | 0x01 | 0xD0..=0xD7 => continue, // stuffed byte, TEM, RSTn: no length
+            0xD8 => return Err(bad("a second SOI marker before the first scan")),
+            0xD9 => return Err(bad("EOI before the first scan: no image data")),
+            _ => {}
+        }
+        let len_bytes = data
+            .get(pos..pos + 2)
+            .ok_or_else(|| bad("truncated marker segment"))?;
+        let len = usize::from(u16::from_be_bytes([len_bytes[0], len_bytes[1]]));
+        if len < 2 {
+            return Err(bad("marker segment length below 2"));
+        }
+        let payload = data
+            .get(pos + 2..pos + len)
+            .ok_or_else(|| bad("marker segment runs past the end of the file"))?;
+        pos += len;
+        match marker {
+            0xDB => read_dqt(payload, &mut header.qtables)?,
+            0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
+                if header.sof != 0 {
+                    return Err(bad("more than one frame header"));
+                }
+                read_sof(marker, payload, &mut header)?;
+            }
+            0xDA => {
+                if header.sof == 0 {
+                    return Err(bad("scan before any frame header"));
+                }
+                return Ok(header);
+            }
+            0xE0..=0xEF | 0xFE => {
+                let segment = Segment { marker, payload };
+                match segment.kind() {
+                    SegmentKind::Adobe if payload.len() >= 12 => {
+                        header.adobe_transform = Some(payload[11]);
+                    }
+                    SegmentKind::Jfif if payload.starts_with(b"JFIF\0") && payload.len() >= 12 => {
+                        header.density = Some(Density {
+                            unit: payload[7],
+                            x: u16::from_be_bytes([payload[8], payload[9]]),
+                            y: u16::from_be_bytes([payload[10], payload[11]]),
+                        });
+                    }
+                    _ => {}
+                }
+                header.segments.push(segment);
+            }
+            _ => {} // DHT, DRI, DAC, DNL, ...: not needed before decoding
+        }
+    }
+}
+
+fn read_dqt(mut p: &[u8], tables: &mut [Option<QuantTable>; 4]) -> Result<(), Error> {
+    while let Some((&pq_tq, rest)) = p.split_first() {
+        let precision16 = pq_tq >> 4;
+        let slot = usize::from(pq_tq & 0x0F);
+        if precision16 > 1 || slot > 3 {
+            return Err(bad("invalid DQT table precision or slot"));
+        }
+        let size = if precision16 == 1 { 128 } else { 64 };
+        let values = rest.get(..size).ok_or_else(|| bad("truncated DQT segment"))?;
+        let mut table = [0u16; 64];
+        for (k, &natural) in ZIGZAG.iter().enumerate() {
+            table[natural] = if precision16 == 1 {
+                u16::from_be_bytes([values[2 * k], values[2 * k + 1]])
+            } else {
+                u16::from(values[k])
+            };
+        }
+        if table.contains(&0) {
+            return Err(bad("a quantization table holds a zero"));
+        }
+        tables[slot] = Some(table);
+        p = &rest[size..];
+    }
+    Ok(())
+}
+
+fn read_sof(marker: u8, p: &[u8], header: &mut JpegHeader<'_>) -> Result<(), Error> {
+    if p.len() < 6 {
+        return Err(bad("truncated frame header"));
+    }
+    header.sof = marker;
+    header.precision = p[0];
+    header.height = u32::from(u16::from_be_bytes([p[1], p[2]]));
+    header.width = u32::from(u16::from_be_bytes([p[3], p[4]]));
+    let count = usize::from(p[5]);
+    if !matches!(count, 1 | 3 | 4) {
+        return Err(bad("frame has an unsupported number of components"));
+    }
+    let comps = p
+        .get(6..6 + 3 * count)
+        .ok_or_else(|| bad("truncated frame header"))?;
+    for c in comps.chunks_exact(3) {
+        let (h, v) = (c[1] >> 4, c[1] & 0x0F);
+        if !(1..=4).contains(&h) || !(1..=4).contains(&v) || c[2] > 3 {
+            return Err(bad("invalid component sampling factors or table slot"));
+        }
+        header.components.push(Component {
+            id: c[0],
+            h,
+            v,
+            tq: c[2],
+        });
+    }
+    if header.width == 0 || header.height == 0 {
+        return Err(bad("zero width or height (DNL-defined height is not supported)"));
+    }
+    Ok(())
+}

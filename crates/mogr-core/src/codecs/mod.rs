@@ -1,0 +1,3 @@
+//! One module per codec.
+
+pub mod jpeg;

@@ -1,0 +1,92 @@
+//! Resource limits, checked from headers before any large allocation.
+
+use crate::error::{Error, FormatName, LimitKind};
+use crate::format::ImageFormat;
+
+/// Limits on untrusted input; the defaults are the cloud service's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest input in bytes. Default: 32 MiB (33,554,432).
+    pub max_input_bytes: u64,
+    /// Largest width or height in pixels. Default: 30,000.
+    pub max_side: u32,
+    /// Largest width x height x frames. Default: 250,000,000 (250 MP).
+    pub max_pixels: u64,
+    /// Most frames in an animation. Default: 300.
+    pub max_frames: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_input_bytes: 32 * 1024 * 1024,
+            max_side: 30_000,
+            max_pixels: 250_000_000,
+            max_frames: 300,
+        }
+    }
+}
+
+impl Limits {
+    /// Limits that accept anything a decoder can represent (for trusted input only).
+    pub fn none() -> Limits {
+        Limits {
+            max_input_bytes: u64::MAX,
+            max_side: u32::MAX,
+            max_pixels: u64::MAX,
+            max_frames: u32::MAX,
+        }
+    }
+
+    /// Checks the input size, before anything is parsed.
+    pub fn check_input_size(&self, len: usize) -> Result<(), Error> {
+        let found = len as u64;
+        if found > self.max_input_bytes {
+            return Err(Error::Limits {
+                format: FormatName(None),
+                kind: LimitKind::InputBytes {
+                    found,
+                    limit: self.max_input_bytes,
+                },
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks dimensions and frame count read from a header.
+    pub fn check_dimensions(
+        &self,
+        format: ImageFormat,
+        width: u32,
+        height: u32,
+        frames: u32,
+    ) -> Result<(), Error> {
+        let fail = |kind| {
+            Err(Error::Limits {
+                format: FormatName(Some(format)),
+                kind,
+            })
+        };
+        let side = width.max(height);
+        if side > self.max_side {
+            return fail(LimitKind::Side {
+                found: side.into(),
+                limit: self.max_side.into(),
+            });
+        }
+        if frames > self.max_frames {
+            return fail(LimitKind::Frames {
+                found: frames.into(),
+                limit: self.max_frames.into(),
+            });
+        }
+        let pixels = u64::from(width) * u64::from(height) * u64::from(frames.max(1));
+        if pixels > self.max_pixels {
+            return fail(LimitKind::Pixels {
+                found: pixels,
+                limit: self.max_pixels,
+            });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,145 @@
+//! One `imageMogr2` stage: bytes in, bytes out.
+
+use mogr_parse::{Format, MogrParams};
+
+use crate::codecs::jpeg::{decode, encode, estimate, markers};
+use crate::error::Error;
+use crate::format::ImageFormat;
+use crate::limits::Limits;
+use crate::quality;
+
+pub use crate::codecs::jpeg::encode::Metadata;
+
+/// Settings that apply to every stage.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Input limits. Default: [`Limits::default`], the service's own.
+    pub limits: Limits,
+    /// Which metadata re-encoded outputs keep. Default: [`Metadata::Keep`].
+    pub metadata: Metadata,
+}
+
+/// Facts about an image read from its header, without decoding pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Probe {
+    /// The container format.
+    pub format: ImageFormat,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Frames (1 for still images).
+    pub frames: u32,
+    /// Estimated quality, where the format has one.
+    pub quality: Option<u8>,
+    /// Whether the image is progressive/interlaced.
+    pub progressive: bool,
+}
+
+/// The result of one stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encoded {
+    /// The output file.
+    pub bytes: Vec<u8>,
+    /// Facts about the output.
+    pub probe: Probe,
+    /// True when the input bytes were returned as they are because nothing would change.
+    pub unchanged: bool,
+}
+
+/// Reads an input's header: format, dimensions, frames and quality; checks the limits.
+pub fn probe(input: &[u8], limits: &Limits) -> Result<Probe, Error> {
+    limits.check_input_size(input.len())?;
+    let format = ImageFormat::sniff(input).ok_or_else(|| Error::Decode {
+        format: crate::error::FormatName(None),
+        message: if input.is_empty() {
+            "empty input".into()
+        } else {
+            "not a recognised image format".into()
+        },
+        source: None,
+    })?;
+    match format {
+        ImageFormat::Jpeg => {
+            let header = markers::read_header(input)?;
+            let probe = jpeg_probe(&header);
+            limits.check_dimensions(format, probe.width, probe.height, 1)?;
+            Ok(probe)
+        }
+        other => Err(Error::decode(
+            other,
+            format!("{other} input is not supported by this version of mogr"),
+        )),
+    }
+}
+
+fn jpeg_probe(header: &markers::JpegHeader<'_>) -> Probe {
+    Probe {
+        format: ImageFormat::Jpeg,
+        width: header.width,
+        height: header.height,
+        frames: 1,
+        quality: estimate::estimate_quality(&header.qtables),
+        progressive: header.is_progressive(),
+    }
+}
+
+/// Applies one `imageMogr2` stage (already validated) to `input`.
+///
+/// The output quality comes from [`quality::output_quality`]. When it equals the input's own
+/// quality, the output format is the input's, and no other parameter asks for a re-encode
+/// (an `interlace` value different from the input's), the input bytes are returned as they
+/// are: no generation loss, never a larger file.
+pub fn apply(input: &[u8], params: &MogrParams, options: &Options) -> Result<Encoded, Error> {
+    let probe = probe(input, &options.limits)?;
+    let target = match params.format {
+        None | Some(Format::Jpg) | Some(Format::Yjpeg) => ImageFormat::Jpeg,
+        Some(other) => {
+            return Err(Error::Unsupported {
+                what: format!("output format {other}"),
+            })
+        }
+    };
+    let header = markers::read_header(input)?;
+    let q = quality::output_quality(probe.quality, params, quality::DEFAULT_JPEG);
+    let progressive = params.progressive();
+    let same_format = matches!(params.format, None | Some(Format::Jpg));
+    let interlace_kept = params.interlace.is_none() || progressive == probe.progressive;
+    if same_format && interlace_kept && Some(q) == probe.quality {
+        return Ok(Encoded {
+            bytes: input.to_vec(),
+            probe,
+            unchanged: true,
+        });
+    }
+    let bitmap = decode::decode(input, &header)?;
+    let cmyk = header.components.len() == 4;
+    let segments = header
+        .segments
+        .iter()
+        .filter(|s| options.metadata.keeps(s.kind()))
+        // A CMYK profile does not describe the RGB pixels we write.
+        .filter(|s| !(cmyk && s.kind() == markers::SegmentKind::Icc))
+        .cloned()
+        .collect();
+    let settings = encode::JpegSettings {
+        quality: q,
+        progressive,
+        density: header.density,
+        segments,
+    };
+    let (width, height) = (bitmap.width, bitmap.height);
+    let bytes = encode::encode(bitmap, &settings)?;
+    Ok(Encoded {
+        bytes,
+        probe: Probe {
+            format: target,
+            width,
+            height,
+            frames: 1,
+            quality: Some(q.clamp(1, 100)),
+            progressive,
+        },
+        unchanged: false,
+    })
+}
