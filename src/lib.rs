@@ -1,1 +1,208 @@
-//! mogr
+//! Cloud-object-store image processing for any Rust service: the `imageMogr2` rule language
+//! and `imageSlim`, through one call.
+//!
+//! ```
+//! # let jpeg = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/images/jpeg/pil-flower.jpg")).unwrap();
+//! // `jpeg` holds a JPEG upload whose estimated quality is 75.
+//! let out = mogr::process(&jpeg, "imageMogr2/quality/60/interlace/1").unwrap();
+//! assert_eq!(out.format, mogr::ImageFormat::Jpeg);
+//! assert_eq!(out.quality, Some(60));
+//! assert!(out.bytes.len() < jpeg.len());
+//!
+//! // quality/q never raises quality: min(75, 90) = 75, so the input comes back untouched.
+//! let out = mogr::process(&jpeg, "imageMogr2/quality/90").unwrap();
+//! assert_eq!(out.returned, Some(mogr::Returned::Unchanged));
+//! assert_eq!(out.bytes, jpeg);
+//! ```
+//!
+//! # Rules
+//! A rule is one or more stages joined by `|`, each applied to the output of the one before
+//! (see [`mogr_parse`] for the grammar). Rules copied from a download URL are accepted as they
+//! are, signature parameters and percent escapes included.
+//!
+//! # Quality
+//! One function, [`quality::output_quality`], decides the output quality for every encoder:
+//! `quality/q` gives min(input, q), `quality/q!` exactly q, `rquality/r` input x r / 100
+//! (rounded half up, at least 1), `lquality/l` a floor applied last; with no quality parameter
+//! the input's quality is kept. JPEG input quality is estimated from its quantization tables
+//! and agrees with ImageMagick's `%Q`. Where the input has no quality, the output format's
+//! default stands in for it (75 for JPEG). When the result is the input's own quality, the
+//! format is unchanged and nothing else asks for a re-encode, the input bytes come back as
+//! they are ([`Returned::Unchanged`]).
+//!
+//! # Errors and `ignore-error/1`
+//! Every failure is an [`Error`]. A stage carrying `ignore-error/1` turns exactly three kinds
+//! into a success that returns the input byte for byte ([`Returned::IgnoredError`]): limits
+//! errors, out-of-range values, and an unsupported output format (such as `tpg`). Syntax
+//! errors and undecodable input stay errors.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub use mogr_core::transcode::Metadata;
+pub use mogr_core::{quality, Error, FormatName, ImageFormat, LimitKind, Limits};
+pub use mogr_parse::{self as rule, ParseError, Pipeline};
+
+use mogr_core::transcode::{self, Probe};
+use mogr_parse::Stage;
+
+/// Why the input bytes were returned as they are.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Returned {
+    /// Nothing would change: same format, same quality, nothing else to re-encode for.
+    Unchanged,
+    /// A stage with `ignore-error/1` failed with this error, which `ignore-error` covers.
+    IgnoredError(Error),
+}
+
+impl PartialEq for Returned {
+    /// Two `IgnoredError`s are equal when their messages are.
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Returned::Unchanged, Returned::Unchanged) => true,
+            (Returned::IgnoredError(a), Returned::IgnoredError(b)) => {
+                a.to_string() == b.to_string()
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The result of [`process`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Output {
+    /// The output file.
+    pub bytes: Vec<u8>,
+    /// Its format.
+    pub format: ImageFormat,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Frames (1 for still images).
+    pub frames: u32,
+    /// The output's quality: the one used to encode, or the input's estimate when the input
+    /// bytes are returned; `None` where the format has none.
+    pub quality: Option<u8>,
+    /// `Some` when the input bytes were returned as they are, with the reason.
+    pub returned: Option<Returned>,
+}
+
+impl Output {
+    /// Whether the output is the input, byte for byte.
+    pub fn input_returned(&self) -> bool {
+        self.returned.is_some()
+    }
+
+    fn from_probe(bytes: Vec<u8>, probe: Probe, returned: Option<Returned>) -> Output {
+        Output {
+            bytes,
+            format: probe.format,
+            width: probe.width,
+            height: probe.height,
+            frames: probe.frames,
+            quality: probe.quality,
+            returned,
+        }
+    }
+}
+
+/// Reusable settings for [`Processor::process`]: limits and metadata policy.
+///
+/// `Processor` is `Send + Sync`; share one across threads.
+#[derive(Debug, Clone, Default)]
+pub struct Processor {
+    options: transcode::Options,
+}
+
+impl Processor {
+    /// A processor with the defaults: the service's limits ([`Limits::default`]) and all
+    /// metadata kept ([`Metadata::Keep`]).
+    pub fn new() -> Processor {
+        Processor::default()
+    }
+
+    /// Replaces the limits.
+    pub fn with_limits(mut self, limits: Limits) -> Processor {
+        self.options.limits = limits;
+        self
+    }
+
+    /// Sets which metadata re-encoded outputs keep.
+    pub fn with_metadata(mut self, metadata: Metadata) -> Processor {
+        self.options.metadata = metadata;
+        self
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.options.limits
+    }
+
+    /// Parses `rule` and applies it to `input`; see the crate docs.
+    pub fn process(&self, input: &[u8], rule: &str) -> Result<Output, Error> {
+        let pipeline = mogr_parse::parse(rule)?;
+        self.process_pipeline(input, &pipeline)
+    }
+
+    /// Applies a parsed (not necessarily validated) pipeline to `input`.
+    pub fn process_pipeline(&self, input: &[u8], pipeline: &Pipeline) -> Result<Output, Error> {
+        for stage in &pipeline.stages {
+            if let Stage::Mogr(params) = stage {
+                if let Err(e) = params.validate() {
+                    return self.ignore_or_fail(input, stage, Error::Rule(e));
+                }
+            }
+        }
+        let mut current: Option<(Vec<u8>, Probe)> = None;
+        let mut all_unchanged = true;
+        for stage in &pipeline.stages {
+            let bytes = current.as_ref().map_or(input, |(b, _)| b.as_slice());
+            let result = match stage {
+                Stage::Mogr(params) => transcode::apply(bytes, params, &self.options),
+                Stage::Slim | Stage::Info => Err(Error::Unsupported {
+                    what: format!("operation {stage} (not available in this version of mogr)"),
+                }),
+            };
+            match result {
+                Ok(encoded) => {
+                    all_unchanged &= encoded.unchanged;
+                    current = Some((encoded.bytes, encoded.probe));
+                }
+                Err(e) => return self.ignore_or_fail(input, stage, e),
+            }
+        }
+        let (bytes, probe) = current.ok_or_else(|| Error::Unsupported {
+            what: "empty pipeline".into(),
+        })?;
+        let returned = all_unchanged.then_some(Returned::Unchanged);
+        Ok(Output::from_probe(bytes, probe, returned))
+    }
+
+    /// Returns the input unchanged when `stage` carries `ignore-error/1` and the error is one
+    /// it covers; otherwise fails with `error`.
+    fn ignore_or_fail(&self, input: &[u8], stage: &Stage, error: Error) -> Result<Output, Error> {
+        if !(stage.ignores_errors() && error.is_ignorable()) {
+            return Err(error);
+        }
+        // The header is read again with no limits, only to describe what is returned.
+        let probe = transcode::probe(input, &Limits::none())?;
+        Ok(Output::from_probe(
+            input.to_vec(),
+            probe,
+            Some(Returned::IgnoredError(error)),
+        ))
+    }
+}
+
+/// Applies `rule` to `input` with the default [`Processor`].
+///
+/// ```
+/// let err = mogr::process(b"not an image", "imageMogr2/quality/80").unwrap_err();
+/// assert!(matches!(err, mogr::Error::Decode { .. }));
+/// ```
+pub fn process(input: &[u8], rule: &str) -> Result<Output, Error> {
+    Processor::default().process(input, rule)
+}

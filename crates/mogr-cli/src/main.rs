@@ -1,1 +1,143 @@
-fn main() {}
+//! `mogr`: imageMogr2 rules on image files.
+//!
+//! Exit codes: 0 success (an ignored error is a success), 1 processing error, 2 invalid rule
+//! or usage.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+#[derive(Parser)]
+#[command(
+    name = "mogr",
+    version,
+    about = "Cloud image processing rules (imageMogr2) on files"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parse and validate a rule; print its canonical form (exit 2 with the error and its byte
+    /// offset on stderr when it is invalid).
+    Parse {
+        /// The rule, e.g. `imageMogr2/format/webp/quality/75!` or a download URL's query.
+        rule: String,
+    },
+    /// Apply a rule to an image: write the output and print one line of JSON describing it
+    /// (on stdout; on stderr when OUTPUT is `-`, which writes the image to stdout).
+    Process {
+        /// The rule.
+        rule: String,
+        /// Input file, or `-` for standard input.
+        input: PathBuf,
+        /// Output file, or `-` for standard output.
+        output: PathBuf,
+        /// Strip metadata from re-encoded outputs: `all`, or `keep-icc` to keep only the ICC
+        /// profile.
+        #[arg(long, value_parser = ["all", "keep-icc"])]
+        strip: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match cli.command {
+        Command::Parse { rule } => match mogr::rule::parse_validated(&rule) {
+            Ok(pipeline) => {
+                println!("{pipeline}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("mogr: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Process {
+            rule,
+            input,
+            output,
+            strip,
+        } => process(&rule, &input, &output, strip.as_deref()),
+    }
+}
+
+fn process(rule: &str, input: &PathBuf, output: &PathBuf, strip: Option<&str>) -> ExitCode {
+    let bytes = match read_input(input) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("mogr: cannot read {}: {e}", input.display());
+            return ExitCode::from(1);
+        }
+    };
+    let metadata = match strip {
+        Some("all") => mogr::Metadata::Strip,
+        Some(_) => mogr::Metadata::IccOnly,
+        None => mogr::Metadata::Keep,
+    };
+    let processor = mogr::Processor::new().with_metadata(metadata);
+    let out = match processor.process(&bytes, rule) {
+        Ok(out) => out,
+        Err(e) => {
+            eprintln!("mogr: {e}");
+            return ExitCode::from(if matches!(e, mogr::Error::Rule(_)) {
+                2
+            } else {
+                1
+            });
+        }
+    };
+    let to_stdout = output.as_os_str() == "-";
+    let written = if to_stdout {
+        std::io::stdout().lock().write_all(&out.bytes)
+    } else {
+        std::fs::write(output, &out.bytes)
+    };
+    if let Err(e) = written {
+        eprintln!("mogr: cannot write {}: {e}", output.display());
+        return ExitCode::from(1);
+    }
+    let (reason, ignored) = match &out.returned {
+        Some(mogr::Returned::Unchanged) => (Some("unchanged"), None),
+        Some(mogr::Returned::IgnoredError(e)) => (Some("ignored_error"), Some(e.to_string())),
+        _ => (None, None),
+    };
+    let line = json!({
+        "format": out.format.name(),
+        "width": out.width,
+        "height": out.height,
+        "frames": out.frames,
+        "quality": out.quality,
+        "bytes": out.bytes.len(),
+        "input_returned": out.input_returned(),
+        "reason": reason,
+        "ignored_error": ignored,
+    });
+    if to_stdout {
+        eprintln!("{line}");
+    } else {
+        println!("{line}");
+    }
+    ExitCode::SUCCESS
+}
+
+fn read_input(path: &PathBuf) -> std::io::Result<Vec<u8>> {
+    if path.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin().lock().read_to_end(&mut buf)?;
+        Ok(buf)
+    } else {
+        std::fs::read(path)
+    }
+}

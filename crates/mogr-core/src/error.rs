@@ -71,7 +71,11 @@ impl Error {
         }
     }
 
-    pub(crate) fn decode_with<E>(format: ImageFormat, message: impl Into<String>, source: E) -> Error
+    pub(crate) fn decode_with<E>(
+        format: ImageFormat,
+        message: impl Into<String>,
+        source: E,
+    ) -> Error
     where
         E: std::error::Error + Send + Sync + 'static,
     {
@@ -82,7 +86,11 @@ impl Error {
         }
     }
 
-    pub(crate) fn encode_with<E>(format: ImageFormat, message: impl Into<String>, source: E) -> Error
+    pub(crate) fn encode_with<E>(
+        format: ImageFormat,
+        message: impl Into<String>,
+        source: E,
+    ) -> Error
     where
         E: std::error::Error + Send + Sync + 'static,
     {

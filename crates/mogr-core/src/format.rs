@@ -56,7 +56,10 @@ impl ImageFormat {
             let box_end = box_len.clamp(12, bytes.len());
             // Compatible brands follow the major brand and the minor version.
             let compatible = bytes.get(16..box_end).unwrap_or(&[]);
-            if compatible.chunks_exact(4).any(|b| b == b"avif" || b == b"avis") {
+            if compatible
+                .chunks_exact(4)
+                .any(|b| b == b"avif" || b == b"avis")
+            {
                 return Some(ImageFormat::Avif);
             }
             return match &bytes[8..12] {

@@ -45,7 +45,9 @@ mod tests {
 
     fn q(input: Option<u8>, rule: &str) -> u8 {
         let p = parse_validated(rule).unwrap();
-        let mogr_parse::Stage::Mogr(params) = &p.stages[0] else { panic!() };
+        let mogr_parse::Stage::Mogr(params) = &p.stages[0] else {
+            panic!()
+        };
         output_quality(input, params, 75)
     }
 
@@ -80,7 +82,9 @@ mod tests {
         assert_eq!(q(None, "imageMogr2/lquality/90"), 90);
         assert_eq!(q(None, "imageMogr2/format/jpg"), 75);
         let p = parse_validated("imageMogr2/rquality/50").unwrap();
-        let mogr_parse::Stage::Mogr(params) = &p.stages[0] else { panic!() };
+        let mogr_parse::Stage::Mogr(params) = &p.stages[0] else {
+            panic!()
+        };
         assert_eq!(output_quality(None, params, DEFAULT_HEIF), 25);
     }
 }

@@ -106,10 +106,23 @@ pub fn apply(input: &[u8], params: &MogrParams, options: &Options) -> Result<Enc
     let same_format = matches!(params.format, None | Some(Format::Jpg));
     let interlace_kept = params.interlace.is_none() || progressive == probe.progressive;
     if same_format && interlace_kept && Some(q) == probe.quality {
+        let strips = header
+            .segments
+            .iter()
+            .any(|s| !options.metadata.keeps(s.kind()) && is_metadata(s.kind()));
+        if !strips {
+            return Ok(Encoded {
+                bytes: input.to_vec(),
+                probe,
+                unchanged: true,
+            });
+        }
+        // Only metadata to drop: do it without re-encoding.
+        let bytes = markers::without_segments(input, |k| options.metadata.keeps(k))?;
         return Ok(Encoded {
-            bytes: input.to_vec(),
+            bytes,
             probe,
-            unchanged: true,
+            unchanged: false,
         });
     }
     let bitmap = decode::decode(input, &header)?;
@@ -142,4 +155,12 @@ pub fn apply(input: &[u8], params: &MogrParams, options: &Options) -> Result<Enc
         },
         unchanged: false,
     })
+}
+
+/// Segments that carry metadata (as opposed to what decoders need, like JFIF and Adobe).
+fn is_metadata(kind: markers::SegmentKind) -> bool {
+    !matches!(
+        kind,
+        markers::SegmentKind::Jfif | markers::SegmentKind::Adobe
+    )
 }

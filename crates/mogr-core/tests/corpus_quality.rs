@@ -6,11 +6,19 @@ use std::path::PathBuf;
 fn corpus() -> Option<PathBuf> {
     let dir = std::env::var_os("MOGR_CORPUS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus")));
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../../shared/corpus"
+            ))
+        });
     if dir.join("MANIFEST.tsv").exists() {
         Some(dir)
     } else {
-        eprintln!("notice: no corpus at {}, skipping corpus tests", dir.display());
+        eprintln!(
+            "notice: no corpus at {}, skipping corpus tests",
+            dir.display()
+        );
         None
     }
 }
@@ -23,7 +31,9 @@ fn estimates_agree_with_imagemagick_on_the_corpus() {
     for line in manifest.lines().skip(1) {
         let cols: Vec<&str> = line.split('\t').collect();
         let (file, im_q) = (cols[0], cols[6]);
-        let Ok(im_q) = im_q.parse::<u8>() else { continue };
+        let Ok(im_q) = im_q.parse::<u8>() else {
+            continue;
+        };
         let bytes = std::fs::read(dir.join(file)).unwrap();
         let Ok(header) = markers::read_header(&bytes) else {
             assert!(file.starts_with("corrupt/"), "{file} did not parse");
@@ -35,7 +45,10 @@ fn estimates_agree_with_imagemagick_on_the_corpus() {
             // ImageMagick finds no match here and prints its fallback 92.
             assert_eq!(im, None, "{file}");
             assert_eq!(im_q, 92);
-            assert!(ours < 30, "{file}: 16-bit tables mean a low quality, got {ours}");
+            assert!(
+                ours < 30,
+                "{file}: 16-bit tables mean a low quality, got {ours}"
+            );
         } else {
             assert_eq!(ours, im_q, "{file}: ours {ours}, ImageMagick {im_q}");
             assert_eq!(im, Some(im_q), "{file}: our ImageMagick port");

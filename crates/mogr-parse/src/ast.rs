@@ -183,9 +183,12 @@ impl fmt::Display for MogrParams {
             write!(f, "/format/{format}")?;
         }
         match self.quality {
-            Some(Quality::Absolute { value, force }) => {
-                write!(f, "/quality/{}{}", value.value, if force { "!" } else { "" })?
-            }
+            Some(Quality::Absolute { value, force }) => write!(
+                f,
+                "/quality/{}{}",
+                value.value,
+                if force { "!" } else { "" }
+            )?,
             Some(Quality::Relative(value)) => write!(f, "/rquality/{}", value.value)?,
             None => {}
         }

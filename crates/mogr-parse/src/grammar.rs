@@ -216,8 +216,8 @@ impl<'a> Cursor<'a> {
             let Some(value_start) = after_name.strip_prefix('/') else {
                 return Err(self.err(after_name, ErrorKind::MissingValue { name: param.name() }));
             };
-            let (after_value, token) = value_token(value_start)
-                .unwrap_or((value_start, &value_start[..0]));
+            let (after_value, token) =
+                value_token(value_start).unwrap_or((value_start, &value_start[..0]));
             if token.is_empty() {
                 return Err(self.err(value_start, ErrorKind::MissingValue { name: param.name() }));
             }

@@ -10,7 +10,8 @@ fn value() -> impl Strategy<Value = Value> {
 fn params() -> impl Strategy<Value = MogrParams> {
     let quality = prop_oneof![
         Just(None),
-        (value(), any::<bool>()).prop_map(|(value, force)| Some(Quality::Absolute { value, force })),
+        (value(), any::<bool>())
+            .prop_map(|(value, force)| Some(Quality::Absolute { value, force })),
         value().prop_map(|v| Some(Quality::Relative(v))),
     ];
     (
@@ -21,14 +22,16 @@ fn params() -> impl Strategy<Value = MogrParams> {
         proptest::option::of(value()),
         proptest::option::of(value()),
     )
-        .prop_map(|(format, quality, lquality, cgif, interlace, ignore_error)| MogrParams {
-            format,
-            quality,
-            lquality,
-            cgif,
-            interlace,
-            ignore_error,
-        })
+        .prop_map(
+            |(format, quality, lquality, cgif, interlace, ignore_error)| MogrParams {
+                format,
+                quality,
+                lquality,
+                cgif,
+                interlace,
+                ignore_error,
+            },
+        )
 }
 
 fn pipeline() -> impl Strategy<Value = Pipeline> {
@@ -37,7 +40,8 @@ fn pipeline() -> impl Strategy<Value = Pipeline> {
         Just(Stage::Slim),
         Just(Stage::Info),
     ];
-    proptest::collection::vec(stage, 1..=mogr_parse::MAX_STAGES).prop_map(|stages| Pipeline { stages })
+    proptest::collection::vec(stage, 1..=mogr_parse::MAX_STAGES)
+        .prop_map(|stages| Pipeline { stages })
 }
 
 proptest! {

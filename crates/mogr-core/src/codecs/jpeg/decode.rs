@@ -35,7 +35,10 @@ pub fn decode(data: &[u8], header: &JpegHeader<'_>) -> Result<Bitmap, Error> {
     };
     let expected = width as usize * height as usize * layout.channels();
     if data.len() != expected {
-        return Err(Error::decode(ImageFormat::Jpeg, "decoder returned a short image"));
+        return Err(Error::decode(
+            ImageFormat::Jpeg,
+            "decoder returned a short image",
+        ));
     }
     Ok(Bitmap {
         width,

@@ -5,9 +5,9 @@ use crate::format::ImageFormat;
 
 /// Natural (row-major) index of each coefficient in zigzag order.
 pub(crate) const ZIGZAG: [usize; 64] = [
-    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27,
-    20, 13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58,
-    59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
+    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20,
+    13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59,
+    52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
 ];
 
 /// A quantization table in natural order.
@@ -223,7 +223,9 @@ fn read_dqt(mut p: &[u8], tables: &mut [Option<QuantTable>; 4]) -> Result<(), Er
             return Err(bad("invalid DQT table precision or slot"));
         }
         let size = if precision16 == 1 { 128 } else { 64 };
-        let values = rest.get(..size).ok_or_else(|| bad("truncated DQT segment"))?;
+        let values = rest
+            .get(..size)
+            .ok_or_else(|| bad("truncated DQT segment"))?;
         let mut table = [0u16; 64];
         for (k, &natural) in ZIGZAG.iter().enumerate() {
             table[natural] = if precision16 == 1 {
@@ -269,7 +271,31 @@ fn read_sof(marker: u8, p: &[u8], header: &mut JpegHeader<'_>) -> Result<(), Err
         });
     }
     if header.width == 0 || header.height == 0 {
-        return Err(bad("zero width or height (DNL-defined height is not supported)"));
+        return Err(bad(
+            "zero width or height (DNL-defined height is not supported)",
+        ));
     }
     Ok(())
+}
+
+/// Copies a JPEG without the APPn/COM segments (before the first scan) that `keep` rejects.
+/// JFIF and Adobe segments, which decoders need, are always kept. Scan data is copied as is:
+/// no re-encoding, no loss.
+pub fn without_segments(data: &[u8], keep: impl Fn(SegmentKind) -> bool) -> Result<Vec<u8>, Error> {
+    let header = read_header(data)?;
+    let base = data.as_ptr() as usize;
+    let mut out = Vec::with_capacity(data.len());
+    let mut copied_to = 0;
+    for s in &header.segments {
+        let kind = s.kind();
+        if matches!(kind, SegmentKind::Jfif | SegmentKind::Adobe) || keep(kind) {
+            continue;
+        }
+        // The segment starts 4 bytes (marker and length) before its payload.
+        let start = s.payload.as_ptr() as usize - base - 4;
+        out.extend_from_slice(&data[copied_to..start]);
+        copied_to = start + 4 + s.payload.len();
+    }
+    out.extend_from_slice(&data[copied_to..]);
+    Ok(out)
 }

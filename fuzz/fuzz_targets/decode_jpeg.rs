@@ -1,0 +1,22 @@
+//! Header probe and full JPEG decode of arbitrary bytes, under small limits.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use mogr_core::codecs::jpeg::{decode, markers};
+
+fuzz_target!(|data: &[u8]| {
+    if data.len() > 1024 * 1024 {
+        return;
+    }
+    let limits = mogr_core::Limits { max_pixels: 4_000_000, max_side: 4096, ..Default::default() };
+    if mogr_core::transcode::probe(data, &limits).is_err() {
+        return;
+    }
+    if let Ok(header) = markers::read_header(data) {
+        if let Ok(bitmap) = decode::decode(data, &header) {
+            assert_eq!(
+                bitmap.data.len(),
+                bitmap.width as usize * bitmap.height as usize * bitmap.layout.channels()
+            );
+        }
+    }
+});

@@ -1,0 +1,175 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use mogr_core::pixels::{Bitmap, Layout};
+
+/// The images committed in the repo.
+pub fn images() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/images"))
+}
+
+pub fn image(rel: &str) -> Vec<u8> {
+    std::fs::read(images().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+/// `../shared/corpus` (or `$MOGR_CORPUS`) when it exists; prints a notice otherwise.
+pub fn corpus() -> Option<PathBuf> {
+    let dir = std::env::var_os("MOGR_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus")));
+    if dir.join("MANIFEST.tsv").exists() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "notice: no corpus at {}, skipping the corpus part",
+            dir.display()
+        );
+        None
+    }
+}
+
+/// Every file under `dir/sub` with one of the extensions.
+pub fn files(dir: &Path, sub: &str, exts: &[&str]) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir.join(sub))
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    out.retain(|p| {
+        p.extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| exts.contains(&e.to_ascii_lowercase().as_str()))
+    });
+    out.sort();
+    out
+}
+
+/// Whether an external tool is on PATH; prints a notice when it is not.
+pub fn have(tool: &str) -> bool {
+    let ok = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("notice: {tool} not installed (scripts/install-deps.sh installs it), skipping its checks");
+    }
+    ok
+}
+
+/// Decodes a JPEG with libjpeg-turbo's `djpeg` (a reference decoder).
+pub fn djpeg(bytes: &[u8]) -> Bitmap {
+    let dir = tempdir();
+    let input = dir.join("in.jpg");
+    std::fs::write(&input, bytes).unwrap();
+    let out = Command::new("djpeg")
+        .arg("-pnm")
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "djpeg failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    parse_pnm(&out.stdout)
+}
+
+/// Encodes with libjpeg-turbo's `cjpeg -quality q` from a bitmap.
+pub fn cjpeg(bitmap: &Bitmap, quality: u8, extra: &[&str]) -> Vec<u8> {
+    let dir = tempdir();
+    let input = dir.join("in.pnm");
+    std::fs::write(&input, to_pnm(bitmap)).unwrap();
+    let out = Command::new("cjpeg")
+        .arg("-quality")
+        .arg(quality.to_string())
+        .args(extra)
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cjpeg failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+fn tempdir() -> PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "mogr-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub fn to_pnm(b: &Bitmap) -> Vec<u8> {
+    let b = b.clone().without_alpha();
+    let magic = if b.layout == Layout::Gray { "P5" } else { "P6" };
+    let mut out = format!("{magic}\n{} {}\n255\n", b.width, b.height).into_bytes();
+    out.extend_from_slice(&b.data);
+    out
+}
+
+pub fn parse_pnm(data: &[u8]) -> Bitmap {
+    let mut fields = Vec::new();
+    let mut pos = 0;
+    while fields.len() < 4 {
+        while data[pos].is_ascii_whitespace() {
+            pos += 1;
+        }
+        let start = pos;
+        while !data[pos].is_ascii_whitespace() {
+            pos += 1;
+        }
+        fields.push(std::str::from_utf8(&data[start..pos]).unwrap().to_string());
+    }
+    pos += 1;
+    let layout = if fields[0] == "P5" {
+        Layout::Gray
+    } else {
+        Layout::Rgb
+    };
+    Bitmap {
+        width: fields[1].parse().unwrap(),
+        height: fields[2].parse().unwrap(),
+        layout,
+        data: data[pos..].to_vec(),
+    }
+}
+
+/// Decodes with mogr's own JPEG decoder.
+pub fn decode(bytes: &[u8]) -> Bitmap {
+    let header = mogr_core::codecs::jpeg::markers::read_header(bytes).unwrap();
+    mogr_core::codecs::jpeg::decode::decode(bytes, &header).unwrap()
+}
+
+/// Mean absolute difference per sample.
+pub fn mean_abs_diff(a: &Bitmap, b: &Bitmap) -> f64 {
+    assert_eq!((a.width, a.height, a.layout), (b.width, b.height, b.layout));
+    let sum: u64 = a
+        .data
+        .iter()
+        .zip(&b.data)
+        .map(|(&x, &y)| u64::from(x.abs_diff(y)))
+        .sum();
+    sum as f64 / a.data.len() as f64
+}
+
+/// Estimated quality of a JPEG, from its header.
+pub fn quality_of(bytes: &[u8]) -> Option<u8> {
+    mogr_core::transcode::probe(bytes, &mogr::Limits::default())
+        .unwrap()
+        .quality
+}
+
+/// The markers of a JPEG in order, up to the first SOS.
+pub fn sof_marker(bytes: &[u8]) -> u8 {
+    mogr_core::codecs::jpeg::markers::read_header(bytes)
+        .unwrap()
+        .sof
+}
