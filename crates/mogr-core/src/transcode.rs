@@ -3,6 +3,7 @@
 use mogr_parse::{Format, MogrParams};
 
 use crate::codecs::jpeg::{decode, encode, estimate, markers};
+use crate::codecs::webp;
 use crate::error::Error;
 use crate::format::ImageFormat;
 use crate::limits::Limits;
@@ -66,6 +67,22 @@ pub fn probe(input: &[u8], limits: &Limits) -> Result<Probe, Error> {
             limits.check_dimensions(format, probe.width, probe.height, 1)?;
             Ok(probe)
         }
+        ImageFormat::Webp => {
+            let h = webp::read_header(input)?;
+            limits.check_dimensions(format, h.width, h.height, h.frames)?;
+            Ok(Probe {
+                format,
+                width: h.width,
+                height: h.height,
+                frames: h.frames,
+                quality: if h.lossy {
+                    webp::estimate_quality(input)
+                } else {
+                    None
+                },
+                progressive: false,
+            })
+        }
         other => Err(Error::decode(
             other,
             format!("{other} input is not supported by this version of mogr"),
@@ -92,6 +109,15 @@ fn jpeg_probe(header: &markers::JpegHeader<'_>) -> Probe {
 /// are: no generation loss, never a larger file.
 pub fn apply(input: &[u8], params: &MogrParams, options: &Options) -> Result<Encoded, Error> {
     let probe = probe(input, &options.limits)?;
+    if probe.format != ImageFormat::Jpeg {
+        return Err(Error::decode(
+            probe.format,
+            format!(
+                "decoding {} input is not supported by this version of mogr",
+                probe.format
+            ),
+        ));
+    }
     let target = match params.format {
         None | Some(Format::Jpg) | Some(Format::Yjpeg) => ImageFormat::Jpeg,
         Some(other) => {

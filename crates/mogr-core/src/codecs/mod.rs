@@ -1,3 +1,4 @@
 //! One module per codec.
 
 pub mod jpeg;
+pub mod webp;

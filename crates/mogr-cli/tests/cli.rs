@@ -1,0 +1,148 @@
+//! The CLI contract: `mogr parse` and `mogr process`, their output and exit codes.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn mogr(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mogr"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    pipe.write_all(stdin.unwrap_or_default()).unwrap();
+    drop(pipe);
+    child.wait_with_output().unwrap()
+}
+
+fn image(rel: &str) -> String {
+    format!("{}/../../tests/images/{rel}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn json(bytes: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(bytes)))
+}
+
+#[test]
+fn parse_prints_the_canonical_rule() {
+    let out = mogr(
+        &[
+            "parse",
+            "?q-sign-algorithm=sha1&imageMogr2/quality/75%21/format/WEBP/",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "imageMogr2/format/webp/quality/75!"
+    );
+}
+
+#[test]
+fn parse_errors_exit_2_with_the_offset() {
+    for (rule, offset) in [
+        ("imageMogr2/quality/150", 19),
+        ("imageMogr2/thumbnail/1", 11),
+    ] {
+        let out = mogr(&["parse", rule], None);
+        assert_eq!(out.status.code(), Some(2), "{rule}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(&format!("at byte {offset}")), "{err}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn process_writes_the_file_and_one_json_line() {
+    let dir = std::env::temp_dir().join(format!("mogr-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let dest = dir.join("out.jpg");
+    let out = mogr(
+        &[
+            "process",
+            "imageMogr2/quality/60/interlace/1",
+            &image("jpeg/pil-flower.jpg"),
+            dest.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = json(&out.stdout);
+    let written = std::fs::read(&dest).unwrap();
+    assert_eq!(line["format"], "jpg");
+    assert_eq!(line["width"], 480);
+    assert_eq!(line["height"], 360);
+    assert_eq!(line["frames"], 1);
+    assert_eq!(line["quality"], 60);
+    assert_eq!(line["bytes"], written.len());
+    assert_eq!(line["input_returned"], false);
+    assert_eq!(&written[..2], &[0xFF, 0xD8]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn process_stdin_to_stdout_puts_json_on_stderr() {
+    let input = std::fs::read(image("jpeg/pil-flower.jpg")).unwrap();
+    let out = mogr(
+        &["process", "imageMogr2/quality/90", "-", "-"],
+        Some(&input),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        out.stdout, input,
+        "quality/90 on a q75 input returns it unchanged"
+    );
+    let line = json(&out.stderr);
+    assert_eq!(line["input_returned"], true);
+    assert_eq!(line["quality"], 75);
+    assert_eq!(line["reason"], "unchanged");
+}
+
+#[test]
+fn ignored_errors_succeed_and_others_fail_with_their_codes() {
+    let input = std::fs::read(image("jpeg/pil-flower.jpg")).unwrap();
+    let out = mogr(
+        &["process", "imageMogr2/format/tpg/ignore-error/1", "-", "-"],
+        Some(&input),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.stdout, input);
+    assert_eq!(json(&out.stderr)["reason"], "ignored_error");
+
+    let out = mogr(
+        &["process", "imageMogr2/format/tpg", "-", "-"],
+        Some(&input),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported output format tpg"));
+
+    let out = mogr(
+        &["process", "imageMogr2/quality/101", "-", "-"],
+        Some(&input),
+    );
+    assert_eq!(out.status.code(), Some(2));
+
+    let out = mogr(
+        &["process", "imageMogr2/quality/60", "-", "-"],
+        Some(b"not an image"),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot decode"));
+}
+
+#[test]
+fn help_names_every_command() {
+    let out = mogr(&["--help"], None);
+    assert_eq!(out.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("parse") && help.contains("process"), "{help}");
+}

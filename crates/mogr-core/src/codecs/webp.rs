@@ -1,0 +1,211 @@
+//! WebP: container parsing (dimensions, frames, lossy or lossless) and quality estimation.
+
+use crate::error::Error;
+use crate::format::ImageFormat;
+
+/// Facts from a WebP's RIFF chunks, read without decoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebpHeader {
+    /// Canvas width.
+    pub width: u32,
+    /// Canvas height.
+    pub height: u32,
+    /// Frames (ANMF chunks; 1 for a still image).
+    pub frames: u32,
+    /// Whether the (first) image is lossy VP8 rather than lossless VP8L.
+    pub lossy: bool,
+    /// Whether the image declares alpha.
+    pub alpha: bool,
+}
+
+fn bad(message: &str) -> Error {
+    Error::decode(ImageFormat::Webp, message)
+}
+
+fn le24(b: &[u8]) -> u32 {
+    u32::from(b[0]) | u32::from(b[1]) << 8 | u32::from(b[2]) << 16
+}
+
+/// Iterates over RIFF chunks: (fourcc, payload).
+fn chunks(mut data: &[u8]) -> impl Iterator<Item = Result<(&[u8], &[u8]), Error>> {
+    std::iter::from_fn(move || {
+        if data.is_empty() {
+            return None;
+        }
+        if data.len() < 8 {
+            data = &[];
+            return Some(Err(bad("truncated chunk header")));
+        }
+        let fourcc = &data[..4];
+        let size = u32::from_le_bytes([data[4], data[5], data[6], data[7]]) as usize;
+        let Some(payload) = data.get(8..8 + size) else {
+            data = &[];
+            return Some(Err(bad("chunk runs past the end of the file")));
+        };
+        let padded = (8 + size + (size & 1)).min(data.len());
+        data = &data[padded..];
+        Some(Ok((fourcc, payload)))
+    })
+}
+
+/// Width and height of a VP8 or VP8L bitstream, and whether it is lossy.
+fn bitstream_size(fourcc: &[u8], p: &[u8]) -> Result<(u32, u32, bool), Error> {
+    match fourcc {
+        b"VP8 " => {
+            if p.len() < 10 || p[3..6] != [0x9D, 0x01, 0x2A] {
+                return Err(bad("VP8 frame without a key-frame start code"));
+            }
+            let w = u32::from(u16::from_le_bytes([p[6], p[7]]) & 0x3FFF);
+            let h = u32::from(u16::from_le_bytes([p[8], p[9]]) & 0x3FFF);
+            Ok((w, h, true))
+        }
+        b"VP8L" => {
+            if p.len() < 5 || p[0] != 0x2F {
+                return Err(bad("VP8L bitstream without its signature"));
+            }
+            let bits = u32::from_le_bytes([p[1], p[2], p[3], p[4]]);
+            Ok(((bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1, false))
+        }
+        _ => Err(bad("unexpected chunk where an image was expected")),
+    }
+}
+
+/// Reads a WebP's chunks up to what is needed for dimensions, frames and lossiness.
+pub fn read_header(data: &[u8]) -> Result<WebpHeader, Error> {
+    if data.len() < 12 || &data[..4] != b"RIFF" || &data[8..12] != b"WEBP" {
+        return Err(bad("not a RIFF WEBP file"));
+    }
+    let riff_len = u32::from_le_bytes([data[4], data[5], data[6], data[7]]) as usize;
+    let body = &data[12..(8 + riff_len).clamp(12, data.len())];
+    let mut canvas: Option<(u32, u32, bool)> = None;
+    let mut first: Option<(u32, u32, bool)> = None;
+    let mut frames = 0u32;
+    for chunk in chunks(body) {
+        let (fourcc, p) = chunk?;
+        match fourcc {
+            b"VP8X" => {
+                if p.len() < 10 {
+                    return Err(bad("truncated VP8X chunk"));
+                }
+                canvas = Some((le24(&p[4..7]) + 1, le24(&p[7..10]) + 1, p[0] & 0x10 != 0));
+            }
+            b"ANMF" => {
+                frames = frames.saturating_add(1);
+                if first.is_none() {
+                    let inner = p.get(16..).ok_or_else(|| bad("truncated ANMF chunk"))?;
+                    for sub in chunks(inner) {
+                        let (cc, sp) = sub?;
+                        if cc == b"VP8 " || cc == b"VP8L" {
+                            first = Some(bitstream_size(cc, sp)?);
+                            break;
+                        }
+                    }
+                }
+            }
+            b"VP8 " | b"VP8L" if first.is_none() => first = Some(bitstream_size(fourcc, p)?),
+            _ => {}
+        }
+    }
+    let (w, h, lossy) = first.ok_or_else(|| bad("no image data"))?;
+    let (width, height, alpha) = match canvas {
+        Some((cw, ch, alpha)) => (cw, ch, alpha),
+        None => (w, h, !lossy && w > 0), // VP8L may carry alpha; decoding tells for sure
+    };
+    if width == 0 || height == 0 {
+        return Err(bad("zero width or height"));
+    }
+    Ok(WebpHeader {
+        width,
+        height,
+        frames: frames.max(1),
+        lossy,
+        alpha,
+    })
+}
+
+/// Estimates the quality (0..=100) of a lossy WebP from its first VP8 frame header, by the
+/// method of libwebp's `extras/quality_estimate.c`: the quantizer index of the first segment
+/// (or the base index), mapped linearly to 0..=100 and corrected for the power law below 80.
+/// `None` for lossless or unparsable input. Like libwebp's, it is a rough estimate.
+pub fn estimate_quality(data: &[u8]) -> Option<u8> {
+    let start = data.windows(3).position(|w| w == [0x9D, 0x01, 0x2A])? + 3;
+    let mut bits = Bits {
+        data,
+        pos: (start + 4) * 8,
+    };
+    bits.take(2)?; // colour space, clamping
+    let mut q: Option<i32> = None;
+    if bits.take(1)? == 1 {
+        // Segmentation.
+        let update_map = bits.take(1)?;
+        if bits.take(1)? == 1 {
+            let absolute = bits.take(1)?;
+            let mut first_q = 0i32;
+            for s in 0..4 {
+                if bits.take(1)? == 1 {
+                    let mut v = bits.take(7)? as i32;
+                    if bits.take(1)? == 1 {
+                        v = -v;
+                    }
+                    if s == 0 {
+                        first_q = v;
+                    }
+                }
+            }
+            if absolute == 1 {
+                q = Some(first_q);
+            }
+            for _ in 0..4 {
+                bits.skip_if_flag(7)?; // filter strengths
+            }
+        }
+        if update_map == 1 {
+            for _ in 0..3 {
+                bits.skip_if_flag(8)?;
+            }
+        }
+    }
+    bits.take(1 + 6 + 3)?; // filter type, level, sharpness
+    if bits.take(1)? == 1 && bits.take(1)? == 1 {
+        for _ in 0..8 {
+            bits.skip_if_flag(6)?;
+        }
+    }
+    bits.take(2)?; // partitions
+    let base_q = bits.take(7)? as i32;
+    for _ in 0..5 {
+        bits.skip_if_flag(5)?;
+    }
+    let q = q.unwrap_or(base_q);
+    let mut quality = (127 - q) * 100 / 127;
+    if quality < 80 {
+        quality = ((f64::from(quality) / 80.0).powf(1.0 / 0.38) * 80.0) as i32;
+    }
+    Some(quality.clamp(0, 100) as u8)
+}
+
+/// Header bits read MSB first as plain bits: the header's bits are coded at probability 1/2,
+/// which the estimate (like libwebp's) takes as raw bits.
+struct Bits<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl Bits<'_> {
+    fn take(&mut self, n: usize) -> Option<u32> {
+        let mut v = 0u32;
+        for _ in 0..n {
+            let byte = *self.data.get(self.pos >> 3)?;
+            v = (v << 1) | u32::from((byte >> (7 - (self.pos & 7))) & 1);
+            self.pos += 1;
+        }
+        Some(v)
+    }
+
+    fn skip_if_flag(&mut self, n: usize) -> Option<()> {
+        if self.take(1)? == 1 {
+            self.take(n)?;
+        }
+        Some(())
+    }
+}
