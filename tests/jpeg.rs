@@ -499,3 +499,72 @@ fn top_level_marker(b: &[u8], marker: u8) -> Option<usize> {
     }
     None
 }
+
+#[test]
+fn dct_domain_requantization_is_clean_and_close_to_the_pixel_path() {
+    use mogr_core::codecs::jpeg::{decode as pixel_decode, encode, requant};
+    let mut paths: Vec<std::path::PathBuf> = JPEGS.iter().map(|f| images().join(f)).collect();
+    if let Some(corpus) = corpus() {
+        paths.extend(files(&corpus, "jpeg", &["jpg", "jpeg", "mpo"]));
+    }
+    let mut exercised = 0;
+    for path in &paths {
+        let input = std::fs::read(path).unwrap();
+        let header = read_header(&input).unwrap();
+        let source = decode(&input);
+        for (q, progressive) in [
+            (60u8, false),
+            (60, true),
+            (30, true),
+            (95, false),
+            (95, true),
+        ] {
+            if !requant::eligible(&header, q) {
+                continue;
+            }
+            exercised += 1;
+            let name = format!("{} q{q} progressive={progressive}", path.display());
+            let dct = requant::requantize(&input, q, progressive, None, &[]).unwrap();
+            let h = read_header(&dct).unwrap();
+            assert_eq!((h.width, h.height), (header.width, header.height), "{name}");
+            assert_eq!(h.is_progressive(), progressive, "{name}");
+            assert_eq!(
+                mogr_core::codecs::jpeg::estimate::estimate_quality(&h.qtables),
+                Some(q),
+                "{name}"
+            );
+            let ours = decode(&dct);
+            if have("djpeg") {
+                assert!(
+                    mean_abs_diff(&ours, &djpeg(&dct)) < 1.0,
+                    "{name}: our decoder vs djpeg"
+                );
+            }
+            let settings = encode::JpegSettings {
+                quality: q,
+                progressive,
+                density: None,
+                segments: vec![],
+            };
+            let pixel = decode(
+                &encode::encode(pixel_decode::decode(&input, &header).unwrap(), &settings).unwrap(),
+            );
+            let (to_source, pixel_to_source) = (
+                mean_abs_diff(&ours, &source),
+                mean_abs_diff(&pixel, &source),
+            );
+            // Requantizing adds no pixel-domain rounding: at least as close to the source as
+            // a decode and re-encode (with a little slack for rounding ties).
+            assert!(
+                to_source <= pixel_to_source * 1.1 + 0.05,
+                "{name}: {to_source:.3} vs pixel path {pixel_to_source:.3}"
+            );
+            let between = mean_abs_diff(&ours, &pixel);
+            assert!(between < to_source + pixel_to_source, "{name}");
+        }
+    }
+    assert!(
+        exercised >= 20,
+        "only {exercised} requantizations exercised"
+    );
+}

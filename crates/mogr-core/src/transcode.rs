@@ -2,7 +2,7 @@
 
 use mogr_parse::{Format, MogrParams};
 
-use crate::codecs::jpeg::{decode, encode, estimate, markers};
+use crate::codecs::jpeg::{decode, encode, estimate, markers, requant};
 use crate::codecs::webp;
 use crate::error::Error;
 use crate::format::ImageFormat;
@@ -151,9 +151,8 @@ pub fn apply(input: &[u8], params: &MogrParams, options: &Options) -> Result<Enc
             unchanged: false,
         });
     }
-    let bitmap = decode::decode(input, &header)?;
     let cmyk = header.components.len() == 4;
-    let segments = header
+    let segments: Vec<markers::Segment<'_>> = header
         .segments
         .iter()
         .filter(|s| options.metadata.keeps(s.kind()))
@@ -161,14 +160,25 @@ pub fn apply(input: &[u8], params: &MogrParams, options: &Options) -> Result<Enc
         .filter(|s| !(cmyk && s.kind() == markers::SegmentKind::Icc))
         .cloned()
         .collect();
-    let settings = encode::JpegSettings {
-        quality: q,
-        progressive,
-        density: header.density,
-        segments,
+    let (width, height) = (header.width, header.height);
+    // DCT-domain requantization where the layout already fits; the pixel path otherwise,
+    // and also when the coefficient decoder gives up (it handles fewer kinds of damage).
+    let requantized = requant::eligible(&header, q)
+        .then(|| requant::requantize(input, q, progressive, header.density, &segments).ok())
+        .flatten();
+    let bytes = match requantized {
+        Some(bytes) => bytes,
+        None => {
+            let bitmap = decode::decode(input, &header)?;
+            let settings = encode::JpegSettings {
+                quality: q,
+                progressive,
+                density: header.density,
+                segments,
+            };
+            encode::encode(bitmap, &settings)?
+        }
     };
-    let (width, height) = (bitmap.width, bitmap.height);
-    let bytes = encode::encode(bitmap, &settings)?;
     Ok(Encoded {
         bytes,
         probe: Probe {

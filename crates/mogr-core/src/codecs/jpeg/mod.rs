@@ -1,6 +1,9 @@
 //! JPEG: marker reading, quality estimation, decoding and encoding.
 
+pub mod coeffs;
 pub mod decode;
 pub mod encode;
+pub mod entropy;
 pub mod estimate;
 pub mod markers;
+pub mod requant;

@@ -1,0 +1,725 @@
+//! Entropy decoding of a Huffman-coded JPEG (baseline, extended sequential or progressive)
+//! into its quantized DCT coefficients, without IDCT or colour conversion.
+//!
+//! Used by the DCT-domain requantizer: coefficients in, new tables, coefficients out.
+//! Anything this decoder does not handle (arithmetic coding, lossless, 12-bit samples, a
+//! height defined by DNL) is reported as an error, and the caller falls back to the pixel path.
+
+use super::markers::ZIGZAG;
+use crate::error::Error;
+use crate::format::ImageFormat;
+
+fn bad(message: &str) -> Error {
+    Error::decode(ImageFormat::Jpeg, message)
+}
+
+/// One component's quantized coefficients, block by block, each block in zigzag order.
+#[derive(Debug, Clone)]
+pub struct ComponentCoeffs {
+    /// Component identifier.
+    pub id: u8,
+    /// Horizontal sampling factor.
+    pub h: u8,
+    /// Vertical sampling factor.
+    pub v: u8,
+    /// Quantization table slot.
+    pub tq: u8,
+    /// The quantization table (natural order) in force at the component's first scan;
+    /// `None` until a scan has covered the component.
+    pub table: Option<[u16; 64]>,
+    /// Blocks per row, padded to whole MCUs.
+    pub blocks_w: usize,
+    /// Block rows, padded to whole MCUs.
+    pub blocks_h: usize,
+    /// `blocks_w * blocks_h` blocks, row-major, coefficients in zigzag order.
+    pub blocks: Vec<[i16; 64]>,
+}
+
+/// A whole image's quantized coefficients.
+#[derive(Debug, Clone)]
+pub struct Coefficients {
+    /// Image width in pixels.
+    pub width: u32,
+    /// Image height in pixels.
+    pub height: u32,
+    /// Components in frame order.
+    pub components: Vec<ComponentCoeffs>,
+}
+
+impl Coefficients {
+    /// Largest horizontal sampling factor.
+    pub fn max_h(&self) -> u8 {
+        self.components.iter().map(|c| c.h).max().unwrap_or(1)
+    }
+
+    /// Largest vertical sampling factor.
+    pub fn max_v(&self) -> u8 {
+        self.components.iter().map(|c| c.v).max().unwrap_or(1)
+    }
+
+    /// MCUs per row and MCU rows of an interleaved scan.
+    pub fn mcus(&self) -> (usize, usize) {
+        let (w, h) = (self.width as usize, self.height as usize);
+        if self.components.len() == 1 {
+            return (w.div_ceil(8), h.div_ceil(8));
+        }
+        let mw = 8 * usize::from(self.max_h());
+        let mh = 8 * usize::from(self.max_v());
+        (w.div_ceil(mw), h.div_ceil(mh))
+    }
+
+    /// Blocks that carry image data in component `c` (as a non-interleaved scan covers them).
+    pub fn scan_blocks(&self, c: usize) -> (usize, usize) {
+        let comp = &self.components[c];
+        let (w, h) = (self.width as usize, self.height as usize);
+        let cw = (w * usize::from(comp.h)).div_ceil(usize::from(self.max_h()));
+        let ch = (h * usize::from(comp.v)).div_ceil(usize::from(self.max_v()));
+        (cw.div_ceil(8), ch.div_ceil(8))
+    }
+}
+
+/// A canonical Huffman table for decoding.
+#[derive(Clone)]
+struct Huffman {
+    /// For each 9-bit prefix: (code length, symbol); length 0 means "longer code".
+    fast: Vec<(u8, u8)>,
+    /// Largest code of each length (-1 when none), lengths 1..=16.
+    maxcode: [i32; 18],
+    /// Index into `values` of the first code of each length, minus that code.
+    offset: [i32; 17],
+    values: Vec<u8>,
+}
+
+const FAST_BITS: u32 = 9;
+
+impl Huffman {
+    fn new(counts: &[u8; 16], values: &[u8]) -> Result<Huffman, Error> {
+        let total: usize = counts.iter().map(|&c| usize::from(c)).sum();
+        if total > 256 || total != values.len() {
+            return Err(bad("malformed Huffman table"));
+        }
+        let mut fast = vec![(0u8, 0u8); 1 << FAST_BITS];
+        let mut maxcode = [-1i32; 18];
+        let mut offset = [0i32; 17];
+        let mut code: u32 = 0;
+        let mut k = 0usize;
+        for len in 1..=16u32 {
+            let n = usize::from(counts[len as usize - 1]);
+            offset[len as usize] = k as i32 - code as i32;
+            for _ in 0..n {
+                if len <= FAST_BITS {
+                    let shift = FAST_BITS - len;
+                    for fill in 0..(1u32 << shift) {
+                        let idx = ((code << shift) | fill) as usize;
+                        if idx < fast.len() {
+                            fast[idx] = (len as u8, values[k]);
+                        }
+                    }
+                }
+                code += 1;
+                k += 1;
+            }
+            if n > 0 {
+                maxcode[len as usize] = code as i32 - 1;
+            }
+            if code > (1 << len) {
+                return Err(bad("over-subscribed Huffman table"));
+            }
+            code <<= 1;
+        }
+        maxcode[17] = i32::MAX;
+        Ok(Huffman {
+            fast,
+            maxcode,
+            offset,
+            values: values.to_vec(),
+        })
+    }
+}
+
+/// Reads entropy-coded bits, undoing 0xFF00 stuffing and stopping at markers.
+struct BitReader<'a> {
+    data: &'a [u8],
+    pos: usize,
+    acc: u64,
+    bits: u32,
+    /// A marker (or the end of data) was reached; zeros are fed from here on.
+    at_marker: bool,
+    /// Zero bytes fed past the end of the data (a truncated file).
+    past_end: u32,
+}
+
+impl<'a> BitReader<'a> {
+    fn new(data: &'a [u8], pos: usize) -> BitReader<'a> {
+        BitReader {
+            data,
+            pos,
+            acc: 0,
+            bits: 0,
+            at_marker: false,
+            past_end: 0,
+        }
+    }
+
+    fn fill(&mut self) {
+        while self.bits <= 56 {
+            let mut byte = 0u8;
+            if !self.at_marker {
+                match self.data.get(self.pos) {
+                    None => {
+                        self.at_marker = true;
+                    }
+                    Some(&0xFF) => match self.data.get(self.pos + 1) {
+                        Some(0x00) => {
+                            byte = 0xFF;
+                            self.pos += 2;
+                        }
+                        _ => self.at_marker = true,
+                    },
+                    Some(&b) => {
+                        byte = b;
+                        self.pos += 1;
+                    }
+                }
+            }
+            if self.at_marker && self.pos >= self.data.len() {
+                self.past_end = self.past_end.saturating_add(1);
+            }
+            self.acc |= u64::from(byte) << (56 - self.bits);
+            self.bits += 8;
+        }
+    }
+
+    fn peek(&mut self, n: u32) -> u32 {
+        if self.bits < n {
+            self.fill();
+        }
+        (self.acc >> (64 - n)) as u32
+    }
+
+    fn consume(&mut self, n: u32) {
+        self.acc <<= n;
+        self.bits -= n;
+    }
+
+    fn bits(&mut self, n: u32) -> u32 {
+        if n == 0 {
+            return 0;
+        }
+        let v = self.peek(n);
+        self.consume(n);
+        v
+    }
+
+    fn bit(&mut self) -> bool {
+        self.bits(1) == 1
+    }
+
+    fn decode(&mut self, table: &Huffman) -> Result<u8, Error> {
+        let prefix = self.peek(FAST_BITS) as usize;
+        let (len, symbol) = table.fast[prefix];
+        if len > 0 {
+            self.consume(u32::from(len));
+            return Ok(symbol);
+        }
+        let word = self.peek(16) as i32;
+        for len in FAST_BITS + 1..=16 {
+            let code = word >> (16 - len);
+            if code <= table.maxcode[len as usize] {
+                self.consume(len);
+                let idx = (table.offset[len as usize] + code) as usize;
+                return table
+                    .values
+                    .get(idx)
+                    .copied()
+                    .ok_or_else(|| bad("bad Huffman code"));
+            }
+        }
+        Err(bad("bad Huffman code"))
+    }
+
+    /// Reads `s` bits and sign-extends them as JPEG's EXTEND does.
+    fn receive_extend(&mut self, s: u8) -> i32 {
+        if s == 0 {
+            return 0;
+        }
+        let v = self.bits(u32::from(s)) as i32;
+        if v < (1 << (s - 1)) {
+            v - (1 << s) + 1
+        } else {
+            v
+        }
+    }
+
+    /// Drops buffered bits and consumes an RSTn marker, if one is next.
+    fn restart(&mut self) -> Result<(), Error> {
+        self.acc = 0;
+        self.bits = 0;
+        self.at_marker = false;
+        // Skip to the next marker, then over it if it is RSTn.
+        while self.pos + 1 < self.data.len() {
+            if self.data[self.pos] == 0xFF && !matches!(self.data[self.pos + 1], 0x00 | 0xFF) {
+                if (0xD0..=0xD7).contains(&self.data[self.pos + 1]) {
+                    self.pos += 2;
+                }
+                return Ok(());
+            }
+            self.pos += 1;
+        }
+        Err(bad("truncated before a restart marker"))
+    }
+
+    fn truncated(&self) -> bool {
+        // A few zero bytes past the end are normal (the reader fills ahead).
+        self.past_end > 8
+    }
+}
+
+struct Scan {
+    comps: Vec<usize>,
+    dc: Vec<usize>,
+    ac: Vec<usize>,
+    ss: usize,
+    se: usize,
+    ah: u8,
+    al: u8,
+}
+
+/// Decodes every scan of the first image of a JPEG into coefficients.
+pub fn decode_coefficients(data: &[u8]) -> Result<Coefficients, Error> {
+    if !data.starts_with(&[0xFF, 0xD8]) {
+        return Err(bad("no SOI marker"));
+    }
+    let mut dc_tables: [Option<Huffman>; 4] = Default::default();
+    let mut ac_tables: [Option<Huffman>; 4] = Default::default();
+    let mut qtables: [Option<[u16; 64]>; 4] = [None; 4];
+    let mut coeffs: Option<Coefficients> = None;
+    let mut progressive = false;
+    let mut restart_interval = 0usize;
+    let mut pos = 2;
+    loop {
+        while pos < data.len() && data[pos] != 0xFF {
+            pos += 1;
+        }
+        while pos < data.len() && data[pos] == 0xFF {
+            pos += 1;
+        }
+        let Some(&marker) = data.get(pos) else {
+            // The end of the data after at least one scan: take what was decoded.
+            return coeffs.ok_or_else(|| bad("no scan"));
+        };
+        pos += 1;
+        match marker {
+            0xD9 => return coeffs.ok_or_else(|| bad("no scan before EOI")),
+            0x00 | 0x01 | 0xD0..=0xD7 => continue,
+            _ => {}
+        }
+        let len = data
+            .get(pos..pos + 2)
+            .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+            .ok_or_else(|| bad("truncated marker"))?;
+        let seg = data
+            .get(pos + 2..pos + len.max(2))
+            .ok_or_else(|| bad("truncated segment"))?;
+        pos += len.max(2);
+        match marker {
+            0xC0..=0xC2 => {
+                if coeffs.is_some() {
+                    return Err(bad("a second frame header"));
+                }
+                progressive = marker == 0xC2;
+                coeffs = Some(read_frame(seg)?);
+            }
+            0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => {
+                return Err(bad("arithmetic, lossless or hierarchical JPEG"))
+            }
+            0xC4 => read_dht(seg, &mut dc_tables, &mut ac_tables)?,
+            0xDB => read_dqt(seg, &mut qtables)?,
+            0xDD => {
+                let b = seg.get(..2).ok_or_else(|| bad("truncated DRI"))?;
+                restart_interval = usize::from(u16::from_be_bytes([b[0], b[1]]));
+            }
+            0xDA => {
+                let c = coeffs
+                    .as_mut()
+                    .ok_or_else(|| bad("scan before frame header"))?;
+                let scan = read_sos(seg, c, progressive)?;
+                for &ci in &scan.comps {
+                    let comp = &mut c.components[ci];
+                    if comp.table.is_none() {
+                        let t = qtables[usize::from(comp.tq)]
+                            .ok_or_else(|| bad("scan before its quantization table"))?;
+                        comp.table = Some(t);
+                    }
+                }
+                let mut reader = BitReader::new(data, pos);
+                decode_scan(
+                    &mut reader,
+                    c,
+                    &scan,
+                    &dc_tables,
+                    &ac_tables,
+                    restart_interval,
+                )?;
+                if reader.truncated() {
+                    return Err(bad("truncated scan data"));
+                }
+                pos = reader.pos;
+            }
+            _ => {}
+        }
+    }
+}
+
+fn read_frame(p: &[u8]) -> Result<Coefficients, Error> {
+    if p.len() < 6 {
+        return Err(bad("truncated frame header"));
+    }
+    if p[0] != 8 {
+        return Err(bad("only 8-bit samples"));
+    }
+    let height = u32::from(u16::from_be_bytes([p[1], p[2]]));
+    let width = u32::from(u16::from_be_bytes([p[3], p[4]]));
+    let n = usize::from(p[5]);
+    if width == 0 || height == 0 || !matches!(n, 1 | 3 | 4) {
+        return Err(bad("unsupported frame"));
+    }
+    let spec = p
+        .get(6..6 + 3 * n)
+        .ok_or_else(|| bad("truncated frame header"))?;
+    let mut c = Coefficients {
+        width,
+        height,
+        components: Vec::with_capacity(n),
+    };
+    for s in spec.chunks_exact(3) {
+        let (h, v) = (s[1] >> 4, s[1] & 15);
+        if !(1..=4).contains(&h) || !(1..=4).contains(&v) || s[2] > 3 {
+            return Err(bad("bad sampling factors"));
+        }
+        c.components.push(ComponentCoeffs {
+            id: s[0],
+            h,
+            v,
+            tq: s[2],
+            table: None,
+            blocks_w: 0,
+            blocks_h: 0,
+            blocks: Vec::new(),
+        });
+    }
+    if n == 1 {
+        // A single component is never interleaved: its MCU is one block.
+        c.components[0].h = 1;
+        c.components[0].v = 1;
+    }
+    let (mx, my) = c.mcus();
+    for comp in &mut c.components {
+        comp.blocks_w = mx * usize::from(comp.h);
+        comp.blocks_h = my * usize::from(comp.v);
+        let count = comp.blocks_w * comp.blocks_h;
+        let mut blocks = Vec::new();
+        blocks
+            .try_reserve_exact(count)
+            .map_err(|_| bad("not enough memory for the coefficients"))?;
+        blocks.resize(count, [0i16; 64]);
+        comp.blocks = blocks;
+    }
+    Ok(c)
+}
+
+fn read_dht(
+    mut p: &[u8],
+    dc: &mut [Option<Huffman>; 4],
+    ac: &mut [Option<Huffman>; 4],
+) -> Result<(), Error> {
+    while p.len() >= 17 {
+        let (class, slot) = (p[0] >> 4, usize::from(p[0] & 15));
+        if class > 1 || slot > 3 {
+            return Err(bad("bad DHT class or slot"));
+        }
+        let mut counts = [0u8; 16];
+        counts.copy_from_slice(&p[1..17]);
+        let total: usize = counts.iter().map(|&c| usize::from(c)).sum();
+        let values = p.get(17..17 + total).ok_or_else(|| bad("truncated DHT"))?;
+        let table = Huffman::new(&counts, values)?;
+        if class == 0 {
+            dc[slot] = Some(table);
+        } else {
+            ac[slot] = Some(table);
+        }
+        p = &p[17 + total..];
+    }
+    Ok(())
+}
+
+fn read_dqt(mut p: &[u8], tables: &mut [Option<[u16; 64]>; 4]) -> Result<(), Error> {
+    while let Some((&pq_tq, rest)) = p.split_first() {
+        let wide = pq_tq >> 4 == 1;
+        let slot = usize::from(pq_tq & 15);
+        let size = if wide { 128 } else { 64 };
+        if pq_tq >> 4 > 1 || slot > 3 || rest.len() < size {
+            return Err(bad("bad DQT"));
+        }
+        let mut t = [0u16; 64];
+        for (k, &n) in ZIGZAG.iter().enumerate() {
+            t[n] = if wide {
+                u16::from_be_bytes([rest[2 * k], rest[2 * k + 1]])
+            } else {
+                u16::from(rest[k])
+            };
+        }
+        if t.contains(&0) {
+            return Err(bad("zero in a quantization table"));
+        }
+        tables[slot] = Some(t);
+        p = &rest[size..];
+    }
+    Ok(())
+}
+
+fn read_sos(p: &[u8], c: &Coefficients, progressive: bool) -> Result<Scan, Error> {
+    let n = usize::from(*p.first().ok_or_else(|| bad("truncated SOS"))?);
+    let spec = p
+        .get(1..1 + 2 * n + 3)
+        .ok_or_else(|| bad("truncated SOS"))?;
+    if n == 0 || n > 4 {
+        return Err(bad("bad scan component count"));
+    }
+    let mut scan = Scan {
+        comps: Vec::new(),
+        dc: Vec::new(),
+        ac: Vec::new(),
+        ss: usize::from(spec[2 * n]),
+        se: usize::from(spec[2 * n + 1]),
+        ah: spec[2 * n + 2] >> 4,
+        al: spec[2 * n + 2] & 15,
+    };
+    for s in spec[..2 * n].chunks_exact(2) {
+        let idx = c
+            .components
+            .iter()
+            .position(|comp| comp.id == s[0])
+            .ok_or_else(|| bad("scan names an unknown component"))?;
+        if scan.comps.contains(&idx) {
+            return Err(bad("component repeated in a scan"));
+        }
+        scan.comps.push(idx);
+        scan.dc.push(usize::from(s[1] >> 4).min(3));
+        scan.ac.push(usize::from(s[1] & 15).min(3));
+    }
+    if !progressive {
+        scan.ss = 0;
+        scan.se = 63;
+        scan.ah = 0;
+        scan.al = 0;
+    }
+    let valid = scan.ss <= scan.se
+        && scan.se <= 63
+        && scan.al <= 13
+        && (scan.ss == 0 || scan.comps.len() == 1)
+        && (scan.ss > 0 || scan.se == 0 || !progressive);
+    if !valid {
+        return Err(bad("bad progressive scan parameters"));
+    }
+    Ok(scan)
+}
+
+fn table(tables: &[Option<Huffman>; 4], slot: usize) -> Result<&Huffman, Error> {
+    tables[slot]
+        .as_ref()
+        .ok_or_else(|| bad("scan uses an undefined Huffman table"))
+}
+
+fn decode_scan(
+    r: &mut BitReader<'_>,
+    c: &mut Coefficients,
+    scan: &Scan,
+    dc_tables: &[Option<Huffman>; 4],
+    ac_tables: &[Option<Huffman>; 4],
+    restart_interval: usize,
+) -> Result<(), Error> {
+    let single = scan.comps.len() == 1;
+    let (units_w, units_h) = if single {
+        c.scan_blocks(scan.comps[0])
+    } else {
+        c.mcus()
+    };
+    let mut preds = [0i32; 4];
+    let mut eobrun = 0u32;
+    let needs_dc = scan.ss == 0 && scan.ah == 0;
+    let needs_ac = scan.se > 0;
+    let dcs: Vec<Option<&Huffman>> = scan
+        .dc
+        .iter()
+        .map(|&s| {
+            if needs_dc {
+                table(dc_tables, s).map(Some)
+            } else {
+                Ok(None)
+            }
+        })
+        .collect::<Result<_, _>>()?;
+    let acs: Vec<Option<&Huffman>> = scan
+        .ac
+        .iter()
+        .map(|&s| {
+            if needs_ac {
+                table(ac_tables, s).map(Some)
+            } else {
+                Ok(None)
+            }
+        })
+        .collect::<Result<_, _>>()?;
+    let mut units_done = 0usize;
+    for uy in 0..units_h {
+        for ux in 0..units_w {
+            if restart_interval > 0 && units_done > 0 && units_done.is_multiple_of(restart_interval)
+            {
+                r.restart()?;
+                preds = [0; 4];
+                eobrun = 0;
+            }
+            units_done += 1;
+            for (i, &ci) in scan.comps.iter().enumerate() {
+                let comp = &mut c.components[ci];
+                let (bh, bv) = if single {
+                    (1, 1)
+                } else {
+                    (usize::from(comp.h), usize::from(comp.v))
+                };
+                for by in 0..bv {
+                    for bx in 0..bh {
+                        let (x, y) = (ux * bh + bx, uy * bv + by);
+                        let idx = y * comp.blocks_w + x;
+                        let block = comp
+                            .blocks
+                            .get_mut(idx)
+                            .ok_or_else(|| bad("block out of range"))?;
+                        decode_block(r, block, scan, dcs[i], acs[i], &mut preds[i], &mut eobrun)?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn clamp16(v: i32) -> i16 {
+    v.clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16
+}
+
+fn decode_block(
+    r: &mut BitReader<'_>,
+    block: &mut [i16; 64],
+    scan: &Scan,
+    dc: Option<&Huffman>,
+    ac: Option<&Huffman>,
+    pred: &mut i32,
+    eobrun: &mut u32,
+) -> Result<(), Error> {
+    let al = u32::from(scan.al);
+    if scan.ss == 0 {
+        if scan.ah == 0 {
+            let dc = dc.ok_or_else(|| bad("missing DC table"))?;
+            let s = r.decode(dc)?;
+            if s > 11 {
+                return Err(bad("bad DC magnitude category"));
+            }
+            *pred = pred.wrapping_add(r.receive_extend(s));
+            block[0] = clamp16(pred.wrapping_shl(al));
+        } else if r.bit() {
+            block[0] = clamp16(i32::from(block[0]) | (1 << al));
+        }
+        if scan.se == 0 {
+            return Ok(());
+        }
+    }
+    let ac = ac.ok_or_else(|| bad("missing AC table"))?;
+    let start = scan.ss.max(1);
+    if scan.ah == 0 {
+        if *eobrun > 0 {
+            *eobrun -= 1;
+            return Ok(());
+        }
+        let mut k = start;
+        while k <= scan.se {
+            let rs = r.decode(ac)?;
+            let (run, s) = (usize::from(rs >> 4), rs & 15);
+            if s == 0 {
+                if run < 15 {
+                    *eobrun = (1u32 << run) - 1;
+                    if run > 0 {
+                        *eobrun += r.bits(run as u32);
+                    }
+                    break;
+                }
+                k += 16;
+                continue;
+            }
+            k += run;
+            if k > 63 {
+                return Err(bad("coefficient index past 63"));
+            }
+            block[k] = clamp16(r.receive_extend(s).wrapping_shl(al));
+            k += 1;
+        }
+        return Ok(());
+    }
+    // AC successive-approximation refinement.
+    let p1 = 1i32 << al;
+    let m1 = -1i32 << al;
+    let mut k = start;
+    let refine = |r: &mut BitReader<'_>, coef: &mut i16| {
+        if r.bit() {
+            let c = i32::from(*coef);
+            if c & p1 == 0 {
+                *coef = clamp16(if c >= 0 { c + p1 } else { c + m1 });
+            }
+        }
+    };
+    if *eobrun == 0 {
+        while k <= scan.se {
+            let rs = r.decode(ac)?;
+            let (mut run, s) = (i32::from(rs >> 4), rs & 15);
+            let mut value = 0i32;
+            if s != 0 {
+                if s != 1 {
+                    return Err(bad("bad refinement magnitude"));
+                }
+                value = if r.bit() { p1 } else { m1 };
+            } else if run != 15 {
+                *eobrun = 1u32 << run;
+                if run > 0 {
+                    *eobrun += r.bits(run as u32);
+                }
+                break;
+            }
+            while k <= scan.se {
+                if block[k] != 0 {
+                    refine(r, &mut block[k]);
+                } else {
+                    if run == 0 {
+                        break;
+                    }
+                    run -= 1;
+                }
+                k += 1;
+            }
+            if value != 0 && k <= scan.se {
+                block[k] = clamp16(value);
+            }
+            k += 1;
+        }
+    }
+    if *eobrun > 0 {
+        while k <= scan.se {
+            if block[k] != 0 {
+                refine(r, &mut block[k]);
+            }
+            k += 1;
+        }
+        *eobrun -= 1;
+    }
+    Ok(())
+}

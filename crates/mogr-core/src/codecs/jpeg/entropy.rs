@@ -1,0 +1,520 @@
+//! Writing quantized coefficients as a JPEG file: always optimized Huffman tables; one
+//! interleaved baseline scan, or a progressive file by spectral selection.
+//!
+//! The progressive script is: the DC coefficients of all components in one interleaved scan,
+//! then for luma the AC bands 1..=5 and 6..=63, for each chroma component the band 1..=63,
+//! each scan with its own Huffman tables and end-of-band runs. No successive approximation,
+//! so every scan is a first scan: simple, and readable by every decoder.
+
+use super::coeffs::{Coefficients, ComponentCoeffs};
+use super::markers::{Density, Segment, ZIGZAG};
+
+/// Where symbols and raw bits go. The first pass records tokens and counts symbols; the
+/// second pass only writes the recorded tokens with the tables built from the counts.
+trait Sink {
+    fn symbol(&mut self, table: usize, symbol: u8);
+    fn bits(&mut self, value: u32, n: u32);
+}
+
+/// Table ids: DC tables 0..4, AC tables 4..8, by output slot.
+const AC: usize = 4;
+
+/// A symbol and the raw bits that follow it, packed: value (16 bits), bit count (5 bits),
+/// table (3 bits), symbol (8 bits).
+#[derive(Clone, Copy)]
+struct Token(u32);
+
+struct Recorder {
+    freq: [[u32; 257]; 8],
+    tokens: Vec<Token>,
+}
+
+impl Sink for Recorder {
+    fn symbol(&mut self, table: usize, symbol: u8) {
+        self.freq[table][usize::from(symbol)] += 1;
+        self.tokens
+            .push(Token(u32::from(symbol) | (table as u32) << 8));
+    }
+    fn bits(&mut self, value: u32, n: u32) {
+        if n == 0 {
+            return;
+        }
+        // Raw bits always follow their symbol's token.
+        if let Some(last) = self.tokens.last_mut() {
+            last.0 |= (n << 11) | (value & ((1 << n) - 1)) << 16;
+        }
+    }
+}
+
+struct Writer<'o> {
+    out: &'o mut Vec<u8>,
+    acc: u64,
+    nbits: u32,
+}
+
+impl Writer<'_> {
+    /// Appends the low `n` (at most 32) bits of `value`.
+    #[inline]
+    fn put(&mut self, value: u32, n: u32) {
+        self.acc = (self.acc << n) | u64::from(value) & ((1u64 << n) - 1);
+        self.nbits += n;
+        if self.nbits >= 32 {
+            self.nbits -= 32;
+            let word = (self.acc >> self.nbits) as u32;
+            let bytes = word.to_be_bytes();
+            // Fast path: no 0xFF byte (no zero byte in !word), so no stuffing.
+            let inv = !word;
+            if inv.wrapping_sub(0x0101_0101) & !inv & 0x8080_8080 == 0 {
+                self.out.extend_from_slice(&bytes);
+            } else {
+                for b in bytes {
+                    self.out.push(b);
+                    if b == 0xFF {
+                        self.out.push(0);
+                    }
+                }
+            }
+            self.acc &= (1u64 << self.nbits) - 1;
+        }
+    }
+
+    /// Writes the remaining bits, padding the last byte with 1 bits.
+    fn flush(&mut self) {
+        let pad = (8 - self.nbits % 8) % 8;
+        self.acc = (self.acc << pad) | ((1u64 << pad) - 1);
+        self.nbits += pad;
+        while self.nbits >= 8 {
+            self.nbits -= 8;
+            let b = (self.acc >> self.nbits) as u8;
+            self.out.push(b);
+            if b == 0xFF {
+                self.out.push(0);
+            }
+        }
+        self.acc = 0;
+    }
+
+    fn tokens(&mut self, tokens: &[Token], codes: &[[(u16, u8); 256]; 8]) {
+        for &Token(t) in tokens {
+            let (code, len) = codes[((t >> 8) & 7) as usize][(t & 0xFF) as usize];
+            let n = (t >> 11) & 31;
+            self.put((u32::from(code) << n) | (t >> 16), u32::from(len) + n);
+        }
+    }
+}
+
+/// Bits needed for |v| (the JPEG magnitude category).
+fn category(v: i32) -> u32 {
+    32 - v.unsigned_abs().leading_zeros()
+}
+
+/// The low `s` bits JPEG writes for value `v` of category `s`.
+fn magnitude_bits(v: i32, s: u32) -> u32 {
+    let v = if v < 0 { v - 1 } else { v };
+    (v as u32) & ((1u32 << s) - 1)
+}
+
+fn encode_dc(sink: &mut impl Sink, table: usize, diff: i32) {
+    let s = category(diff);
+    sink.symbol(table, s as u8);
+    sink.bits(magnitude_bits(diff, s), s);
+}
+
+/// Sequential AC coding of coefficients 1..=63.
+fn encode_ac_sequential(sink: &mut impl Sink, table: usize, block: &[i16; 64]) {
+    let mut run = 0u32;
+    for &c in &block[1..] {
+        let v = i32::from(c);
+        if v == 0 {
+            run += 1;
+            continue;
+        }
+        while run > 15 {
+            sink.symbol(table, 0xF0);
+            run -= 16;
+        }
+        let s = category(v);
+        sink.symbol(table, ((run << 4) | s) as u8);
+        sink.bits(magnitude_bits(v, s), s);
+        run = 0;
+    }
+    if run > 0 {
+        sink.symbol(table, 0x00);
+    }
+}
+
+fn flush_eobrun(sink: &mut impl Sink, table: usize, eobrun: &mut u32) {
+    if *eobrun > 0 {
+        let n = category(*eobrun as i32) - 1;
+        sink.symbol(table, (n << 4) as u8);
+        sink.bits(*eobrun, n);
+        *eobrun = 0;
+    }
+}
+
+/// Progressive first-scan AC coding of the band `ss..=se`, with end-of-band runs.
+fn encode_ac_band(
+    sink: &mut impl Sink,
+    table: usize,
+    block: &[i16; 64],
+    ss: usize,
+    se: usize,
+    eobrun: &mut u32,
+) {
+    let mut run = 0u32;
+    for &c in &block[ss..=se] {
+        let v = i32::from(c);
+        if v == 0 {
+            run += 1;
+            continue;
+        }
+        flush_eobrun(sink, table, eobrun);
+        while run > 15 {
+            sink.symbol(table, 0xF0);
+            run -= 16;
+        }
+        let s = category(v);
+        sink.symbol(table, ((run << 4) | s) as u8);
+        sink.bits(magnitude_bits(v, s), s);
+        run = 0;
+    }
+    if run > 0 {
+        *eobrun += 1;
+        if *eobrun == 0x7FFF {
+            flush_eobrun(sink, table, eobrun);
+        }
+    }
+}
+
+/// One scan of the output.
+struct ScanSpec {
+    comps: Vec<usize>,
+    ss: usize,
+    se: usize,
+}
+
+fn run_scan(sink: &mut impl Sink, c: &Coefficients, scan: &ScanSpec) {
+    let slot = |ci: usize| usize::from(c.components[ci].tq);
+    if scan.comps.len() > 1 {
+        // Interleaved: baseline (all coefficients) or progressive DC.
+        let (mx, my) = c.mcus();
+        let mut preds = vec![0i32; c.components.len()];
+        for my_ in 0..my {
+            for mx_ in 0..mx {
+                for &ci in &scan.comps {
+                    let comp = &c.components[ci];
+                    for by in 0..usize::from(comp.v) {
+                        for bx in 0..usize::from(comp.h) {
+                            let x = mx_ * usize::from(comp.h) + bx;
+                            let y = my_ * usize::from(comp.v) + by;
+                            let block = &comp.blocks[y * comp.blocks_w + x];
+                            encode_block(sink, block, scan, slot(ci), &mut preds[ci], &mut 0);
+                        }
+                    }
+                }
+            }
+        }
+        return;
+    }
+    let ci = scan.comps[0];
+    let comp: &ComponentCoeffs = &c.components[ci];
+    let (bw, bh) = c.scan_blocks(ci);
+    let mut pred = 0i32;
+    let mut eobrun = 0u32;
+    for y in 0..bh {
+        for x in 0..bw {
+            let block = &comp.blocks[y * comp.blocks_w + x];
+            encode_block(sink, block, scan, slot(ci), &mut pred, &mut eobrun);
+        }
+    }
+    flush_eobrun(sink, AC + slot(ci), &mut eobrun);
+}
+
+fn encode_block(
+    sink: &mut impl Sink,
+    block: &[i16; 64],
+    scan: &ScanSpec,
+    slot: usize,
+    pred: &mut i32,
+    eobrun: &mut u32,
+) {
+    if scan.ss == 0 {
+        let dc = i32::from(block[0]);
+        encode_dc(sink, slot, dc - *pred);
+        *pred = dc;
+        if scan.se == 63 {
+            encode_ac_sequential(sink, AC + slot, block);
+        }
+    } else {
+        encode_ac_band(sink, AC + slot, block, scan.ss, scan.se, eobrun);
+    }
+}
+
+/// Optimal code lengths limited to 16 bits (JPEG Annex K.2): returns the count of codes of
+/// each length 1..=16 and the symbols in order of increasing length.
+fn build_table(freq: &[u32; 257]) -> ([u8; 16], Vec<u8>) {
+    let mut freq: Vec<u64> = freq.iter().map(|&f| u64::from(f)).collect();
+    freq[256] = 1; // reserved, so that no code is all ones
+    let mut size = [0usize; 257];
+    let mut next: [Option<usize>; 257] = [None; 257];
+    loop {
+        // The two least frequent (non-zero) trees; ties go to the larger symbol.
+        let mut c1: Option<usize> = None;
+        let mut c2: Option<usize> = None;
+        for i in 0..257 {
+            if freq[i] == 0 {
+                continue;
+            }
+            if c1.is_none_or(|c| freq[i] <= freq[c]) {
+                c2 = c1;
+                c1 = Some(i);
+            } else if c2.is_none_or(|c| freq[i] <= freq[c]) {
+                c2 = Some(i);
+            }
+        }
+        let (Some(a), Some(b)) = (c1, c2) else { break };
+        freq[a] += freq[b];
+        freq[b] = 0;
+        let mut i = a;
+        size[i] += 1;
+        while let Some(n) = next[i] {
+            i = n;
+            size[i] += 1;
+        }
+        next[i] = Some(b);
+        let mut j = b;
+        size[j] += 1;
+        while let Some(n) = next[j] {
+            j = n;
+            size[j] += 1;
+        }
+    }
+    let mut bits = [0u32; 33];
+    for &s in &size {
+        if s > 0 {
+            bits[s.min(32)] += 1;
+        }
+    }
+    // Limit code lengths to 16.
+    for i in (17..=32).rev() {
+        while bits[i] > 0 {
+            let mut j = i - 2;
+            while bits[j] == 0 {
+                j -= 1;
+            }
+            bits[i] -= 2;
+            bits[i - 1] += 1;
+            bits[j + 1] += 2;
+            bits[j] -= 1;
+        }
+    }
+    // Remove the reserved symbol's code (the longest).
+    let mut i = 16;
+    while i > 0 && bits[i] == 0 {
+        i -= 1;
+    }
+    if i > 0 {
+        bits[i] -= 1;
+    }
+    let mut counts = [0u8; 16];
+    for (len, c) in counts.iter_mut().enumerate() {
+        *c = bits[len + 1] as u8;
+    }
+    let mut symbols: Vec<(usize, u8)> = (0..256)
+        .filter(|&s| size[s] > 0)
+        .map(|s| (size[s], s as u8))
+        .collect();
+    symbols.sort();
+    (counts, symbols.into_iter().map(|(_, s)| s).collect())
+}
+
+/// Canonical codes for a table given as (counts, symbols).
+fn codes_for(counts: &[u8; 16], symbols: &[u8]) -> [(u16, u8); 256] {
+    let mut codes = [(0u16, 0u8); 256];
+    let mut code = 0u32;
+    let mut k = 0;
+    for len in 1..=16u8 {
+        for _ in 0..counts[usize::from(len) - 1] {
+            if let Some(&s) = symbols.get(k) {
+                codes[usize::from(s)] = (code as u16, len);
+            }
+            code += 1;
+            k += 1;
+        }
+        code <<= 1;
+    }
+    codes
+}
+
+fn segment(out: &mut Vec<u8>, marker: u8, payload: &[u8]) {
+    out.extend_from_slice(&[0xFF, marker]);
+    out.extend_from_slice(&((payload.len() + 2) as u16).to_be_bytes());
+    out.extend_from_slice(payload);
+}
+
+/// How to write the file around the coefficients.
+pub struct WriteSettings<'a> {
+    /// Progressive (SOF2) instead of baseline (SOF0).
+    pub progressive: bool,
+    /// Quantization tables by slot (natural order, values 1..=255); components' `tq` index it.
+    pub tables: &'a [[u16; 64]],
+    /// JFIF density.
+    pub density: Option<Density>,
+    /// Metadata segments written after the JFIF header.
+    pub segments: &'a [Segment<'a>],
+}
+
+/// Writes a complete JPEG file from coefficients already quantized by `settings.tables`.
+pub fn write(c: &Coefficients, settings: &WriteSettings<'_>) -> Vec<u8> {
+    let blocks: usize = c.components.iter().map(|comp| comp.blocks.len()).sum();
+    let mut out = Vec::with_capacity(blocks * 16 + 4096);
+    out.extend_from_slice(&[0xFF, 0xD8]);
+    let d = settings
+        .density
+        .filter(|d| d.x > 0 && d.y > 0)
+        .unwrap_or(Density {
+            unit: 0,
+            x: 1,
+            y: 1,
+        });
+    let mut jfif = b"JFIF\0\x01\x01".to_vec();
+    jfif.push(d.unit);
+    jfif.extend_from_slice(&d.x.to_be_bytes());
+    jfif.extend_from_slice(&d.y.to_be_bytes());
+    jfif.extend_from_slice(&[0, 0]);
+    segment(&mut out, 0xE0, &jfif);
+    for s in settings.segments {
+        segment(&mut out, s.marker, s.payload);
+    }
+    let mut dqt = Vec::new();
+    for (slot, table) in settings.tables.iter().enumerate() {
+        dqt.push(slot as u8);
+        dqt.extend(ZIGZAG.iter().map(|&n| table[n].clamp(1, 255) as u8));
+    }
+    segment(&mut out, 0xDB, &dqt);
+    let mut sof = vec![8];
+    sof.extend_from_slice(&(c.height as u16).to_be_bytes());
+    sof.extend_from_slice(&(c.width as u16).to_be_bytes());
+    sof.push(c.components.len() as u8);
+    for comp in &c.components {
+        sof.extend_from_slice(&[comp.id, (comp.h << 4) | comp.v, comp.tq]);
+    }
+    segment(
+        &mut out,
+        if settings.progressive { 0xC2 } else { 0xC0 },
+        &sof,
+    );
+
+    let all: Vec<usize> = (0..c.components.len()).collect();
+    let mut scans = Vec::new();
+    if settings.progressive {
+        scans.push(ScanSpec {
+            comps: all,
+            ss: 0,
+            se: 0,
+        });
+        for ci in 0..c.components.len() {
+            if ci == 0 {
+                scans.push(ScanSpec {
+                    comps: vec![0],
+                    ss: 1,
+                    se: 5,
+                });
+                scans.push(ScanSpec {
+                    comps: vec![0],
+                    ss: 6,
+                    se: 63,
+                });
+            } else {
+                scans.push(ScanSpec {
+                    comps: vec![ci],
+                    ss: 1,
+                    se: 63,
+                });
+            }
+        }
+    } else {
+        scans.push(ScanSpec {
+            comps: all,
+            ss: 0,
+            se: 63,
+        });
+    }
+    let mut recorder = Recorder {
+        freq: [[0; 257]; 8],
+        tokens: Vec::new(),
+    };
+    for scan in &scans {
+        recorder.freq = [[0; 257]; 8];
+        recorder.tokens.clear();
+        run_scan(&mut recorder, c, scan);
+        let mut dht = Vec::new();
+        let mut codes = [[(0u16, 0u8); 256]; 8];
+        for (t, freq) in recorder.freq.iter().enumerate() {
+            if freq.iter().all(|&f| f == 0) {
+                continue;
+            }
+            let (counts, symbols) = build_table(freq);
+            codes[t] = codes_for(&counts, &symbols);
+            let class_slot = if t >= AC { 0x10 | (t - AC) } else { t } as u8;
+            dht.push(class_slot);
+            dht.extend_from_slice(&counts);
+            dht.extend_from_slice(&symbols);
+        }
+        segment(&mut out, 0xC4, &dht);
+        let mut sos = vec![scan.comps.len() as u8];
+        for &ci in &scan.comps {
+            let slot = c.components[ci].tq;
+            sos.extend_from_slice(&[c.components[ci].id, (slot << 4) | slot]);
+        }
+        sos.extend_from_slice(&[scan.ss as u8, scan.se as u8, 0]);
+        segment(&mut out, 0xDA, &sos);
+        let mut writer = Writer {
+            out: &mut out,
+            acc: 0,
+            nbits: 0,
+        };
+        writer.tokens(&recorder.tokens, &codes);
+        writer.flush();
+    }
+    out.extend_from_slice(&[0xFF, 0xD9]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn optimal_tables_are_prefix_free_and_limited_to_16_bits() {
+        // Fibonacci-like frequencies force very long codes before limiting.
+        let mut freq = [0u32; 257];
+        let (mut a, mut b) = (1u32, 1u32);
+        for f in freq.iter_mut().take(40) {
+            *f = a;
+            (a, b) = (b, a.saturating_add(b).min(1 << 30));
+        }
+        let (counts, symbols) = build_table(&freq);
+        assert_eq!(symbols.len(), 40);
+        let total: u32 = counts.iter().map(|&c| u32::from(c)).sum();
+        assert_eq!(total, 40);
+        // Kraft sum strictly below 1 (the all-ones code stays unused).
+        let kraft: f64 = counts
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| f64::from(c) / f64::from(1u32 << (i + 1)))
+            .sum();
+        assert!(kraft < 1.0, "{kraft}");
+        let codes = codes_for(&counts, &symbols);
+        assert!(symbols.iter().all(|&s| codes[usize::from(s)].1 <= 16));
+    }
+
+    #[test]
+    fn a_single_symbol_gets_a_one_bit_code() {
+        let mut freq = [0u32; 257];
+        freq[0] = 100;
+        let (counts, symbols) = build_table(&freq);
+        assert_eq!(symbols, vec![0]);
+        assert_eq!(counts[0], 1);
+    }
+}

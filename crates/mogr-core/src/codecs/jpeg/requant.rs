@@ -1,0 +1,86 @@
+//! JPEG to JPEG in the DCT domain: entropy-decode the coefficients, rescale them from the
+//! input's quantization tables to the IJG tables at the output quality, entropy-encode.
+//!
+//! No IDCT, colour conversion, resampling or FDCT, and so no pixel-domain rounding: faster
+//! than a decode and re-encode, and closer to the input. It applies when the input already
+//! has the layout the output wants (grey, or YCbCr with 4:2:0 below quality 90 and 4:4:4
+//! from 90 up, 8-bit, Huffman-coded); [`eligible`] says when.
+
+use super::coeffs::decode_coefficients;
+use super::entropy::{write, WriteSettings};
+use super::estimate::{scaled_table, IJG_CHROMA, IJG_LUMA};
+use super::markers::{Density, JpegHeader, Segment, ZIGZAG};
+use crate::error::Error;
+use crate::format::ImageFormat;
+
+/// Whether `header` can be requantized to `quality` without changing its layout.
+pub fn eligible(header: &JpegHeader<'_>, quality: u8) -> bool {
+    if header.precision != 8 || !matches!(header.sof, 0xC0..=0xC2) {
+        return false;
+    }
+    match header.components.len() {
+        1 => true,
+        3 => {
+            // An Adobe transform of 0, or components named R, G, B, mean RGB, not YCbCr.
+            let rgb = header.adobe_transform == Some(0)
+                || header
+                    .components
+                    .iter()
+                    .map(|c| c.id)
+                    .eq([b'R', b'G', b'B']);
+            let layout_fits = if quality < 90 {
+                header.is_420()
+            } else {
+                header.components.iter().all(|c| c.h == 1 && c.v == 1)
+            };
+            !rgb && layout_fits
+        }
+        _ => false,
+    }
+}
+
+/// Requantizes `input` to the IJG tables at `quality` (1..=100); see the module docs.
+pub fn requantize(
+    input: &[u8],
+    quality: u8,
+    progressive: bool,
+    density: Option<Density>,
+    segments: &[Segment<'_>],
+) -> Result<Vec<u8>, Error> {
+    let mut coeffs = decode_coefficients(input)?;
+    let tables = [
+        scaled_table(&IJG_LUMA, quality, true),
+        scaled_table(&IJG_CHROMA, quality, true),
+    ];
+    for (i, comp) in coeffs.components.iter_mut().enumerate() {
+        let old = comp
+            .table
+            .ok_or_else(|| Error::decode(ImageFormat::Jpeg, "a component has no scan"))?;
+        let slot = usize::from(i > 0);
+        let new = &tables[slot];
+        // Per zigzag position: old step and new step. In f64 the division is exact enough
+        // that rounding half away from zero matches integer arithmetic, and the loop has no
+        // branch.
+        let from: [f64; 64] = std::array::from_fn(|k| f64::from(old[ZIGZAG[k]]));
+        let to: [f64; 64] = std::array::from_fn(|k| f64::from(new[ZIGZAG[k]]));
+        for block in &mut comp.blocks {
+            for k in 0..64 {
+                // 1023 keeps every value (and DC difference) inside baseline categories.
+                let q = (f64::from(block[k]) * from[k] / to[k]).round();
+                block[k] = q.clamp(-1023.0, 1023.0) as i16;
+            }
+        }
+        comp.tq = slot as u8;
+    }
+    let settings = WriteSettings {
+        progressive,
+        tables: if coeffs.components.len() == 1 {
+            &tables[..1]
+        } else {
+            &tables
+        },
+        density,
+        segments,
+    };
+    Ok(write(&coeffs, &settings))
+}
