@@ -33,6 +33,9 @@ pub struct ComponentCoeffs {
     pub blocks_h: usize,
     /// `blocks_w * blocks_h` blocks, row-major, coefficients in zigzag order.
     pub blocks: Vec<[i16; 64]>,
+    /// For each block, one past the zigzag index of its last nonzero coefficient (0 when the
+    /// block is all zero): coefficients from there on are zero.
+    pub ends: Vec<u8>,
 }
 
 /// A whole image's quantized coefficients.
@@ -162,6 +165,25 @@ impl<'a> BitReader<'a> {
     }
 
     fn fill(&mut self) {
+        // Fast path: the next bytes hold no 0xFF, so take as many whole bytes as fit at once.
+        if !self.at_marker {
+            if let Some(chunk) = self.data.get(self.pos..self.pos + 8) {
+                let n = (63 - self.bits) / 8; // 0..=7 bytes
+                let word = u64::from_be_bytes([
+                    chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7],
+                ]);
+                let inv = !word;
+                let ff_bytes =
+                    inv.wrapping_sub(0x0101_0101_0101_0101) & !inv & 0x8080_8080_8080_8080;
+                let wanted = !(u64::MAX >> (8 * n));
+                if n > 0 && ff_bytes & wanted == 0 {
+                    self.acc |= (word & wanted) >> self.bits;
+                    self.bits += 8 * n;
+                    self.pos += n as usize;
+                    return;
+                }
+            }
+        }
         while self.bits <= 56 {
             let mut byte = 0u8;
             if !self.at_marker {
@@ -406,6 +428,7 @@ fn read_frame(p: &[u8]) -> Result<Coefficients, Error> {
             blocks_w: 0,
             blocks_h: 0,
             blocks: Vec::new(),
+            ends: Vec::new(),
         });
     }
     if n == 1 {
@@ -424,6 +447,11 @@ fn read_frame(p: &[u8]) -> Result<Coefficients, Error> {
             .map_err(|_| bad("not enough memory for the coefficients"))?;
         blocks.resize(count, [0i16; 64]);
         comp.blocks = blocks;
+        let mut ends = Vec::new();
+        ends.try_reserve_exact(count)
+            .map_err(|_| bad("not enough memory for the coefficients"))?;
+        ends.resize(count, 0u8);
+        comp.ends = ends;
     }
     Ok(c)
 }
@@ -592,11 +620,13 @@ fn decode_scan(
                     for bx in 0..bh {
                         let (x, y) = (ux * bh + bx, uy * bv + by);
                         let idx = y * comp.blocks_w + x;
-                        let block = comp
-                            .blocks
-                            .get_mut(idx)
-                            .ok_or_else(|| bad("block out of range"))?;
-                        decode_block(r, block, scan, dcs[i], acs[i], &mut preds[i], &mut eobrun)?;
+                        let (Some(block), Some(end)) =
+                            (comp.blocks.get_mut(idx), comp.ends.get_mut(idx))
+                        else {
+                            return Err(bad("block out of range"));
+                        };
+                        let coef = Block { coef: block, end };
+                        decode_block(r, coef, scan, dcs[i], acs[i], &mut preds[i], &mut eobrun)?;
                     }
                 }
             }
@@ -609,9 +639,26 @@ fn clamp16(v: i32) -> i16 {
     v.clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16
 }
 
+/// A block being decoded and its end (see [`ComponentCoeffs::ends`]).
+struct Block<'b> {
+    coef: &'b mut [i16; 64],
+    end: &'b mut u8,
+}
+
+impl Block<'_> {
+    /// Stores a value at zigzag index `k`, keeping the end up to date.
+    #[inline]
+    fn set(&mut self, k: usize, v: i16) {
+        self.coef[k] = v;
+        if v != 0 && usize::from(*self.end) <= k {
+            *self.end = k as u8 + 1;
+        }
+    }
+}
+
 fn decode_block(
     r: &mut BitReader<'_>,
-    block: &mut [i16; 64],
+    mut b: Block<'_>,
     scan: &Scan,
     dc: Option<&Huffman>,
     ac: Option<&Huffman>,
@@ -627,9 +674,9 @@ fn decode_block(
                 return Err(bad("bad DC magnitude category"));
             }
             *pred = pred.wrapping_add(r.receive_extend(s));
-            block[0] = clamp16(pred.wrapping_shl(al));
+            b.set(0, clamp16(pred.wrapping_shl(al)));
         } else if r.bit() {
-            block[0] = clamp16(i32::from(block[0]) | (1 << al));
+            b.set(0, clamp16(i32::from(b.coef[0]) | (1 << al)));
         }
         if scan.se == 0 {
             return Ok(());
@@ -661,7 +708,7 @@ fn decode_block(
             if k > 63 {
                 return Err(bad("coefficient index past 63"));
             }
-            block[k] = clamp16(r.receive_extend(s).wrapping_shl(al));
+            b.set(k, clamp16(r.receive_extend(s).wrapping_shl(al)));
             k += 1;
         }
         return Ok(());
@@ -696,8 +743,8 @@ fn decode_block(
                 break;
             }
             while k <= scan.se {
-                if block[k] != 0 {
-                    refine(r, &mut block[k]);
+                if b.coef[k] != 0 {
+                    refine(r, &mut b.coef[k]);
                 } else {
                     if run == 0 {
                         break;
@@ -707,15 +754,15 @@ fn decode_block(
                 k += 1;
             }
             if value != 0 && k <= scan.se {
-                block[k] = clamp16(value);
+                b.set(k, clamp16(value));
             }
             k += 1;
         }
     }
     if *eobrun > 0 {
         while k <= scan.se {
-            if block[k] != 0 {
-                refine(r, &mut block[k]);
+            if b.coef[k] != 0 {
+                refine(r, &mut b.coef[k]);
             }
             k += 1;
         }

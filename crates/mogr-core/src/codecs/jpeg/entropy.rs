@@ -120,10 +120,10 @@ fn encode_dc(sink: &mut impl Sink, table: usize, diff: i32) {
     sink.bits(magnitude_bits(diff, s), s);
 }
 
-/// Sequential AC coding of coefficients 1..=63.
-fn encode_ac_sequential(sink: &mut impl Sink, table: usize, block: &[i16; 64]) {
+/// Sequential AC coding of coefficients 1..=63; those from `end` on are zero.
+fn encode_ac_sequential(sink: &mut impl Sink, table: usize, block: &[i16; 64], end: usize) {
     let mut run = 0u32;
-    for &c in &block[1..] {
+    for &c in &block[1..end.max(1)] {
         let v = i32::from(c);
         if v == 0 {
             run += 1;
@@ -138,7 +138,7 @@ fn encode_ac_sequential(sink: &mut impl Sink, table: usize, block: &[i16; 64]) {
         sink.bits(magnitude_bits(v, s), s);
         run = 0;
     }
-    if run > 0 {
+    if end < 64 {
         sink.symbol(table, 0x00);
     }
 }
@@ -152,17 +152,18 @@ fn flush_eobrun(sink: &mut impl Sink, table: usize, eobrun: &mut u32) {
     }
 }
 
-/// Progressive first-scan AC coding of the band `ss..=se`, with end-of-band runs.
+/// Progressive first-scan AC coding of the band `ss..=se`, with end-of-band runs;
+/// coefficients from `end` on are zero.
 fn encode_ac_band(
     sink: &mut impl Sink,
     table: usize,
     block: &[i16; 64],
-    ss: usize,
-    se: usize,
+    (ss, se, end): (usize, usize, usize),
     eobrun: &mut u32,
 ) {
     let mut run = 0u32;
-    for &c in &block[ss..=se] {
+    let stop = (se + 1).min(end).max(ss);
+    for &c in &block[ss..stop] {
         let v = i32::from(c);
         if v == 0 {
             run += 1;
@@ -178,7 +179,7 @@ fn encode_ac_band(
         sink.bits(magnitude_bits(v, s), s);
         run = 0;
     }
-    if run > 0 {
+    if run > 0 || stop <= se {
         *eobrun += 1;
         if *eobrun == 0x7FFF {
             flush_eobrun(sink, table, eobrun);
@@ -207,7 +208,8 @@ fn run_scan(sink: &mut impl Sink, c: &Coefficients, scan: &ScanSpec) {
                         for bx in 0..usize::from(comp.h) {
                             let x = mx_ * usize::from(comp.h) + bx;
                             let y = my_ * usize::from(comp.v) + by;
-                            let block = &comp.blocks[y * comp.blocks_w + x];
+                            let idx = y * comp.blocks_w + x;
+                            let block = (&comp.blocks[idx], end_of(comp, idx));
                             encode_block(sink, block, scan, slot(ci), &mut preds[ci], &mut 0);
                         }
                     }
@@ -223,16 +225,22 @@ fn run_scan(sink: &mut impl Sink, c: &Coefficients, scan: &ScanSpec) {
     let mut eobrun = 0u32;
     for y in 0..bh {
         for x in 0..bw {
-            let block = &comp.blocks[y * comp.blocks_w + x];
+            let idx = y * comp.blocks_w + x;
+            let block = (&comp.blocks[idx], end_of(comp, idx));
             encode_block(sink, block, scan, slot(ci), &mut pred, &mut eobrun);
         }
     }
     flush_eobrun(sink, AC + slot(ci), &mut eobrun);
 }
 
+/// The block's end when known (see [`ComponentCoeffs::ends`]), else 64.
+fn end_of(comp: &ComponentCoeffs, idx: usize) -> usize {
+    comp.ends.get(idx).map_or(64, |&e| usize::from(e))
+}
+
 fn encode_block(
     sink: &mut impl Sink,
-    block: &[i16; 64],
+    (block, end): (&[i16; 64], usize),
     scan: &ScanSpec,
     slot: usize,
     pred: &mut i32,
@@ -243,10 +251,10 @@ fn encode_block(
         encode_dc(sink, slot, dc - *pred);
         *pred = dc;
         if scan.se == 63 {
-            encode_ac_sequential(sink, AC + slot, block);
+            encode_ac_sequential(sink, AC + slot, block, end);
         }
     } else {
-        encode_ac_band(sink, AC + slot, block, scan.ss, scan.se, eobrun);
+        encode_ac_band(sink, AC + slot, block, (scan.ss, scan.se, end), eobrun);
     }
 }
 

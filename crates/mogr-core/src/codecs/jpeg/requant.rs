@@ -58,17 +58,26 @@ pub fn requantize(
             .ok_or_else(|| Error::decode(ImageFormat::Jpeg, "a component has no scan"))?;
         let slot = usize::from(i > 0);
         let new = &tables[slot];
-        // Per zigzag position: old step and new step. In f64 the division is exact enough
-        // that rounding half away from zero matches integer arithmetic, and the loop has no
-        // branch.
-        let from: [f64; 64] = std::array::from_fn(|k| f64::from(old[ZIGZAG[k]]));
-        let to: [f64; 64] = std::array::from_fn(|k| f64::from(new[ZIGZAG[k]]));
-        for block in &mut comp.blocks {
-            for k in 0..64 {
-                // 1023 keeps every value (and DC difference) inside baseline categories.
-                let q = (f64::from(block[k]) * from[k] / to[k]).round();
-                block[k] = q.clamp(-1023.0, 1023.0) as i16;
+        // Per zigzag position: old step and new step.
+        let from: [i32; 64] = std::array::from_fn(|k| i32::from(old[ZIGZAG[k]]));
+        let to: [u32; 64] = std::array::from_fn(|k| u32::from(new[ZIGZAG[k]].clamp(1, 255)));
+        // Division by multiplication: floor(n / d) == (n * (2^40 / d + 1)) >> 40 exactly
+        // while n * d < 2^40, which holds for n < 2^32 and d <= 255.
+        let recip: [u64; 64] = std::array::from_fn(|k| (1u64 << 40) / u64::from(to[k]) + 1);
+        for (block, end) in comp.blocks.iter_mut().zip(comp.ends.iter_mut()) {
+            let mut last = 0;
+            let n_coefs = usize::from(*end).min(64);
+            for (k, coef) in block.iter_mut().enumerate().take(n_coefs) {
+                // Branch-free: a zero stays zero through the arithmetic.
+                let v = i32::from(*coef) * from[k];
+                // Round half away from zero; 1023 keeps every value (and DC difference)
+                // inside baseline Huffman categories.
+                let n = u64::from(v.unsigned_abs() + to[k] / 2);
+                let q = ((n * recip[k]) >> 40).min(1023) as i32;
+                *coef = (q * v.signum()) as i16;
+                last = if q != 0 { k + 1 } else { last };
             }
+            *end = last as u8;
         }
         comp.tq = slot as u8;
     }
