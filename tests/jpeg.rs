@@ -568,3 +568,43 @@ fn dct_domain_requantization_is_clean_and_close_to_the_pixel_path() {
         "only {exercised} requantizations exercised"
     );
 }
+
+#[test]
+fn restart_markers_and_junk_between_segments_decode_on_both_paths() {
+    use mogr_core::codecs::jpeg::requant;
+    if !have("cjpeg") {
+        return;
+    }
+    let source = decode(&image("jpeg/pil-flower.jpg"));
+    let mut inputs = Vec::new();
+    for extra in [
+        &["-restart", "1"][..],
+        &["-restart", "3B", "-progressive"][..],
+        &["-restart", "2", "-grayscale"][..],
+    ] {
+        inputs.push((format!("cjpeg {extra:?}"), cjpeg(&source, 85, extra)));
+    }
+    // Junk bytes between two segments, which libjpeg skips with a warning.
+    let mut junk = cjpeg(&source, 85, &[]);
+    let dqt = top_level_marker(&junk, 0xDB).unwrap();
+    junk.splice(dqt..dqt, [0x00, 0x13, 0x37]);
+    inputs.push(("junk before DQT".into(), junk));
+    for (name, input) in inputs {
+        let header = read_header(&input).unwrap();
+        let reference = decode(&input);
+        assert!(
+            mean_abs_diff(&reference, &source.clone().into_layout(reference.layout)) < 6.0,
+            "{name}"
+        );
+        let q = 60;
+        assert!(requant::eligible(&header, q), "{name}");
+        let dct = requant::requantize(&input, q, false, None, &[]).unwrap();
+        let out = decode(&dct);
+        assert!(
+            mean_abs_diff(&out, &reference) < 4.0,
+            "{name}: DCT path far from the input"
+        );
+        let via_process = mogr::process(&input, "imageMogr2/quality/60").unwrap();
+        assert_eq!(quality_of(&via_process.bytes), Some(60), "{name}");
+    }
+}

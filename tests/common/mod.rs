@@ -173,3 +173,38 @@ pub fn sof_marker(bytes: &[u8]) -> u8 {
         .unwrap()
         .sof
 }
+
+/// Converts between grey and RGB for comparisons (BT.601 luma for RGB to grey).
+pub trait IntoLayout {
+    fn into_layout(self, layout: Layout) -> Bitmap;
+}
+
+impl IntoLayout for Bitmap {
+    fn into_layout(self, layout: Layout) -> Bitmap {
+        let b = self.without_alpha();
+        match (b.layout, layout) {
+            (from, to) if from == to => b,
+            (Layout::Rgb, Layout::Gray) => Bitmap {
+                layout: Layout::Gray,
+                data: b
+                    .data
+                    .chunks_exact(3)
+                    .map(|p| {
+                        ((299 * u32::from(p[0])
+                            + 587 * u32::from(p[1])
+                            + 114 * u32::from(p[2])
+                            + 500)
+                            / 1000) as u8
+                    })
+                    .collect(),
+                ..b
+            },
+            (Layout::Gray, _) => Bitmap {
+                layout: Layout::Rgb,
+                data: b.data.iter().flat_map(|&g| [g, g, g]).collect(),
+                ..b
+            },
+            _ => b,
+        }
+    }
+}
