@@ -91,6 +91,10 @@ struct Huffman {
     /// Index into `values` of the first code of each length, minus that code.
     offset: [i32; 17],
     values: Vec<u8>,
+    /// For AC use: for each 9-bit prefix holding a whole code *and* its magnitude bits, the
+    /// decoded value (high 16 bits, signed), the run (bits 5..9) and the total length
+    /// (bits 0..5); 0 where the prefix does not hold both.
+    fast_ac: Vec<i32>,
 }
 
 const FAST_BITS: u32 = 9;
@@ -131,11 +135,30 @@ impl Huffman {
             code <<= 1;
         }
         maxcode[17] = i32::MAX;
+        let fast_ac = (0..fast.len())
+            .map(|prefix| {
+                let (len, symbol) = fast[prefix];
+                let (run, s) = (u32::from(symbol >> 4), u32::from(symbol & 15));
+                let total = u32::from(len) + s;
+                if len == 0 || s == 0 || total > FAST_BITS {
+                    return 0;
+                }
+                let bits = ((prefix as u32) >> (FAST_BITS - total)) & ((1 << s) - 1);
+                let v = bits as i32;
+                let value = if v < (1 << (s - 1)) {
+                    v - (1 << s) + 1
+                } else {
+                    v
+                };
+                (value << 16) | (run << 5) as i32 | total as i32
+            })
+            .collect();
         Ok(Huffman {
             fast,
             maxcode,
             offset,
             values: values.to_vec(),
+            fast_ac,
         })
     }
 }
@@ -258,6 +281,44 @@ impl<'a> BitReader<'a> {
             }
         }
         Err(bad("bad Huffman code"))
+    }
+
+    /// Decodes one symbol and the `symbol & 15` magnitude bits that follow it, refilling
+    /// once: a code (16 bits at most) and its magnitude (15 at most) fit in the 56 bits a
+    /// refill leaves.
+    #[inline]
+    fn decode_with_value(&mut self, table: &Huffman) -> Result<(u8, i32), Error> {
+        if self.bits < 32 {
+            self.fill();
+        }
+        let (mut len, mut symbol) = table.fast[(self.acc >> (64 - FAST_BITS)) as usize];
+        if len == 0 {
+            let word = (self.acc >> 48) as i32;
+            let found =
+                (FAST_BITS + 1..=16).find(|&l| (word >> (16 - l)) <= table.maxcode[l as usize]);
+            let l = found.ok_or_else(|| bad("bad Huffman code"))?;
+            let idx = (table.offset[l as usize] + (word >> (16 - l))) as usize;
+            symbol = *table
+                .values
+                .get(idx)
+                .ok_or_else(|| bad("bad Huffman code"))?;
+            len = l as u8;
+        }
+        self.acc <<= len;
+        self.bits -= u32::from(len);
+        let s = u32::from(symbol & 15);
+        if s == 0 {
+            return Ok((symbol, 0));
+        }
+        let v = (self.acc >> (64 - s)) as i32;
+        self.acc <<= s;
+        self.bits -= s;
+        let value = if v < (1 << (s - 1)) {
+            v - (1 << s) + 1
+        } else {
+            v
+        };
+        Ok((symbol, value))
     }
 
     /// Reads `s` bits and sign-extends them as JPEG's EXTEND does.
@@ -691,7 +752,21 @@ fn decode_block(
         }
         let mut k = start;
         while k <= scan.se {
-            let rs = r.decode(ac)?;
+            if r.bits < 32 {
+                r.fill();
+            }
+            let packed = ac.fast_ac[(r.acc >> (64 - FAST_BITS)) as usize];
+            if packed != 0 {
+                r.consume((packed & 31) as u32);
+                k += ((packed >> 5) & 15) as usize;
+                if k > 63 {
+                    return Err(bad("coefficient index past 63"));
+                }
+                b.set(k, clamp16((packed >> 16).wrapping_shl(al)));
+                k += 1;
+                continue;
+            }
+            let (rs, value) = r.decode_with_value(ac)?;
             let (run, s) = (usize::from(rs >> 4), rs & 15);
             if s == 0 {
                 if run < 15 {
@@ -708,7 +783,7 @@ fn decode_block(
             if k > 63 {
                 return Err(bad("coefficient index past 63"));
             }
-            b.set(k, clamp16(r.receive_extend(s).wrapping_shl(al)));
+            b.set(k, clamp16(value.wrapping_shl(al)));
             k += 1;
         }
         return Ok(());

@@ -1,10 +1,12 @@
 //! JPEG to JPEG in the DCT domain: entropy-decode the coefficients, rescale them from the
 //! input's quantization tables to the IJG tables at the output quality, entropy-encode.
 //!
-//! No IDCT, colour conversion, resampling or FDCT, and so no pixel-domain rounding: faster
-//! than a decode and re-encode, and closer to the input. It applies when the input already
-//! has the layout the output wants (grey, or YCbCr with 4:2:0 below quality 90 and 4:4:4
-//! from 90 up, 8-bit, Huffman-coded); [`eligible`] says when.
+//! No IDCT, colour conversion or FDCT for luma, and so no pixel-domain rounding: faster than
+//! a decode and re-encode, and closer to the input. Where the output wants 4:2:0 chroma
+//! (below quality 90) and the input has 4:4:4, 4:2:2 or 4:4:0, each output chroma block is
+//! made from the input blocks it covers: a reduced-size inverse DCT of their low frequencies
+//! (a half-scale decode) and one forward DCT, chroma only. [`eligible`] says which inputs
+//! qualify: grey or YCbCr, 8-bit, Huffman-coded, and for 4:4:4 output a 4:4:4 input.
 
 use super::coeffs::decode_coefficients;
 use super::entropy::{write, WriteSettings};
@@ -28,11 +30,14 @@ pub fn eligible(header: &JpegHeader<'_>, quality: u8) -> bool {
                     .iter()
                     .map(|c| c.id)
                     .eq([b'R', b'G', b'B']);
+            let chroma_1x1 = header.components[1..].iter().all(|c| c.h == 1 && c.v == 1);
+            let luma = header.components[0];
             let layout_fits = if quality < 90 {
-                header.is_420()
+                (1..=2).contains(&luma.h) && (1..=2).contains(&luma.v)
             } else {
-                header.components.iter().all(|c| c.h == 1 && c.v == 1)
+                luma.h == 1 && luma.v == 1
             };
+            let layout_fits = layout_fits && chroma_1x1;
             !rgb && layout_fits
         }
         _ => false,
@@ -52,12 +57,22 @@ pub fn requantize(
         scaled_table(&IJG_LUMA, quality, true),
         scaled_table(&IJG_CHROMA, quality, true),
     ];
+    if coeffs.components.len() == 3
+        && quality < 90
+        && coeffs.components[0].h * coeffs.components[0].v != 4
+    {
+        to_420(&mut coeffs, &tables[1])?;
+    }
     for (i, comp) in coeffs.components.iter_mut().enumerate() {
         let old = comp
             .table
             .ok_or_else(|| Error::decode(ImageFormat::Jpeg, "a component has no scan"))?;
         let slot = usize::from(i > 0);
         let new = &tables[slot];
+        comp.tq = slot as u8;
+        if old == *new {
+            continue; // already quantized for the output (chroma made by `to_420`)
+        }
         // Per zigzag position: old step and new step.
         let from: [i32; 64] = std::array::from_fn(|k| i32::from(old[ZIGZAG[k]]));
         let to: [u32; 64] = std::array::from_fn(|k| u32::from(new[ZIGZAG[k]].clamp(1, 255)));
@@ -92,4 +107,160 @@ pub fn requantize(
         segments,
     };
     Ok(write(&coeffs, &settings))
+}
+
+/// The orthonormal DCT-II matrix of size `n` (n = 4 or 8): `m[u][x]`.
+fn dct_matrix(n: usize) -> [[f32; 8]; 8] {
+    let mut m = [[0f32; 8]; 8];
+    for (u, row) in m.iter_mut().enumerate().take(n) {
+        let alpha = if u == 0 {
+            (1.0 / n as f64).sqrt()
+        } else {
+            (2.0 / n as f64).sqrt()
+        };
+        for (x, v) in row.iter_mut().enumerate().take(n) {
+            let angle = std::f64::consts::PI * (2 * x + 1) as f64 * u as f64 / (2 * n) as f64;
+            *v = (alpha * angle.cos()) as f32;
+        }
+    }
+    m
+}
+
+/// Re-lays a YCbCr image with 1x1 chroma and luma factors of 1 or 2 out as 4:2:0: luma
+/// blocks are kept (the grid padded to whole 16x16 MCUs), chroma is downsampled in the DCT
+/// domain and quantized with `chroma_table`, which becomes the chroma components' table.
+#[inline(never)]
+fn to_420(c: &mut super::coeffs::Coefficients, chroma_table: &[u16; 64]) -> Result<(), Error> {
+    let (hy, vy) = (
+        usize::from(c.components[0].h),
+        usize::from(c.components[0].v),
+    );
+    if !(1..=2).contains(&hy)
+        || !(1..=2).contains(&vy)
+        || c.components[1..].iter().any(|k| k.h != 1 || k.v != 1)
+    {
+        return Err(Error::decode(
+            ImageFormat::Jpeg,
+            "layout not convertible to 4:2:0",
+        ));
+    }
+    let valid: Vec<(usize, usize)> = (0..3).map(|i| c.scan_blocks(i)).collect();
+    let (mx, my) = (
+        (c.width as usize).div_ceil(16),
+        (c.height as usize).div_ceil(16),
+    );
+
+    // Luma: same blocks on a grid of whole MCUs; blocks past the image repeat the edge's DC.
+    let y = &mut c.components[0];
+    let (vw, vh) = valid[0];
+    let (nw, nh) = (2 * mx, 2 * my);
+    let mut blocks = Vec::with_capacity(nw * nh);
+    let mut ends = Vec::with_capacity(nw * nh);
+    for by in 0..nh {
+        for bx in 0..nw {
+            let (sx, sy) = (bx.min(vw - 1), by.min(vh - 1));
+            let idx = sy * y.blocks_w + sx;
+            if sx == bx && sy == by {
+                blocks.push(y.blocks[idx]);
+                ends.push(y.ends[idx]);
+            } else {
+                let mut b = [0i16; 64];
+                b[0] = y.blocks[idx][0];
+                blocks.push(b);
+                ends.push(u8::from(b[0] != 0));
+            }
+        }
+    }
+    (y.h, y.v, y.blocks_w, y.blocks_h, y.blocks, y.ends) = (2, 2, nw, nh, blocks, ends);
+
+    // Chroma: each output block covers fx x fy input blocks.
+    let (fx, fy) = (2 / hy, 2 / vy);
+    let (mh, mv) = (8 / fx, 8 / fy); // size of each input block's part of the output tile
+    let c8 = dct_matrix(8);
+    let c8t: [[f32; 8]; 8] = std::array::from_fn(|x| std::array::from_fn(|v| c8[v][x]));
+    let ch = dct_matrix(mh);
+    let cv = dct_matrix(mv);
+    let scale = ((mh * mv) as f32 / 64.0).sqrt();
+    let to: [f32; 64] = std::array::from_fn(|n| f32::from(chroma_table[n].clamp(1, 255)));
+    for (ci, &(vw, vh)) in valid.iter().enumerate().skip(1) {
+        let comp = &mut c.components[ci];
+        let old_table = comp
+            .table
+            .ok_or_else(|| Error::decode(ImageFormat::Jpeg, "a component has no scan"))?;
+        let mut blocks = Vec::with_capacity(mx * my);
+        let mut ends = Vec::with_capacity(mx * my);
+        for oy in 0..my {
+            for ox in 0..mx {
+                let mut tile = [[0f32; 8]; 8];
+                for j in 0..fy {
+                    for i in 0..fx {
+                        let (sx, sy) = ((ox * fx + i).min(vw - 1), (oy * fy + j).min(vh - 1));
+                        let idx = sy * comp.blocks_w + sx;
+                        let (src, end) = (&comp.blocks[idx], usize::from(comp.ends[idx]));
+                        // Dequantized low frequencies, natural order: f[u][v], u vertical.
+                        let mut f = [[0f32; 8]; 8];
+                        for (k, &q) in src.iter().enumerate().take(end) {
+                            let n = ZIGZAG[k];
+                            let (u, v) = (n / 8, n % 8);
+                            if u < mv && v < mh {
+                                f[u][v] = f32::from(q) * f32::from(old_table[n]);
+                            }
+                        }
+                        // Reduced inverse: p = scale * cv^T f ch, an mv x mh pixel patch,
+                        // written as row updates (row += scalar * row) so that it vectorizes.
+                        let mut t = [[0f32; 8]; 8];
+                        for u in 0..mv {
+                            for v in 0..mh {
+                                axpy(&mut t[u], f[u][v], &ch[v]);
+                            }
+                        }
+                        for r in 0..mv {
+                            let mut p = [0f32; 8];
+                            for u in 0..mv {
+                                axpy(&mut p, scale * cv[u][r], &t[u]);
+                            }
+                            tile[j * mv + r][i * mh..i * mh + mh].copy_from_slice(&p[..mh]);
+                        }
+                    }
+                }
+                // Forward 8x8 DCT of the tile (g = c8 tile c8^T), then quantization.
+                let mut rows = [[0f32; 8]; 8];
+                for r in 0..8 {
+                    for x in 0..8 {
+                        axpy(&mut rows[r], tile[r][x], &c8t[x]);
+                    }
+                }
+                let mut g = [[0f32; 8]; 8];
+                for u in 0..8 {
+                    for r in 0..8 {
+                        axpy(&mut g[u], c8[u][r], &rows[r]);
+                    }
+                }
+                let mut out = [0i16; 64];
+                let mut last = 0u8;
+                for (k, &n) in ZIGZAG.iter().enumerate() {
+                    let x = g[n / 8][n % 8] / to[n];
+                    // Round half away from zero.
+                    let q = (x + 0.5f32.copysign(x)).clamp(-1023.0, 1023.0) as i16;
+                    out[k] = q;
+                    if q != 0 {
+                        last = k as u8 + 1;
+                    }
+                }
+                blocks.push(out);
+                ends.push(last);
+            }
+        }
+        (comp.blocks_w, comp.blocks_h, comp.blocks, comp.ends) = (mx, my, blocks, ends);
+        comp.table = Some(*chroma_table);
+    }
+    Ok(())
+}
+
+/// `acc += a * x`, element-wise over 8 lanes.
+#[inline(always)]
+fn axpy(acc: &mut [f32; 8], a: f32, x: &[f32; 8]) {
+    for (y, &xi) in acc.iter_mut().zip(x) {
+        *y += a * xi;
+    }
 }
