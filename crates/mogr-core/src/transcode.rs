@@ -3,7 +3,7 @@
 use mogr_parse::{Format, MogrParams};
 
 use crate::codecs::jpeg::{decode, encode, estimate, markers, requant};
-use crate::codecs::webp;
+use crate::codecs::{bmp, gif, png, webp};
 use crate::error::Error;
 use crate::format::ImageFormat;
 use crate::limits::Limits;
@@ -80,6 +80,22 @@ pub fn probe(input: &[u8], limits: &Limits) -> Result<Probe, Error> {
                 } else {
                     None
                 },
+                progressive: false,
+            })
+        }
+        ImageFormat::Png | ImageFormat::Bmp | ImageFormat::Gif => {
+            let (width, height, frames) = match format {
+                ImageFormat::Png => png::read_size(input).map(|(w, h)| (w, h, 1))?,
+                ImageFormat::Bmp => bmp::read_size(input).map(|(w, h)| (w, h, 1))?,
+                _ => gif::read_header(input, limits.max_frames)?,
+            };
+            limits.check_dimensions(format, width, height, frames)?;
+            Ok(Probe {
+                format,
+                width,
+                height,
+                frames,
+                quality: None,
                 progressive: false,
             })
         }
