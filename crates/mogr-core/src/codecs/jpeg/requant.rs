@@ -77,19 +77,20 @@ pub fn requantize(
         let from: [i32; 64] = std::array::from_fn(|k| i32::from(old[ZIGZAG[k]]));
         let to: [u32; 64] = std::array::from_fn(|k| u32::from(new[ZIGZAG[k]].clamp(1, 255)));
         // Division by multiplication: floor(n / d) == (n * (2^40 / d + 1)) >> 40 exactly
-        // while n * d < 2^40, which holds for n < 2^32 and d <= 255.
+        // while n * d < 2^40; n is capped below at 1024 * d (the quotient is clamped to 1023
+        // anyway), so n * d <= 2^26 and n * recip < 2^59: exact, and no overflow.
         let recip: [u64; 64] = std::array::from_fn(|k| (1u64 << 40) / u64::from(to[k]) + 1);
         for (block, end) in comp.blocks.iter_mut().zip(comp.ends.iter_mut()) {
             let mut last = 0;
             let n_coefs = usize::from(*end).min(64);
             for (k, coef) in block.iter_mut().enumerate().take(n_coefs) {
                 // Branch-free: a zero stays zero through the arithmetic.
-                let v = i32::from(*coef) * from[k];
+                let v = i64::from(*coef) * i64::from(from[k]);
                 // Round half away from zero; 1023 keeps every value (and DC difference)
                 // inside baseline Huffman categories.
-                let n = u64::from(v.unsigned_abs() + to[k] / 2);
+                let n = (v.unsigned_abs() + u64::from(to[k] / 2)).min(1024 * u64::from(to[k]));
                 let q = ((n * recip[k]) >> 40).min(1023) as i32;
-                *coef = (q * v.signum()) as i16;
+                *coef = (q * v.signum() as i32) as i16;
                 last = if q != 0 { k + 1 } else { last };
             }
             *end = last as u8;
