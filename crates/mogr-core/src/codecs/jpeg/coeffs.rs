@@ -5,7 +5,7 @@
 //! Anything this decoder does not handle (arithmetic coding, lossless, 12-bit samples, a
 //! height defined by DNL) is reported as an error, and the caller falls back to the pixel path.
 
-use super::markers::ZIGZAG;
+use super::markers::{next_marker, read_dqt, Next};
 use crate::error::Error;
 use crate::format::ImageFormat;
 
@@ -381,30 +381,19 @@ pub fn decode_coefficients(data: &[u8]) -> Result<Coefficients, Error> {
     let mut restart_interval = 0usize;
     let mut pos = 2;
     loop {
-        while pos < data.len() && data[pos] != 0xFF {
-            pos += 1;
-        }
-        while pos < data.len() && data[pos] == 0xFF {
-            pos += 1;
-        }
-        let Some(&marker) = data.get(pos) else {
-            // The end of the data after at least one scan: take what was decoded.
-            return coeffs.ok_or_else(|| bad("no scan"));
+        let (marker, seg) = match next_marker(data, pos)? {
+            // The end of the data, or EOI, after at least one scan: take what was decoded.
+            Next::End | Next::Bare { marker: 0xD9 } => return coeffs.ok_or_else(|| bad("no scan")),
+            Next::Bare { .. } => return Err(bad("a second SOI marker")),
+            Next::Segment {
+                marker,
+                payload,
+                next,
+            } => {
+                pos = next;
+                (marker, payload)
+            }
         };
-        pos += 1;
-        match marker {
-            0xD9 => return coeffs.ok_or_else(|| bad("no scan before EOI")),
-            0x00 | 0x01 | 0xD0..=0xD7 => continue,
-            _ => {}
-        }
-        let len = data
-            .get(pos..pos + 2)
-            .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
-            .ok_or_else(|| bad("truncated marker"))?;
-        let seg = data
-            .get(pos + 2..pos + len.max(2))
-            .ok_or_else(|| bad("truncated segment"))?;
-        pos += len.max(2);
         match marker {
             0xC0..=0xC2 => {
                 if coeffs.is_some() {
@@ -538,31 +527,6 @@ fn read_dht(
             ac[slot] = Some(table);
         }
         p = &p[17 + total..];
-    }
-    Ok(())
-}
-
-fn read_dqt(mut p: &[u8], tables: &mut [Option<[u16; 64]>; 4]) -> Result<(), Error> {
-    while let Some((&pq_tq, rest)) = p.split_first() {
-        let wide = pq_tq >> 4 == 1;
-        let slot = usize::from(pq_tq & 15);
-        let size = if wide { 128 } else { 64 };
-        if pq_tq >> 4 > 1 || slot > 3 || rest.len() < size {
-            return Err(bad("bad DQT"));
-        }
-        let mut t = [0u16; 64];
-        for (k, &n) in ZIGZAG.iter().enumerate() {
-            t[n] = if wide {
-                u16::from_be_bytes([rest[2 * k], rest[2 * k + 1]])
-            } else {
-                u16::from(rest[k])
-            };
-        }
-        if t.contains(&0) {
-            return Err(bad("zero in a quantization table"));
-        }
-        tables[slot] = Some(t);
-        p = &rest[size..];
     }
     Ok(())
 }

@@ -120,27 +120,13 @@ fn encode_dc(sink: &mut impl Sink, table: usize, diff: i32) {
     sink.bits(magnitude_bits(diff, s), s);
 }
 
-/// Sequential AC coding of coefficients 1..=63; those from `end` on are zero.
+/// Sequential AC coding of coefficients 1..=63; those from `end` on are zero. It is band
+/// coding of 1..=63 with the end-of-band run flushed after every block: a run of one is the
+/// EOB symbol 0x00.
 fn encode_ac_sequential(sink: &mut impl Sink, table: usize, block: &[i16; 64], end: usize) {
-    let mut run = 0u32;
-    for &c in &block[1..end.max(1)] {
-        let v = i32::from(c);
-        if v == 0 {
-            run += 1;
-            continue;
-        }
-        while run > 15 {
-            sink.symbol(table, 0xF0);
-            run -= 16;
-        }
-        let s = category(v);
-        sink.symbol(table, ((run << 4) | s) as u8);
-        sink.bits(magnitude_bits(v, s), s);
-        run = 0;
-    }
-    if end < 64 {
-        sink.symbol(table, 0x00);
-    }
+    let mut eobrun = 0;
+    encode_ac_band(sink, table, block, (1, 63, end), &mut eobrun);
+    flush_eobrun(sink, table, &mut eobrun);
 }
 
 fn flush_eobrun(sink: &mut impl Sink, table: usize, eobrun: &mut u32) {

@@ -129,6 +129,64 @@ fn bad(message: &str) -> Error {
     Error::decode(ImageFormat::Jpeg, message)
 }
 
+/// What comes next in a JPEG's marker stream.
+pub(crate) enum Next<'a> {
+    /// A segment with a length: its marker, its payload, and the position after it.
+    Segment {
+        /// The marker byte.
+        marker: u8,
+        /// The payload, without marker and length.
+        payload: &'a [u8],
+        /// Where the next marker search starts.
+        next: usize,
+    },
+    /// A marker that has no length (SOI, EOI).
+    Bare {
+        /// The marker byte.
+        marker: u8,
+    },
+    /// The end of the data.
+    End,
+}
+
+/// Finds the next marker at or after `pos`, as libjpeg does: bytes that are not markers are
+/// skipped, then fill bytes; stuffed zeros, TEM and RSTn (which have no length) are passed
+/// over. Fails when a segment's length is below 2 or runs past the end of the data.
+pub(crate) fn next_marker(data: &[u8], mut pos: usize) -> Result<Next<'_>, Error> {
+    loop {
+        while pos < data.len() && data[pos] != 0xFF {
+            pos += 1;
+        }
+        while pos < data.len() && data[pos] == 0xFF {
+            pos += 1;
+        }
+        let Some(&marker) = data.get(pos) else {
+            return Ok(Next::End);
+        };
+        pos += 1;
+        match marker {
+            0x00 | 0x01 | 0xD0..=0xD7 => continue,
+            0xD8 | 0xD9 => return Ok(Next::Bare { marker }),
+            _ => {}
+        }
+        let len_bytes = data
+            .get(pos..pos + 2)
+            .ok_or_else(|| bad("truncated marker segment"))?;
+        let len = usize::from(u16::from_be_bytes([len_bytes[0], len_bytes[1]]));
+        if len < 2 {
+            return Err(bad("marker segment length below 2"));
+        }
+        let payload = data
+            .get(pos + 2..pos + len)
+            .ok_or_else(|| bad("marker segment runs past the end of the file"))?;
+        return Ok(Next::Segment {
+            marker,
+            payload,
+            next: pos + len,
+        });
+    }
+}
+
 /// Reads the markers of a JPEG up to its first SOS.
 ///
 /// Bytes between segments that are not markers are skipped, as libjpeg does. Fails with a
@@ -151,34 +209,21 @@ pub fn read_header(data: &[u8]) -> Result<JpegHeader<'_>, Error> {
     };
     let mut pos = 2;
     loop {
-        // Find the next marker: skip garbage, then any fill bytes.
-        while pos < data.len() && data[pos] != 0xFF {
-            pos += 1;
-        }
-        while pos < data.len() && data[pos] == 0xFF {
-            pos += 1;
-        }
-        let Some(&marker) = data.get(pos) else {
-            return Err(bad("truncated before the first scan"));
+        let (marker, payload) = match next_marker(data, pos)? {
+            Next::End => return Err(bad("truncated before the first scan")),
+            Next::Bare { marker: 0xD9, .. } => {
+                return Err(bad("EOI before the first scan: no image data"))
+            }
+            Next::Bare { .. } => return Err(bad("a second SOI marker before the first scan")),
+            Next::Segment {
+                marker,
+                payload,
+                next,
+            } => {
+                pos = next;
+                (marker, payload)
+            }
         };
-        pos += 1;
-        match marker {
-            0x00 | 0x01 | 0xD0..=0xD7 => continue, // stuffed byte, TEM, RSTn: no length
-            0xD8 => return Err(bad("a second SOI marker before the first scan")),
-            0xD9 => return Err(bad("EOI before the first scan: no image data")),
-            _ => {}
-        }
-        let len_bytes = data
-            .get(pos..pos + 2)
-            .ok_or_else(|| bad("truncated marker segment"))?;
-        let len = usize::from(u16::from_be_bytes([len_bytes[0], len_bytes[1]]));
-        if len < 2 {
-            return Err(bad("marker segment length below 2"));
-        }
-        let payload = data
-            .get(pos + 2..pos + len)
-            .ok_or_else(|| bad("marker segment runs past the end of the file"))?;
-        pos += len;
         match marker {
             0xDB => read_dqt(payload, &mut header.qtables)?,
             0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
@@ -215,7 +260,8 @@ pub fn read_header(data: &[u8]) -> Result<JpegHeader<'_>, Error> {
     }
 }
 
-fn read_dqt(mut p: &[u8], tables: &mut [Option<QuantTable>; 4]) -> Result<(), Error> {
+/// Reads a DQT segment's tables into their slots (natural order).
+pub(crate) fn read_dqt(mut p: &[u8], tables: &mut [Option<QuantTable>; 4]) -> Result<(), Error> {
     while let Some((&pq_tq, rest)) = p.split_first() {
         let precision16 = pq_tq >> 4;
         let slot = usize::from(pq_tq & 0x0F);
