@@ -434,9 +434,17 @@ pub fn write(c: &Coefficients, settings: &WriteSettings<'_>) -> Vec<u8> {
             se: 63,
         });
     }
+    // At most one token per nonzero coefficient, plus DC, EOB and zero runs per block.
+    let token_bound: usize = c
+        .components
+        .iter()
+        .map(|comp| {
+            comp.ends.iter().map(|&e| usize::from(e)).sum::<usize>() + 5 * comp.blocks.len()
+        })
+        .sum();
     let mut recorder = Recorder {
         freq: [[0; 257]; 8],
-        tokens: Vec::new(),
+        tokens: Vec::with_capacity(token_bound),
     };
     for scan in &scans {
         recorder.freq = [[0; 257]; 8];

@@ -170,6 +170,11 @@ fn to_420(c: &mut super::coeffs::Coefficients, chroma_table: &[u16; 64]) -> Resu
     let y = &mut c.components[0];
     let (vw, vh) = valid[0];
     let (nw, nh) = (2 * mx, 2 * my);
+    if (nw, nh) == (y.blocks_w, y.blocks_h) && (vw, vh) == (nw, nh) {
+        // The same grid (the usual case): the blocks stay where they are.
+        (y.h, y.v) = (2, 2);
+        return to_420_chroma(c, chroma_table, &valid, (mx, my), (2 / hy, 2 / vy));
+    }
     let mut blocks = Vec::with_capacity(nw * nh);
     let mut ends = Vec::with_capacity(nw * nh);
     for by in 0..nh {
@@ -188,9 +193,18 @@ fn to_420(c: &mut super::coeffs::Coefficients, chroma_table: &[u16; 64]) -> Resu
         }
     }
     (y.h, y.v, y.blocks_w, y.blocks_h, y.blocks, y.ends) = (2, 2, nw, nh, blocks, ends);
+    to_420_chroma(c, chroma_table, &valid, (mx, my), (2 / hy, 2 / vy))
+}
 
-    // Chroma: each output block covers fx x fy input blocks.
-    let (fx, fy) = (2 / hy, 2 / vy);
+/// The chroma half of [`to_420`]: each of the `mx` x `my` output blocks covers `fx` x `fy`
+/// input blocks (`valid`: each component's blocks that carry image data).
+fn to_420_chroma(
+    c: &mut super::coeffs::Coefficients,
+    chroma_table: &[u16; 64],
+    valid: &[(usize, usize)],
+    (mx, my): (usize, usize),
+    (fx, fy): (usize, usize),
+) -> Result<(), Error> {
     let (mh, mv) = (8 / fx, 8 / fy); // size of each input block's part of the output tile
     let c8 = dct_matrix(8);
     let c8t: [[f32; 8]; 8] = std::array::from_fn(|x| std::array::from_fn(|v| c8[v][x]));
