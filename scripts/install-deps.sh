@@ -2,10 +2,11 @@
 # Installs the system packages mogr's build and tests need, on Debian 12 / Ubuntu, as root
 # (or through sudo). Safe to run again.
 #   - build: a C compiler and pkg-config (for crates that build C code)
-#   - tests: libjpeg-turbo's cjpeg/djpeg, the reference the JPEG tests compare against
+#   - tests: reference tools the tests check outputs with: libjpeg-turbo (cjpeg, djpeg),
+#     libwebp (cwebp, dwebp), gifsicle, pngcheck
 set -euo pipefail
 
-packages=(build-essential pkg-config libjpeg-turbo-progs)
+packages=(build-essential pkg-config libjpeg-turbo-progs webp gifsicle pngcheck)
 
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "install-deps: no apt-get here; install these yourself: ${packages[*]}" >&2

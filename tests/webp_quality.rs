@@ -66,8 +66,12 @@ fn estimate_follows_cwebp_quality() {
 }
 
 #[test]
-fn webp_input_is_probed_but_not_yet_decoded() {
+fn webp_input_is_requantized_by_the_rules() {
     let flower = image("webp/pil-flower.webp");
-    let err = mogr::process(&flower, "imageMogr2/quality/60").unwrap_err();
-    assert!(matches!(err, mogr::Error::Decode { .. }), "{err}");
+    let out = mogr::process(&flower, "imageMogr2/quality/60").unwrap();
+    assert_eq!(
+        (out.format, out.quality, out.width, out.height),
+        (mogr::ImageFormat::Webp, Some(60), 480, 360)
+    );
+    assert!(webp::read_header(&out.bytes).unwrap().lossy);
 }

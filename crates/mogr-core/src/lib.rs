@@ -36,6 +36,7 @@ pub mod format;
 pub mod limits;
 pub mod pixels;
 pub mod quality;
+pub mod raster;
 pub mod transcode;
 
 pub use error::{Error, FormatName, LimitKind};

@@ -57,3 +57,92 @@ impl Bitmap {
         }
     }
 }
+
+impl Bitmap {
+    /// Applies an EXIF orientation (1..=8) to the pixels, so that the image shows the right
+    /// way up without the tag. Values outside 2..=8 return the bitmap unchanged.
+    pub fn oriented(self, orientation: u16) -> Bitmap {
+        if !(2..=8).contains(&orientation) {
+            return self;
+        }
+        let (w, h) = (self.width as usize, self.height as usize);
+        let ch = self.layout.channels();
+        // Orientations 5..=8 swap width and height.
+        let (nw, nh) = if orientation >= 5 { (h, w) } else { (w, h) };
+        let mut data = vec![0u8; self.data.len()];
+        for y in 0..nh {
+            for x in 0..nw {
+                // Where the output pixel (x, y) comes from in the stored image.
+                let (sx, sy) = match orientation {
+                    2 => (w - 1 - x, y),
+                    3 => (w - 1 - x, h - 1 - y),
+                    4 => (x, h - 1 - y),
+                    5 => (y, x),
+                    6 => (y, h - 1 - x),
+                    7 => (w - 1 - y, h - 1 - x),
+                    _ => (w - 1 - y, x), // 8
+                };
+                let (d, s) = ((y * nw + x) * ch, (sy * w + sx) * ch);
+                data[d..d + ch].copy_from_slice(&self.data[s..s + ch]);
+            }
+        }
+        Bitmap {
+            width: nw as u32,
+            height: nh as u32,
+            layout: self.layout,
+            data,
+        }
+    }
+
+    /// The same pixels as RGBA.
+    pub fn to_rgba(&self) -> Vec<u8> {
+        match self.layout {
+            Layout::Rgba => self.data.clone(),
+            Layout::Rgb => self
+                .data
+                .chunks_exact(3)
+                .flat_map(|p| [p[0], p[1], p[2], 255])
+                .collect(),
+            Layout::Gray => self.data.iter().flat_map(|&g| [g, g, g, 255]).collect(),
+        }
+    }
+}
+
+/// One frame of an image and how long it shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// The whole canvas as it looks while this frame shows (composed).
+    pub bitmap: Bitmap,
+    /// Display time in milliseconds (0 for still images).
+    pub delay_ms: u32,
+}
+
+/// A decoded image: one frame, or an animation of composed frames.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Raster {
+    /// Frames in display order; never empty.
+    pub frames: Vec<Frame>,
+    /// Animation loop count: 0 loops forever; `None` for still images.
+    pub loop_count: Option<u16>,
+    /// The ICC profile that describes the pixels, when the input had one.
+    pub icc: Option<Vec<u8>>,
+}
+
+impl Raster {
+    /// A still image.
+    pub fn still(bitmap: Bitmap, icc: Option<Vec<u8>>) -> Raster {
+        Raster {
+            frames: vec![Frame {
+                bitmap,
+                delay_ms: 0,
+            }],
+            loop_count: None,
+            icc,
+        }
+    }
+
+    /// The first frame.
+    pub fn first(&self) -> &Bitmap {
+        &self.frames[0].bitmap
+    }
+}

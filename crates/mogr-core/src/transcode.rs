@@ -8,6 +8,7 @@ use crate::error::Error;
 use crate::format::ImageFormat;
 use crate::limits::Limits;
 use crate::quality;
+use crate::raster;
 
 pub use crate::codecs::jpeg::encode::Metadata;
 
@@ -125,23 +126,88 @@ fn jpeg_probe(header: &markers::JpegHeader<'_>) -> Probe {
 /// are: no generation loss, never a larger file.
 pub fn apply(input: &[u8], params: &MogrParams, options: &Options) -> Result<Encoded, Error> {
     let probe = probe(input, &options.limits)?;
-    if probe.format != ImageFormat::Jpeg {
-        return Err(Error::decode(
-            probe.format,
-            format!(
-                "decoding {} input is not supported by this version of mogr",
-                probe.format
-            ),
-        ));
-    }
     let target = match params.format {
-        None | Some(Format::Jpg) | Some(Format::Yjpeg) => ImageFormat::Jpeg,
+        None => probe.format,
+        Some(Format::Jpg | Format::Yjpeg) => ImageFormat::Jpeg,
+        Some(Format::Png) => ImageFormat::Png,
+        Some(Format::Bmp) => ImageFormat::Bmp,
+        Some(Format::Gif) => ImageFormat::Gif,
+        Some(Format::Webp) => ImageFormat::Webp,
         Some(other) => {
             return Err(Error::Unsupported {
                 what: format!("output format {other}"),
             })
         }
     };
+    if probe.format == ImageFormat::Jpeg && target == ImageFormat::Jpeg {
+        return jpeg_to_jpeg(input, params, options, probe);
+    }
+    // A lossless WebP stays lossless when no quality parameter asks otherwise.
+    let keep_lossless = target == ImageFormat::Webp
+        && probe.format == ImageFormat::Webp
+        && probe.quality.is_none()
+        && params.quality.is_none()
+        && params.lquality.is_none();
+    let q = match target {
+        ImageFormat::Jpeg => Some(quality::output_quality(
+            probe.quality,
+            params,
+            quality::DEFAULT_JPEG,
+        )),
+        ImageFormat::Webp if !keep_lossless => Some(quality::output_quality(
+            probe.quality,
+            params,
+            quality::DEFAULT_WEBP,
+        )),
+        _ => None,
+    };
+    let cgif = params
+        .cgif
+        .filter(|_| target == ImageFormat::Gif)
+        .map(|v| v.value as usize);
+    if target == probe.format && q == probe.quality && cgif.is_none() {
+        return Ok(Encoded {
+            bytes: input.to_vec(),
+            probe,
+            unchanged: true,
+        });
+    }
+    let mut raster = raster::decode(input, probe.format, options.limits.max_frames, true)?;
+    if let Some(n) = cgif {
+        raster.frames = raster::select_frames(std::mem::take(&mut raster.frames), n);
+    }
+    let settings = raster::EncodeSettings {
+        quality: q,
+        progressive: params.progressive(),
+    };
+    let bytes = raster::encode(&raster, target, settings)?;
+    let animated = matches!(target, ImageFormat::Gif | ImageFormat::Webp);
+    Ok(Encoded {
+        bytes,
+        probe: Probe {
+            format: target,
+            width: raster.first().width,
+            height: raster.first().height,
+            frames: if animated {
+                raster.frames.len() as u32
+            } else {
+                1
+            },
+            quality: q,
+            progressive: target == ImageFormat::Jpeg && params.progressive(),
+        },
+        unchanged: false,
+    })
+}
+
+/// JPEG to JPEG: DCT-domain requantization where the layout fits, else decode and encode.
+fn jpeg_to_jpeg(
+    input: &[u8],
+    params: &MogrParams,
+    options: &Options,
+    probe: Probe,
+) -> Result<Encoded, Error> {
+    let target = ImageFormat::Jpeg;
     let header = markers::read_header(input)?;
     let q = quality::output_quality(probe.quality, params, quality::DEFAULT_JPEG);
     let progressive = params.progressive();

@@ -100,3 +100,12 @@ pub fn read_header(data: &[u8], max_frames: u32) -> Result<(u32, u32, u32), Erro
     }
     Ok((w, h, frames))
 }
+
+/// The NETSCAPE2.0 loop count (0 = forever), if the file has one.
+pub fn loop_count(data: &[u8]) -> Option<u16> {
+    let at = data
+        .windows(14)
+        .position(|w| w.starts_with(b"\x21\xFF\x0BNETSCAPE2.0"))?;
+    let sub = data.get(at + 14..at + 18)?;
+    (sub[0] == 3 && sub[1] == 1).then(|| u16::from_le_bytes([sub[2], sub[3]]))
+}

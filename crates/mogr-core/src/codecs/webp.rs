@@ -209,3 +209,11 @@ impl Bits<'_> {
         Some(())
     }
 }
+
+/// The ANIM chunk's loop count (0 = forever), for animated files.
+pub fn loop_count(data: &[u8]) -> Option<u16> {
+    let body = data.get(12..)?;
+    chunks(body).map_while(Result::ok).find_map(|(fourcc, p)| {
+        (fourcc == b"ANIM" && p.len() >= 6).then(|| u16::from_le_bytes([p[4], p[5]]))
+    })
+}

@@ -5,5 +5,6 @@ pub mod decode;
 pub mod encode;
 pub mod entropy;
 pub mod estimate;
+pub mod exif;
 pub mod markers;
 pub mod requant;

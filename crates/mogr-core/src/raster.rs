@@ -1,0 +1,386 @@
+//! Decoding any supported input to a [`Raster`] and encoding a raster to any output: one
+//! `match` per direction, codec details in `codecs/`.
+
+use std::io::Cursor;
+
+use image::{AnimationDecoder, ImageDecoder};
+
+use crate::codecs::jpeg::{decode as jpeg_decode, encode as jpeg_encode, exif, markers};
+use crate::codecs::{gif, webp};
+use crate::error::{Error, FormatName};
+use crate::format::ImageFormat;
+use crate::pixels::{Bitmap, Frame, Layout, Raster};
+
+/// Bytes any one decode may allocate, on top of the header checks.
+const MAX_ALLOC: u64 = 1 << 31;
+
+fn image_err(format: ImageFormat) -> impl Fn(image::ImageError) -> Error {
+    move |e| match e {
+        image::ImageError::Limits(_) => Error::Limits {
+            format: FormatName(Some(format)),
+            kind: crate::LimitKind::Pixels {
+                found: u64::MAX,
+                limit: MAX_ALLOC,
+            },
+        },
+        other => Error::decode_with(format, "corrupt or truncated data", other),
+    }
+}
+
+/// 8-bit pixels from any `image` buffer: grey stays grey, alpha is kept, 16 bits become 8.
+fn bitmap_from(img: image::DynamicImage) -> Bitmap {
+    let (width, height) = (img.width(), img.height());
+    let color = img.color();
+    let (layout, data) = if color.has_alpha() {
+        (Layout::Rgba, img.into_rgba8().into_raw())
+    } else if color.has_color() {
+        (Layout::Rgb, img.into_rgb8().into_raw())
+    } else {
+        (Layout::Gray, img.into_luma8().into_raw())
+    };
+    Bitmap {
+        width,
+        height,
+        layout,
+        data,
+    }
+}
+
+fn limited<D: ImageDecoder>(mut decoder: D, format: ImageFormat) -> Result<D, Error> {
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(MAX_ALLOC);
+    decoder.set_limits(limits).map_err(image_err(format))?;
+    Ok(decoder)
+}
+
+fn frames_from<'a>(
+    frames: image::Frames<'a>,
+    format: ImageFormat,
+    max: u32,
+) -> Result<Vec<Frame>, Error> {
+    let mut out = Vec::new();
+    for frame in frames.take(max as usize) {
+        let frame = frame.map_err(image_err(format))?;
+        let (num, den) = frame.delay().numer_denom_ms();
+        let delay_ms = num.checked_div(den).unwrap_or(0);
+        let buffer = frame.into_buffer();
+        let (width, height) = buffer.dimensions();
+        out.push(Frame {
+            bitmap: Bitmap {
+                width,
+                height,
+                layout: Layout::Rgba,
+                data: buffer.into_raw(),
+            },
+            delay_ms,
+        });
+    }
+    if out.is_empty() {
+        return Err(Error::decode(format, "no frames"));
+    }
+    Ok(out)
+}
+
+/// Decodes `input` (whose header has passed the limits) to composed frames.
+///
+/// JPEG input gets its EXIF orientation applied when `orient` is set (for outputs that are
+/// not JPEG, which would otherwise show it the wrong way up).
+pub fn decode(
+    input: &[u8],
+    format: ImageFormat,
+    max_frames: u32,
+    orient: bool,
+) -> Result<Raster, Error> {
+    match format {
+        ImageFormat::Jpeg => {
+            let header = markers::read_header(input)?;
+            let mut bitmap = jpeg_decode::decode(input, &header)?;
+            let icc = icc_from_jpeg(&header);
+            if orient {
+                let o = header
+                    .segments
+                    .iter()
+                    .find(|s| s.kind() == markers::SegmentKind::Exif)
+                    .and_then(|s| exif::orientation(s.payload))
+                    .unwrap_or(1);
+                bitmap = bitmap.oriented(o);
+            }
+            Ok(Raster::still(bitmap, icc))
+        }
+        ImageFormat::Png => {
+            let mut d = limited(
+                image::codecs::png::PngDecoder::new(Cursor::new(input))
+                    .map_err(image_err(format))?,
+                format,
+            )?;
+            let icc = d.icc_profile().ok().flatten();
+            let img = image::DynamicImage::from_decoder(d).map_err(image_err(format))?;
+            Ok(Raster::still(bitmap_from(img), icc))
+        }
+        ImageFormat::Bmp => {
+            let d = limited(
+                image::codecs::bmp::BmpDecoder::new(Cursor::new(input))
+                    .map_err(image_err(format))?,
+                format,
+            )?;
+            let img = image::DynamicImage::from_decoder(d).map_err(image_err(format))?;
+            Ok(Raster::still(bitmap_from(img), None))
+        }
+        ImageFormat::Gif => {
+            let d = limited(
+                image::codecs::gif::GifDecoder::new(Cursor::new(input))
+                    .map_err(image_err(format))?,
+                format,
+            )?;
+            let frames = frames_from(d.into_frames(), format, max_frames)?;
+            let loop_count = (frames.len() > 1).then(|| gif::loop_count(input).unwrap_or(1));
+            Ok(Raster {
+                frames,
+                loop_count,
+                icc: None,
+            })
+        }
+        ImageFormat::Webp => {
+            let mut d = limited(
+                image::codecs::webp::WebPDecoder::new(Cursor::new(input))
+                    .map_err(image_err(format))?,
+                format,
+            )?;
+            let icc = d.icc_profile().ok().flatten();
+            if d.has_animation() {
+                let frames = frames_from(d.into_frames(), format, max_frames)?;
+                let loop_count = Some(webp::loop_count(input).unwrap_or(0));
+                return Ok(Raster {
+                    frames,
+                    loop_count,
+                    icc,
+                });
+            }
+            let img = image::DynamicImage::from_decoder(d).map_err(image_err(format))?;
+            Ok(Raster::still(bitmap_from(img), icc))
+        }
+        other => Err(Error::decode(
+            other,
+            format!("decoding {other} is not supported by this version of mogr"),
+        )),
+    }
+}
+
+/// The ICC profile of a JPEG, reassembled from its APP2 chunks in sequence order.
+fn icc_from_jpeg(header: &markers::JpegHeader<'_>) -> Option<Vec<u8>> {
+    let mut chunks: Vec<(u8, &[u8])> = header
+        .segments
+        .iter()
+        .filter(|s| s.kind() == markers::SegmentKind::Icc && s.payload.len() > 14)
+        .map(|s| (s.payload[12], &s.payload[14..]))
+        .collect();
+    if chunks.is_empty() || header.components.len() == 4 {
+        return None; // none, or a CMYK profile that does not describe our RGB pixels
+    }
+    chunks.sort_by_key(|c| c.0);
+    Some(
+        chunks
+            .into_iter()
+            .flat_map(|c| c.1.iter().copied())
+            .collect(),
+    )
+}
+
+/// How to encode a raster.
+#[derive(Debug, Clone, Copy)]
+pub struct EncodeSettings {
+    /// Quality for lossy outputs (JPEG, lossy WebP); `None` asks WebP for lossless.
+    pub quality: Option<u8>,
+    /// Progressive JPEG.
+    pub progressive: bool,
+}
+
+fn encode_err(format: ImageFormat) -> impl Fn(image::ImageError) -> Error {
+    move |e| Error::encode_with(format, "encoder failed", e)
+}
+
+/// Encodes `raster` as `target`. Still formats take the first frame; alpha goes over white
+/// where the format has none (JPEG, BMP).
+pub fn encode(
+    raster: &Raster,
+    target: ImageFormat,
+    settings: EncodeSettings,
+) -> Result<Vec<u8>, Error> {
+    use image::ImageEncoder;
+    let first = raster.first();
+    let mut out = Vec::new();
+    match target {
+        ImageFormat::Jpeg => {
+            let icc_payloads = raster
+                .icc
+                .as_deref()
+                .map(icc_app2_payloads)
+                .unwrap_or_default();
+            let segments = icc_payloads
+                .iter()
+                .map(|p| markers::Segment {
+                    marker: 0xE2,
+                    payload: p,
+                })
+                .collect();
+            let js = jpeg_encode::JpegSettings {
+                quality: settings.quality.unwrap_or(crate::quality::DEFAULT_JPEG),
+                progressive: settings.progressive,
+                density: None,
+                segments,
+            };
+            return jpeg_encode::encode(first.clone(), &js);
+        }
+        ImageFormat::Png => {
+            let mut enc = image::codecs::png::PngEncoder::new(&mut out);
+            if let Some(icc) = &raster.icc {
+                // An unsupported profile is dropped rather than failing the image.
+                let _ = enc.set_icc_profile(icc.clone());
+            }
+            enc.write_image(
+                &first.data,
+                first.width,
+                first.height,
+                color_type(first.layout),
+            )
+            .map_err(encode_err(target))?;
+        }
+        ImageFormat::Bmp => {
+            let rgb = first.clone().without_alpha();
+            image::codecs::bmp::BmpEncoder::new(&mut out)
+                .write_image(&rgb.data, rgb.width, rgb.height, color_type(rgb.layout))
+                .map_err(encode_err(target))?;
+        }
+        ImageFormat::Gif => {
+            let mut enc = image::codecs::gif::GifEncoder::new_with_speed(&mut out, 10);
+            if let Some(n) = raster.loop_count {
+                let repeat = if n == 0 {
+                    image::codecs::gif::Repeat::Infinite
+                } else {
+                    image::codecs::gif::Repeat::Finite(n)
+                };
+                enc.set_repeat(repeat).map_err(encode_err(target))?;
+            }
+            let mut frames = Vec::with_capacity(raster.frames.len());
+            for f in &raster.frames {
+                let buf = image::RgbaImage::from_raw(
+                    f.bitmap.width,
+                    f.bitmap.height,
+                    gif_alpha(f.bitmap.to_rgba()),
+                )
+                .ok_or_else(|| Error::Encode {
+                    format: FormatName(Some(target)),
+                    message: "frame size mismatch".into(),
+                    source: None,
+                })?;
+                frames.push(image::Frame::from_parts(
+                    buf,
+                    0,
+                    0,
+                    image::Delay::from_numer_denom_ms(f.delay_ms, 1),
+                ));
+            }
+            enc.encode_frames(frames).map_err(encode_err(target))?;
+        }
+        ImageFormat::Webp => {
+            if raster.frames.len() > 1 {
+                return Err(Error::Unsupported {
+                    what: "animated WebP output (not available in this version of mogr)".into(),
+                });
+            }
+            let rgba;
+            let enc = match first.layout {
+                Layout::Rgb => ::webp::Encoder::from_rgb(&first.data, first.width, first.height),
+                _ => {
+                    rgba = first.to_rgba();
+                    ::webp::Encoder::from_rgba(&rgba, first.width, first.height)
+                }
+            };
+            let (lossless, q) = match settings.quality {
+                Some(q) => (false, f32::from(q)),
+                None => (true, 75.0),
+            };
+            let mem = enc.encode_simple(lossless, q).map_err(|e| Error::Encode {
+                format: FormatName(Some(target)),
+                message: format!("libwebp: {e:?}"),
+                source: None,
+            })?;
+            out.extend_from_slice(&mem);
+        }
+        other => {
+            return Err(Error::Unsupported {
+                what: format!("output format {other} (not available in this version of mogr)"),
+            })
+        }
+    }
+    Ok(out)
+}
+
+/// GIF has on/off transparency only: alpha below 128 becomes transparent, anything else is
+/// composed over white and made opaque (no dark fringes from semi-transparent edges).
+fn gif_alpha(mut rgba: Vec<u8>) -> Vec<u8> {
+    for p in rgba.chunks_exact_mut(4) {
+        let a = u32::from(p[3]);
+        if a < 128 {
+            p.copy_from_slice(&[0, 0, 0, 0]);
+        } else {
+            for c in &mut p[..3] {
+                *c = ((u32::from(*c) * a + 255 * (255 - a) + 127) / 255) as u8;
+            }
+            p[3] = 255;
+        }
+    }
+    rgba
+}
+
+/// An ICC profile split into APP2 `ICC_PROFILE` payloads (at most 255 chunks).
+fn icc_app2_payloads(icc: &[u8]) -> Vec<Vec<u8>> {
+    const CHUNK: usize = 65_519;
+    let count = icc.len().div_ceil(CHUNK);
+    if count == 0 || count > 255 {
+        return Vec::new();
+    }
+    icc.chunks(CHUNK)
+        .enumerate()
+        .map(|(i, part)| {
+            let mut p = b"ICC_PROFILE\0".to_vec();
+            p.extend_from_slice(&[i as u8 + 1, count as u8]);
+            p.extend_from_slice(part);
+            p
+        })
+        .collect()
+}
+
+/// `cgif` frame selection on composed frames (`F` of them). `n == 1` keeps the first 30
+/// frames, as the service documents; `n` in 2..=100 keeps the frames `floor(i * F / n)` for
+/// i in 0..n, each shown for its own delay plus the delays of the dropped frames after it,
+/// so the total duration is unchanged. Inputs with no more frames than the target keep all.
+pub fn select_frames(frames: Vec<Frame>, n: usize) -> Vec<Frame> {
+    let total = frames.len();
+    if n == 1 {
+        return frames.into_iter().take(30).collect();
+    }
+    if n == 0 || total <= n {
+        return frames;
+    }
+    let kept: Vec<usize> = (0..n).map(|i| i * total / n).collect();
+    let mut out: Vec<Frame> = Vec::with_capacity(n);
+    let mut next_kept = 0;
+    for (idx, frame) in frames.into_iter().enumerate() {
+        if next_kept < kept.len() && kept[next_kept] == idx {
+            out.push(frame);
+            next_kept += 1;
+        } else if let Some(last) = out.last_mut() {
+            last.delay_ms += frame.delay_ms;
+        }
+    }
+    out
+}
+
+fn color_type(layout: Layout) -> image::ExtendedColorType {
+    match layout {
+        Layout::Gray => image::ExtendedColorType::L8,
+        Layout::Rgb => image::ExtendedColorType::Rgb8,
+        Layout::Rgba => image::ExtendedColorType::Rgba8,
+    }
+}

@@ -1,0 +1,277 @@
+//! Format conversion through `mogr::process`: every pair of PNG, BMP, GIF, WebP and JPEG,
+//! orientation, alpha, WebP quality, lossless WebP, and `cgif` frame reduction.
+
+mod common;
+
+use common::*;
+use mogr::{ImageFormat, Returned};
+use mogr_core::pixels::{Bitmap, Layout};
+use mogr_core::raster;
+
+const INPUTS: &[&str] = &[
+    "jpeg/pil-flower.jpg",
+    "jpeg/jxl-flower_q85_gray.jpg",
+    "png/mpl-Minduka_Present_Blue_Pack.png",
+    "png/jxl-DJI-FC6310-16bit.png",
+    "gif/jxl-traffic_light.gif",
+    "gif/pil-hopper.gif",
+    "webp/pil-flower.webp",
+    "webp/pil-transparent.webp",
+    "webp/ski-logo.lossless.webp",
+    "bmp/pil-hopper.bmp",
+    "bmp/pil-bmpsuite-pal8.bmp",
+];
+
+fn decode_any(bytes: &[u8]) -> mogr_core::pixels::Raster {
+    let p = mogr_core::transcode::probe(bytes, &mogr::Limits::default()).unwrap();
+    raster::decode(bytes, p.format, 300, false).unwrap()
+}
+
+/// Mean absolute difference of two frames, both as RGBA over white.
+fn diff(a: &Bitmap, b: &Bitmap) -> f64 {
+    let flat = |x: &Bitmap| {
+        Bitmap {
+            layout: Layout::Rgba,
+            data: x.to_rgba(),
+            ..x.clone()
+        }
+        .without_alpha()
+    };
+    mean_abs_diff(&flat(a), &flat(b))
+}
+
+#[test]
+fn every_pair_converts_and_looks_the_same() {
+    let targets = [
+        ("jpg", ImageFormat::Jpeg, 14.0),
+        ("png", ImageFormat::Png, 0.0),
+        ("bmp", ImageFormat::Bmp, 0.0),
+        ("gif", ImageFormat::Gif, 14.0),
+        ("webp", ImageFormat::Webp, 14.0),
+    ];
+    for input in INPUTS {
+        let bytes = image(input);
+        let source = decode_any(&bytes);
+        for (name, format, tolerance) in targets {
+            let rule = format!("imageMogr2/format/{name}");
+            let out = match mogr::process(&bytes, &rule) {
+                Ok(out) => out,
+                Err(mogr::Error::Unsupported { what })
+                    if source.frames.len() > 1 && name == "webp" =>
+                {
+                    assert!(what.contains("animated WebP"), "{what}");
+                    continue;
+                }
+                Err(e) => panic!("{input} -> {name}: {e}"),
+            };
+            assert_eq!(out.format, format, "{input} -> {name}");
+            let decoded = decode_any(&out.bytes);
+            let (w, h) = (source.first().width, source.first().height);
+            assert_eq!((out.width, out.height), (w, h), "{input} -> {name}");
+            assert_eq!(
+                (decoded.first().width, decoded.first().height),
+                (w, h),
+                "{input} -> {name}"
+            );
+            let expected_frames = if format == ImageFormat::Gif {
+                source.frames.len()
+            } else {
+                1
+            };
+            assert_eq!(decoded.frames.len(), expected_frames, "{input} -> {name}");
+            assert_eq!(out.frames as usize, expected_frames, "{input} -> {name}");
+            // Lossless targets give the same pixels (alpha over white for BMP); lossy ones and
+            // GIF (256 colours) stay close: mean absolute difference on 0..=255, the worst
+            // being a high-contrast palette test card through 4:2:0 JPEG at q75 (12.5).
+            let lossless_here =
+                tolerance == 0.0 || (format == ImageFormat::Webp && out.quality.is_none());
+            let d = diff(source.first(), decoded.first());
+            let limit = if lossless_here { 0.0 } else { tolerance };
+            assert!(
+                d <= limit,
+                "{input} -> {name}: mean abs diff {d:.2} > {limit}"
+            );
+            let q_expected = matches!(format, ImageFormat::Jpeg | ImageFormat::Webp)
+                && !out.input_returned()
+                || out.quality.is_some();
+            assert_eq!(out.quality.is_some(), q_expected, "{input} -> {name}");
+        }
+    }
+}
+
+#[test]
+fn reference_tools_read_the_outputs() {
+    let input = image("png/mpl-Minduka_Present_Blue_Pack.png");
+    let dir = std::env::temp_dir().join(format!("mogr-formats-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (fmt, tool, args) in [
+        ("webp", "dwebp", vec!["-quiet"]),
+        ("gif", "gifsicle", vec!["--info"]),
+        ("png", "pngcheck", vec![]),
+    ] {
+        if !have(tool) {
+            continue;
+        }
+        let out = mogr::process(&input, &format!("imageMogr2/format/{fmt}")).unwrap();
+        let path = dir.join(format!("out.{fmt}"));
+        std::fs::write(&path, &out.bytes).unwrap();
+        let mut cmd = std::process::Command::new(tool);
+        cmd.args(&args).arg(&path);
+        if tool == "dwebp" {
+            cmd.arg("-o").arg(dir.join("out.png"));
+        }
+        let st = cmd.output().unwrap();
+        assert!(
+            st.status.success(),
+            "{tool}: {}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn exif_orientation_is_applied_for_other_outputs() {
+    let input = image("jpeg/pil-hopper_orientation_6.jpg");
+    let upright = decode(&input).oriented(6);
+    let out = mogr::process(&input, "imageMogr2/format/png").unwrap();
+    let png = decode_any(&out.bytes);
+    assert_eq!(
+        diff(&upright, png.first()),
+        0.0,
+        "PNG pixels are the JPEG's, rotated"
+    );
+    assert!(
+        diff(&decode(&input), png.first()) > 10.0,
+        "and not the stored, unrotated pixels"
+    );
+}
+
+#[test]
+fn alpha_goes_over_white_in_jpeg_and_bmp() {
+    let input = image("webp/pil-transparent.webp");
+    let source = decode_any(&input);
+    let transparent = source
+        .first()
+        .data
+        .chunks_exact(4)
+        .position(|p| p[3] == 0)
+        .expect("a transparent pixel");
+    for fmt in ["jpg", "bmp"] {
+        let out = mogr::process(&input, &format!("imageMogr2/format/{fmt}")).unwrap();
+        let rgb = decode_any(&out.bytes).first().clone().without_alpha();
+        let px = &rgb.data[transparent * 3..transparent * 3 + 3];
+        assert!(
+            px.iter().all(|&c| c > 240),
+            "{fmt}: transparent pixel is {px:?}, not white"
+        );
+    }
+    // Formats with alpha keep it.
+    let png = mogr::process(&input, "imageMogr2/format/png").unwrap();
+    assert_eq!(decode_any(&png.bytes).first().data[transparent * 4 + 3], 0);
+}
+
+#[test]
+fn webp_quality_follows_the_rules() {
+    let png = image("png/mpl-Minduka_Present_Blue_Pack.png");
+    let q = |bytes: &[u8], rule: &str| mogr::process(bytes, rule).unwrap().quality;
+    assert_eq!(
+        q(&png, "imageMogr2/format/webp"),
+        Some(75),
+        "default for an input without quality"
+    );
+    assert_eq!(q(&png, "imageMogr2/format/webp/quality/60"), Some(60));
+    assert_eq!(q(&png, "imageMogr2/format/webp/rquality/50"), Some(38));
+    assert_eq!(q(&png, "imageMogr2/format/webp/lquality/90"), Some(90));
+    let lossy = image("webp/pil-flower.webp"); // estimated 84
+    assert_eq!(q(&lossy, "imageMogr2/rquality/50"), Some(42));
+    assert_eq!(q(&lossy, "imageMogr2/quality/90"), Some(84));
+    let unchanged = mogr::process(&lossy, "imageMogr2/quality/90").unwrap();
+    assert_eq!(unchanged.returned, Some(Returned::Unchanged));
+    // A re-encoded WebP reads back near its quality (libwebp's estimate is rough).
+    let out = mogr::process(&lossy, "imageMogr2/quality/60!").unwrap();
+    let est = mogr_core::codecs::webp::estimate_quality(&out.bytes).unwrap();
+    assert!((35..=60).contains(&est), "estimate {est} for q60");
+}
+
+#[test]
+fn lossless_webp_stays_lossless_without_a_quality_parameter() {
+    let input = image("webp/ski-logo.lossless.webp");
+    let out = mogr::process(&input, "imageMogr2/format/webp").unwrap();
+    assert_eq!(out.returned, Some(Returned::Unchanged));
+    assert_eq!(out.quality, None);
+    // PNG to lossless WebP and back: the same pixels.
+    let png = mogr::process(&input, "imageMogr2/format/png").unwrap();
+    assert_eq!(
+        diff(decode_any(&png.bytes).first(), decode_any(&input).first()),
+        0.0
+    );
+    // A quality parameter makes it lossy.
+    let lossy = mogr::process(&input, "imageMogr2/quality/80").unwrap();
+    assert_eq!(lossy.quality, Some(80));
+    assert!(
+        mogr_core::codecs::webp::read_header(&lossy.bytes)
+            .unwrap()
+            .lossy
+    );
+}
+
+fn cgif_check(input: &[u8], n: usize) -> (usize, usize) {
+    let source = decode_any(input);
+    let total_in: u32 = source.frames.iter().map(|f| f.delay_ms).sum();
+    let out = mogr::process(input, &format!("imageMogr2/cgif/{n}")).unwrap();
+    let reduced = decode_any(&out.bytes);
+    let f = source.frames.len();
+    let expected = if n == 1 { f.min(30) } else { f.min(n) };
+    assert_eq!(reduced.frames.len(), expected, "cgif/{n} on {f} frames");
+    assert_eq!(out.frames as usize, expected);
+    if n > 1 {
+        // Total duration kept (GIF stores centiseconds), each kept frame the composed input
+        // frame floor(i * F / n).
+        let total_out: u32 = reduced.frames.iter().map(|f| f.delay_ms).sum();
+        assert_eq!(total_out / 10, total_in / 10, "cgif/{n}: duration");
+        for (i, frame) in reduced.frames.iter().enumerate() {
+            let src = if f > n { i * f / n } else { i };
+            let d = diff(&source.frames[src].bitmap, &frame.bitmap);
+            assert!(d < 6.0, "cgif/{n}: frame {i} vs input frame {src}: {d:.2}");
+        }
+    }
+    (f, reduced.frames.len())
+}
+
+#[test]
+fn cgif_keeps_evenly_spread_frames_and_the_duration() {
+    let tiny = image("gif/ski-no_time_for_that_tiny.gif"); // 24 frames
+    assert_eq!(cgif_check(&tiny, 5), (24, 5));
+    assert_eq!(cgif_check(&tiny, 10), (24, 10));
+    assert_eq!(cgif_check(&tiny, 24), (24, 24));
+    assert_eq!(cgif_check(&tiny, 100), (24, 24));
+    assert_eq!(cgif_check(&tiny, 1), (24, 24));
+    let lights = image("gif/jxl-traffic_light.gif");
+    assert_eq!(cgif_check(&lights, 2), (4, 2));
+    if let Some(corpus) = corpus() {
+        let big = std::fs::read(corpus.join("gif/pil-iss634.gif")).unwrap(); // 42 frames
+        assert_eq!(cgif_check(&big, 1), (42, 30));
+        assert_eq!(cgif_check(&big, 10), (42, 10));
+    }
+    // cgif only acts on GIF output.
+    let out = mogr::process(&tiny, "imageMogr2/format/png/cgif/5").unwrap();
+    assert_eq!(out.frames, 1);
+}
+
+#[test]
+fn select_frames_sums_dropped_delays() {
+    let frame = |d| mogr_core::pixels::Frame {
+        bitmap: Bitmap {
+            width: 1,
+            height: 1,
+            layout: Layout::Gray,
+            data: vec![0],
+        },
+        delay_ms: d,
+    };
+    let frames: Vec<_> = (1..=10).map(|i| frame(i * 10)).collect();
+    let kept = raster::select_frames(frames, 3); // indices 0, 3, 6
+    let delays: Vec<u32> = kept.iter().map(|f| f.delay_ms).collect();
+    assert_eq!(delays, vec![10 + 20 + 30, 40 + 50 + 60, 70 + 80 + 90 + 100]);
+}
