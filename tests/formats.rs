@@ -54,16 +54,8 @@ fn every_pair_converts_and_looks_the_same() {
         let source = decode_any(&bytes);
         for (name, format, tolerance) in targets {
             let rule = format!("imageMogr2/format/{name}");
-            let out = match mogr::process(&bytes, &rule) {
-                Ok(out) => out,
-                Err(mogr::Error::Unsupported { what })
-                    if source.frames.len() > 1 && name == "webp" =>
-                {
-                    assert!(what.contains("animated WebP"), "{what}");
-                    continue;
-                }
-                Err(e) => panic!("{input} -> {name}: {e}"),
-            };
+            let out =
+                mogr::process(&bytes, &rule).unwrap_or_else(|e| panic!("{input} -> {name}: {e}"));
             assert_eq!(out.format, format, "{input} -> {name}");
             let decoded = decode_any(&out.bytes);
             let (w, h) = (source.first().width, source.first().height);
@@ -73,7 +65,8 @@ fn every_pair_converts_and_looks_the_same() {
                 (w, h),
                 "{input} -> {name}"
             );
-            let expected_frames = if format == ImageFormat::Gif {
+            let animated_target = matches!(format, ImageFormat::Gif | ImageFormat::Webp);
+            let expected_frames = if animated_target {
                 source.frames.len()
             } else {
                 1
@@ -274,4 +267,129 @@ fn select_frames_sums_dropped_delays() {
     let kept = raster::select_frames(frames, 3); // indices 0, 3, 6
     let delays: Vec<u32> = kept.iter().map(|f| f.delay_ms).collect();
     assert_eq!(delays, vec![10 + 20 + 30, 40 + 50 + 60, 70 + 80 + 90 + 100]);
+}
+
+/// Per-frame delays (ms) and loop count as a reference tool reports them, when installed:
+/// `webpmux -info` for WebP, `gifsicle --info` for GIF.
+fn reference_timing(bytes: &[u8], format: ImageFormat) -> Option<(Vec<u32>, u16)> {
+    let (tool, ext) = match format {
+        ImageFormat::Webp => ("webpmux", "webp"),
+        _ => ("gifsicle", "gif"),
+    };
+    if !have(tool) {
+        return None;
+    }
+    let path = std::env::temp_dir().join(format!(
+        "mogr-timing-{}-{}.{ext}",
+        std::process::id(),
+        bytes.len()
+    ));
+    std::fs::write(&path, bytes).unwrap();
+    let args: &[&str] = if ext == "webp" {
+        &["-info"]
+    } else {
+        &["--info"]
+    };
+    let out = std::process::Command::new(tool)
+        .args(args)
+        .arg(&path)
+        .output()
+        .unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let mut delays = Vec::new();
+    let mut loops = 1;
+    for line in text.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if ext == "webp" {
+            if let Some(i) = words.iter().position(|w| *w == "Count") {
+                loops = words.get(i + 2).and_then(|w| w.parse().ok()).unwrap_or(1);
+            }
+            if words
+                .first()
+                .is_some_and(|w| w.ends_with(':') && w[..w.len() - 1].parse::<u32>().is_ok())
+            {
+                delays.push(words[6].parse().unwrap());
+            }
+        } else {
+            if line.contains("loop forever") {
+                loops = 0;
+            }
+            // Each frame starts with "+ image #N"; its delay line is left out when zero.
+            if line.trim_start().starts_with("+ image") {
+                delays.push(0);
+            }
+            if let Some(i) = words.iter().position(|w| *w == "delay") {
+                let secs: f64 = words[i + 1].trim_end_matches('s').parse().unwrap();
+                if let Some(last) = delays.last_mut() {
+                    *last = (secs * 1000.0).round() as u32;
+                }
+            }
+        }
+    }
+    Some((delays, loops))
+}
+
+#[test]
+fn animations_convert_between_gif_and_webp_with_their_timing() {
+    let mut inputs = vec![
+        (
+            "gif/ski-no_time_for_that_tiny.gif".to_string(),
+            image("gif/ski-no_time_for_that_tiny.gif"),
+        ),
+        (
+            "gif/jxl-traffic_light.gif".to_string(),
+            image("gif/jxl-traffic_light.gif"),
+        ),
+    ];
+    if let Some(corpus) = corpus() {
+        for f in ["gif/pil-iss634.gif", "webp/pil-iss634.webp"] {
+            inputs.push((f.into(), std::fs::read(corpus.join(f)).unwrap()));
+        }
+    }
+    for (name, input) in inputs {
+        let source = decode_any(&input);
+        let delays: Vec<u32> = source.frames.iter().map(|f| f.delay_ms).collect();
+        let rules = [
+            ("imageMogr2/format/webp", ImageFormat::Webp),
+            ("imageMogr2/format/webp/quality/60", ImageFormat::Webp),
+            ("imageMogr2/format/gif", ImageFormat::Gif),
+        ];
+        for (rule, format) in rules {
+            let out = mogr::process(&input, rule).unwrap();
+            if out.input_returned() {
+                continue; // same format, nothing to do
+            }
+            let back = decode_any(&out.bytes);
+            assert_eq!(
+                back.frames.len(),
+                source.frames.len(),
+                "{name} {rule}: frames"
+            );
+            let got: Vec<u32> = back.frames.iter().map(|f| f.delay_ms).collect();
+            // GIF keeps centiseconds.
+            let cs = |v: &[u32]| v.iter().map(|d| d / 10).collect::<Vec<_>>();
+            assert_eq!(cs(&got), cs(&delays), "{name} {rule}: delays");
+            assert_eq!(
+                back.loop_count, source.loop_count,
+                "{name} {rule}: loop count"
+            );
+            for (i, (a, b)) in source.frames.iter().zip(&back.frames).enumerate() {
+                let d = diff(&a.bitmap, &b.bitmap);
+                assert!(d < 10.0, "{name} {rule}: frame {i} differs by {d:.2}");
+            }
+            if let Some((ref_delays, ref_loops)) = reference_timing(&out.bytes, format) {
+                assert_eq!(
+                    cs(&ref_delays),
+                    cs(&delays),
+                    "{name} {rule}: delays as the reference tool reads them"
+                );
+                assert_eq!(
+                    Some(ref_loops),
+                    source.loop_count,
+                    "{name} {rule}: loop count as the reference tool reads it"
+                );
+            }
+        }
+    }
 }

@@ -181,18 +181,19 @@ pub fn apply(input: &[u8], params: &MogrParams, options: &Options) -> Result<Enc
         progressive: params.progressive(),
     };
     let bytes = raster::encode(&raster, target, settings)?;
-    let animated = matches!(target, ImageFormat::Gif | ImageFormat::Webp);
+    // libwebp may merge identical consecutive frames: count what the file holds.
+    let frames = match target {
+        ImageFormat::Gif => raster.frames.len() as u32,
+        ImageFormat::Webp => webp::read_header(&bytes)?.frames,
+        _ => 1,
+    };
     Ok(Encoded {
         bytes,
         probe: Probe {
             format: target,
             width: raster.first().width,
             height: raster.first().height,
-            frames: if animated {
-                raster.frames.len() as u32
-            } else {
-                1
-            },
+            frames,
             quality: q,
             progressive: target == ImageFormat::Jpeg && params.progressive(),
         },

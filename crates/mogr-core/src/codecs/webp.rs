@@ -217,3 +217,27 @@ pub fn loop_count(data: &[u8]) -> Option<u16> {
         (fourcc == b"ANIM" && p.len() >= 6).then(|| u16::from_le_bytes([p[4], p[5]]))
     })
 }
+
+/// Sets the duration of the last ANMF frame so that all frames add up to `total_ms`
+/// (libwebp's animation encoder guesses the last frame's duration). Frame durations are
+/// 24-bit fields; the last one is clamped to fit. Returns false when there is no ANMF chunk.
+pub fn set_last_frame_duration(data: &mut [u8], total_ms: u32) -> bool {
+    let mut pos = 12;
+    let mut last: Option<usize> = None;
+    let mut others: u32 = 0;
+    while pos + 8 <= data.len() {
+        let size = u32::from_le_bytes([data[pos + 4], data[pos + 5], data[pos + 6], data[pos + 7]])
+            as usize;
+        if &data[pos..pos + 4] == b"ANMF" && pos + 8 + 16 <= data.len() {
+            if let Some(prev) = last {
+                others += le24(&data[prev + 12..prev + 15]);
+            }
+            last = Some(pos + 8);
+        }
+        pos += 8 + size + (size & 1);
+    }
+    let Some(at) = last else { return false };
+    let d = total_ms.saturating_sub(others).min(0xFF_FFFF);
+    data[at + 12..at + 15].copy_from_slice(&d.to_le_bytes()[..3]);
+    true
+}
