@@ -159,9 +159,12 @@ pub fn decode(
             let img = image::DynamicImage::from_decoder(d).map_err(image_err(format))?;
             Ok(Raster::still(bitmap_from(img), icc))
         }
+        #[cfg(feature = "heif")]
+        ImageFormat::Heif | ImageFormat::Avif => crate::codecs::heif::decode(input, format),
+        #[allow(unreachable_patterns)]
         other => Err(Error::decode(
             other,
-            format!("decoding {other} is not supported by this version of mogr"),
+            format!("{other} support is not built in (the `heif` feature of mogr-core)"),
         )),
     }
 }
@@ -305,9 +308,15 @@ pub fn encode(
             })?;
             out.extend_from_slice(&mem);
         }
+        #[cfg(feature = "heif")]
+        ImageFormat::Heif | ImageFormat::Avif => {
+            let q = settings.quality.unwrap_or(crate::quality::DEFAULT_HEIF);
+            return crate::codecs::heif::encode(first, raster.icc.as_deref(), target, q);
+        }
+        #[allow(unreachable_patterns)]
         other => {
             return Err(Error::Unsupported {
-                what: format!("output format {other} (not available in this version of mogr)"),
+                what: format!("output format {other} (the `heif` feature of mogr-core is off)"),
             })
         }
     }

@@ -100,11 +100,30 @@ pub fn probe(input: &[u8], limits: &Limits) -> Result<Probe, Error> {
                 progressive: false,
             })
         }
-        other => Err(Error::decode(
-            other,
-            format!("{other} input is not supported by this version of mogr"),
-        )),
+        ImageFormat::Heif | ImageFormat::Avif => heif_probe(input, format, limits),
     }
+}
+
+#[cfg(feature = "heif")]
+fn heif_probe(input: &[u8], format: ImageFormat, limits: &Limits) -> Result<Probe, Error> {
+    let (width, height, _) = crate::codecs::heif::read_header(input, format)?;
+    limits.check_dimensions(format, width, height, 1)?;
+    Ok(Probe {
+        format,
+        width,
+        height,
+        frames: 1,
+        quality: None,
+        progressive: false,
+    })
+}
+
+#[cfg(not(feature = "heif"))]
+fn heif_probe(_: &[u8], format: ImageFormat, _: &Limits) -> Result<Probe, Error> {
+    Err(Error::decode(
+        format,
+        format!("{format} support is not built in (the `heif` feature of mogr-core)"),
+    ))
 }
 
 fn jpeg_probe(header: &markers::JpegHeader<'_>) -> Probe {
@@ -133,6 +152,8 @@ pub fn apply(input: &[u8], params: &MogrParams, options: &Options) -> Result<Enc
         Some(Format::Bmp) => ImageFormat::Bmp,
         Some(Format::Gif) => ImageFormat::Gif,
         Some(Format::Webp) => ImageFormat::Webp,
+        Some(Format::Heif) if cfg!(feature = "heif") => ImageFormat::Heif,
+        Some(Format::Avif) if cfg!(feature = "heif") => ImageFormat::Avif,
         Some(other) => {
             return Err(Error::Unsupported {
                 what: format!("output format {other}"),
@@ -159,13 +180,27 @@ pub fn apply(input: &[u8], params: &MogrParams, options: &Options) -> Result<Enc
             params,
             quality::DEFAULT_WEBP,
         )),
+        ImageFormat::Heif => Some(quality::output_quality(
+            probe.quality,
+            params,
+            quality::DEFAULT_HEIF,
+        )),
+        ImageFormat::Avif => Some(quality::output_quality(
+            probe.quality,
+            params,
+            quality::DEFAULT_AVIF,
+        )),
         _ => None,
     };
     let cgif = params
         .cgif
         .filter(|_| target == ImageFormat::Gif)
         .map(|v| v.value as usize);
-    if target == probe.format && q == probe.quality && cgif.is_none() {
+    // Nothing to do: same format, and the same quality, or none asked of an input that has
+    // none (a HEIF at its own unknown quality is not re-encoded at the default).
+    let quality_asked = params.quality.is_some() || params.lquality.is_some();
+    let same_quality = q == probe.quality || (probe.quality.is_none() && !quality_asked);
+    if target == probe.format && same_quality && cgif.is_none() {
         return Ok(Encoded {
             bytes: input.to_vec(),
             probe,

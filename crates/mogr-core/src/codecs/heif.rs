@@ -1,0 +1,125 @@
+//! HEIF (HEVC) and AVIF (AV1) through the system libheif (LGPL, linked dynamically), behind
+//! the `heif` cargo feature. Decoding takes the primary image, alpha kept, 10- and 12-bit
+//! reduced to 8 bits by libheif; encoding uses libheif's x265 (HEIF) and aom (AVIF) plugins.
+
+use libheif_rs::{
+    Channel, ColorProfileRaw, ColorSpace, CompressionFormat, EncoderQuality, HeifContext, Image,
+    LibHeif, RgbChroma,
+};
+
+use crate::error::{Error, FormatName};
+use crate::format::ImageFormat;
+use crate::pixels::{Bitmap, Layout, Raster};
+
+fn decode_err(format: ImageFormat) -> impl Fn(libheif_rs::HeifError) -> Error {
+    move |e| Error::decode(format, format!("libheif: {e}"))
+}
+
+/// Width, height and whether the primary image has alpha, from the container's boxes.
+pub fn read_header(data: &[u8], format: ImageFormat) -> Result<(u32, u32, bool), Error> {
+    let ctx = HeifContext::read_from_bytes(data).map_err(decode_err(format))?;
+    let handle = ctx.primary_image_handle().map_err(decode_err(format))?;
+    Ok((handle.width(), handle.height(), handle.has_alpha_channel()))
+}
+
+/// Decodes the primary image to 8-bit RGB or RGBA, with its ICC profile when it has one.
+pub fn decode(data: &[u8], format: ImageFormat) -> Result<Raster, Error> {
+    let lib = LibHeif::new();
+    let ctx = HeifContext::read_from_bytes(data).map_err(decode_err(format))?;
+    let handle = ctx.primary_image_handle().map_err(decode_err(format))?;
+    let alpha = handle.has_alpha_channel();
+    let chroma = if alpha {
+        RgbChroma::Rgba
+    } else {
+        RgbChroma::Rgb
+    };
+    let image = lib
+        .decode(&handle, ColorSpace::Rgb(chroma), None)
+        .map_err(decode_err(format))?;
+    let planes = image.planes();
+    let plane = planes
+        .interleaved
+        .ok_or_else(|| Error::decode(format, "libheif returned no interleaved plane"))?;
+    let (w, h) = (plane.width as usize, plane.height as usize);
+    let (layout, channels) = if alpha {
+        (Layout::Rgba, 4)
+    } else {
+        (Layout::Rgb, 3)
+    };
+    let row = w * channels;
+    let mut pixels = Vec::with_capacity(row * h);
+    for y in 0..h {
+        let start = y * plane.stride;
+        let line = plane
+            .data
+            .get(start..start + row)
+            .ok_or_else(|| Error::decode(format, "libheif plane shorter than its size"))?;
+        pixels.extend_from_slice(line);
+    }
+    let icc = handle.color_profile_raw().map(|p| p.data);
+    let bitmap = Bitmap {
+        width: w as u32,
+        height: h as u32,
+        layout,
+        data: pixels,
+    };
+    Ok(Raster::still(bitmap, icc))
+}
+
+/// Encodes a bitmap as HEIF (HEVC) or AVIF (AV1) at `quality` (1..=100).
+pub fn encode(
+    bitmap: &Bitmap,
+    icc: Option<&[u8]>,
+    format: ImageFormat,
+    quality: u8,
+) -> Result<Vec<u8>, Error> {
+    let fail = |e: libheif_rs::HeifError| Error::Encode {
+        format: FormatName(Some(format)),
+        message: format!("libheif: {e}"),
+        source: None,
+    };
+    let (chroma, channels, data) = match bitmap.layout {
+        Layout::Rgba => (RgbChroma::Rgba, 4, bitmap.data.clone()),
+        Layout::Rgb => (RgbChroma::Rgb, 3, bitmap.data.clone()),
+        Layout::Gray => (
+            RgbChroma::Rgb,
+            3,
+            bitmap.data.iter().flat_map(|&g| [g, g, g]).collect(),
+        ),
+    };
+    let (w, h) = (bitmap.width, bitmap.height);
+    let mut image = Image::new(w, h, ColorSpace::Rgb(chroma)).map_err(fail)?;
+    image
+        .create_plane(Channel::Interleaved, w, h, 8)
+        .map_err(fail)?;
+    {
+        let planes = image.planes_mut();
+        let plane = planes.interleaved.ok_or_else(|| Error::Encode {
+            format: FormatName(Some(format)),
+            message: "libheif gave no interleaved plane".into(),
+            source: None,
+        })?;
+        let row = w as usize * channels;
+        for (y, line) in data.chunks_exact(row).enumerate() {
+            plane.data[y * plane.stride..y * plane.stride + row].copy_from_slice(line);
+        }
+    }
+    if let Some(icc) = icc {
+        let profile = ColorProfileRaw::new(libheif_rs::color_profile_types::PROF, icc.to_vec());
+        // A profile libheif will not take is dropped rather than failing the image.
+        let _ = image.set_color_profile_raw(&profile);
+    }
+    let lib = LibHeif::new();
+    let codec = if format == ImageFormat::Avif {
+        CompressionFormat::Av1
+    } else {
+        CompressionFormat::Hevc
+    };
+    let mut encoder = lib.encoder_for_format(codec).map_err(fail)?;
+    encoder
+        .set_quality(EncoderQuality::Lossy(quality.clamp(1, 100)))
+        .map_err(fail)?;
+    let mut ctx = HeifContext::new().map_err(fail)?;
+    ctx.encode_image(&image, &mut encoder, None).map_err(fail)?;
+    ctx.write_to_bytes().map_err(fail)
+}

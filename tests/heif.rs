@@ -1,0 +1,168 @@
+//! HEIF and AVIF through libheif: decoding, encoding with quality, conversions, alpha.
+#![cfg(feature = "heif")]
+
+mod common;
+
+use common::*;
+use mogr::{ImageFormat, Returned};
+use mogr_core::pixels::{Bitmap, Layout};
+use mogr_core::raster;
+
+fn decode_any(bytes: &[u8]) -> mogr_core::pixels::Raster {
+    let p = mogr_core::transcode::probe(bytes, &mogr::Limits::default()).unwrap();
+    raster::decode(bytes, p.format, 300, false).unwrap()
+}
+
+fn flat(b: &Bitmap) -> Bitmap {
+    Bitmap {
+        layout: Layout::Rgba,
+        data: b.to_rgba(),
+        ..b.clone()
+    }
+    .without_alpha()
+}
+
+/// Decodes with libheif's own `heif-dec` to PNG, then with our PNG decoder.
+fn heif_dec(bytes: &[u8], ext: &str) -> Option<Bitmap> {
+    if !have("heif-dec") {
+        return None;
+    }
+    let dir =
+        std::env::temp_dir().join(format!("mogr-heif-{}-{}", std::process::id(), bytes.len()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (input, output) = (dir.join(format!("in.{ext}")), dir.join("out.png"));
+    std::fs::write(&input, bytes).unwrap();
+    let st = std::process::Command::new("heif-dec")
+        .arg(&input)
+        .arg(&output)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "heif-dec: {}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let png = std::fs::read(&output).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    Some(decode_any(&png).first().clone())
+}
+
+#[test]
+fn heif_and_avif_decode_like_heif_dec() {
+    for (file, ext, size, alpha) in [
+        ("heic/pil-hopper.heif", "heif", (128, 128), false),
+        ("avif/pil-transparency.avif", "avif", (64, 64), true),
+    ] {
+        let bytes = image(file);
+        let probe = mogr_core::transcode::probe(&bytes, &mogr::Limits::default()).unwrap();
+        assert_eq!(
+            (probe.width, probe.height, probe.quality),
+            (size.0, size.1, None),
+            "{file}"
+        );
+        let ours = decode_any(&bytes);
+        let b = ours.first();
+        assert_eq!((b.width, b.height), size, "{file}");
+        assert_eq!(b.layout == Layout::Rgba, alpha, "{file}");
+        if alpha {
+            assert!(
+                b.data.chunks_exact(4).any(|p| p[3] < 255),
+                "{file}: alpha kept"
+            );
+        }
+        if let Some(reference) = heif_dec(&bytes, ext) {
+            let d = mean_abs_diff(&flat(b), &flat(&reference));
+            assert!(d < 1.0, "{file}: {d:.3} from heif-dec");
+        }
+    }
+}
+
+#[test]
+fn heif_and_avif_encode_with_the_quality_rules() {
+    let jpeg = image("jpeg/pil-flower.jpg"); // q75
+    let source = flat(&decode(&jpeg));
+    for (fmt, format) in [("heif", ImageFormat::Heif), ("avif", ImageFormat::Avif)] {
+        let out = mogr::process(&jpeg, &format!("imageMogr2/format/{fmt}")).unwrap();
+        assert_eq!(
+            (out.format, out.quality),
+            (format, Some(75)),
+            "{fmt} keeps the input's quality"
+        );
+        let low = mogr::process(&jpeg, &format!("imageMogr2/format/{fmt}/quality/30")).unwrap();
+        assert_eq!(low.quality, Some(30));
+        assert!(
+            low.bytes.len() < out.bytes.len(),
+            "{fmt}: q30 smaller than q75"
+        );
+        for o in [&out, &low] {
+            let back = decode_any(&o.bytes);
+            assert_eq!((back.first().width, back.first().height), (480, 360));
+            let d = mean_abs_diff(&flat(back.first()), &source);
+            assert!(d < 8.0, "{fmt} q{:?}: {d:.2} from the source", o.quality);
+            if let Some(reference) = heif_dec(&o.bytes, fmt) {
+                assert!(
+                    mean_abs_diff(&flat(&reference), &flat(back.first())) < 1.0,
+                    "{fmt}: heif-dec agrees"
+                );
+            }
+        }
+    }
+    // Inputs without a quality: the defaults (50).
+    let png = image("png/mpl-Minduka_Present_Blue_Pack.png");
+    assert_eq!(
+        mogr::process(&png, "imageMogr2/format/heif")
+            .unwrap()
+            .quality,
+        Some(50)
+    );
+    assert_eq!(
+        mogr::process(&png, "imageMogr2/format/avif/rquality/50")
+            .unwrap()
+            .quality,
+        Some(25)
+    );
+}
+
+#[test]
+fn heif_without_a_quality_parameter_is_returned_as_is() {
+    let heif = image("heic/pil-hopper.heif");
+    let out = mogr::process(&heif, "imageMogr2/format/heic").unwrap();
+    assert_eq!(out.returned, Some(Returned::Unchanged));
+    assert_eq!(out.bytes, heif);
+    let out = mogr::process(&heif, "imageMogr2/quality/40").unwrap();
+    assert_eq!(
+        (out.format, out.quality, out.returned),
+        (ImageFormat::Heif, Some(40), None)
+    );
+}
+
+#[test]
+fn avif_alpha_survives_into_png_and_webp() {
+    let avif = image("avif/pil-transparency.avif");
+    let source = decode_any(&avif);
+    for fmt in ["png", "webp", "heif"] {
+        let out = mogr::process(&avif, &format!("imageMogr2/format/{fmt}")).unwrap();
+        let back = decode_any(&out.bytes);
+        assert_eq!(back.first().layout, Layout::Rgba, "{fmt}");
+        let alpha = |b: &Bitmap| b.data.chunks_exact(4).map(|p| u64::from(p[3])).sum::<u64>();
+        let (a, b) = (alpha(source.first()), alpha(back.first()));
+        assert!(a.abs_diff(b) * 50 < a, "{fmt}: alpha sum {b} vs {a}");
+    }
+}
+
+#[test]
+fn corpus_heif_and_avif_files_convert() {
+    let Some(corpus) = corpus() else { return };
+    for dir in ["heic", "avif"] {
+        for path in files(&corpus, dir, &["heic", "heif", "avif", "avifs"]) {
+            let bytes = std::fs::read(&path).unwrap();
+            let out = mogr::process(&bytes, "imageMogr2/format/png")
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let back = decode_any(&out.bytes);
+            assert_eq!(
+                (back.first().width, back.first().height),
+                (out.width, out.height)
+            );
+        }
+    }
+}
