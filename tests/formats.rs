@@ -393,3 +393,27 @@ fn animations_convert_between_gif_and_webp_with_their_timing() {
         }
     }
 }
+
+#[test]
+fn a_gif_that_keeps_every_frame_is_never_made_larger() {
+    for file in [
+        "gif/ski-no_time_for_that_tiny.gif",
+        "gif/jxl-traffic_light.gif",
+        "gif/pil-hopper.gif",
+    ] {
+        let input = image(file);
+        let frames = decode_any(&input).frames.len();
+        let out = mogr::process(&input, "imageMogr2/cgif/100").unwrap();
+        assert_eq!(out.frames as usize, frames, "{file}");
+        assert!(
+            out.bytes.len() <= input.len(),
+            "{file}: {} > {}",
+            out.bytes.len(),
+            input.len()
+        );
+        if out.bytes.len() == input.len() {
+            assert_eq!(out.bytes, input, "{file}: not smaller, so the input itself");
+            assert_eq!(out.returned, Some(Returned::Unchanged));
+        }
+    }
+}

@@ -254,37 +254,7 @@ pub fn encode(
                 .write_image(&rgb.data, rgb.width, rgb.height, color_type(rgb.layout))
                 .map_err(encode_err(target))?;
         }
-        ImageFormat::Gif => {
-            let mut enc = image::codecs::gif::GifEncoder::new_with_speed(&mut out, 10);
-            if let Some(n) = raster.loop_count {
-                let repeat = if n == 0 {
-                    image::codecs::gif::Repeat::Infinite
-                } else {
-                    image::codecs::gif::Repeat::Finite(n)
-                };
-                enc.set_repeat(repeat).map_err(encode_err(target))?;
-            }
-            let mut frames = Vec::with_capacity(raster.frames.len());
-            for f in &raster.frames {
-                let buf = image::RgbaImage::from_raw(
-                    f.bitmap.width,
-                    f.bitmap.height,
-                    gif_alpha(f.bitmap.to_rgba()),
-                )
-                .ok_or_else(|| Error::Encode {
-                    format: FormatName(Some(target)),
-                    message: "frame size mismatch".into(),
-                    source: None,
-                })?;
-                frames.push(image::Frame::from_parts(
-                    buf,
-                    0,
-                    0,
-                    image::Delay::from_numer_denom_ms(f.delay_ms, 1),
-                ));
-            }
-            enc.encode_frames(frames).map_err(encode_err(target))?;
-        }
+        ImageFormat::Gif => return gif::encode(raster),
         ImageFormat::Webp => {
             if raster.frames.len() > 1 {
                 return encode_animated_webp(raster, settings.quality);
@@ -361,23 +331,6 @@ fn encode_animated_webp(raster: &Raster, quality: Option<u8>) -> Result<Vec<u8>,
         return Err(fail("libwebp wrote no animation frames".into()));
     }
     Ok(out)
-}
-
-/// GIF has on/off transparency only: alpha below 128 becomes transparent, anything else is
-/// composed over white and made opaque (no dark fringes from semi-transparent edges).
-fn gif_alpha(mut rgba: Vec<u8>) -> Vec<u8> {
-    for p in rgba.chunks_exact_mut(4) {
-        let a = u32::from(p[3]);
-        if a < 128 {
-            p.copy_from_slice(&[0, 0, 0, 0]);
-        } else {
-            for c in &mut p[..3] {
-                *c = ((u32::from(*c) * a + 255 * (255 - a) + 127) / 255) as u8;
-            }
-            p[3] = 255;
-        }
-    }
-    rgba
 }
 
 /// An ICC profile split into APP2 `ICC_PROFILE` payloads (at most 255 chunks).

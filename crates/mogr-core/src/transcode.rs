@@ -216,6 +216,19 @@ pub fn apply(input: &[u8], params: &MogrParams, options: &Options) -> Result<Enc
         progressive: params.progressive(),
     };
     let bytes = raster::encode(&raster, target, settings)?;
+    // A GIF that kept every frame and did not get smaller: the input is better.
+    let all_kept = raster.frames.len() as u32 == probe.frames;
+    if target == ImageFormat::Gif
+        && probe.format == ImageFormat::Gif
+        && all_kept
+        && bytes.len() >= input.len()
+    {
+        return Ok(Encoded {
+            bytes: input.to_vec(),
+            probe,
+            unchanged: true,
+        });
+    }
     // libwebp may merge identical consecutive frames: count what the file holds.
     let frames = match target {
         ImageFormat::Gif => raster.frames.len() as u32,

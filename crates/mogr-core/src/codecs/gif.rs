@@ -109,3 +109,154 @@ pub fn loop_count(data: &[u8]) -> Option<u16> {
     let sub = data.get(at + 14..at + 18)?;
     (sub[0] == 3 && sub[1] == 1).then(|| u16::from_le_bytes([sub[2], sub[3]]))
 }
+
+/// Encodes composed frames as a GIF with one global palette of up to 255 colours (NeuQuant
+/// over samples of every frame; index 255 is transparent). In an opaque animation each frame
+/// after the first holds only the rectangle that changed, with unchanged pixels transparent
+/// (disposal "keep"); an animation with transparent pixels sends whole frames restored to
+/// the background. Alpha below 128 is transparent; other pixels are composed over white.
+pub fn encode(raster: &crate::pixels::Raster) -> Result<Vec<u8>, Error> {
+    use std::borrow::Cow;
+    use std::collections::HashMap;
+    const TRANSPARENT: u8 = 255;
+    let fail = |e: ::gif::EncodingError| Error::Encode {
+        format: crate::error::FormatName(Some(ImageFormat::Gif)),
+        message: format!("gif: {e}"),
+        source: None,
+    };
+    let first = raster.first();
+    let (w, h) = (first.width, first.height);
+    let (w16, h16) = match (u16::try_from(w), u16::try_from(h)) {
+        (Ok(a), Ok(b)) => (a, b),
+        _ => {
+            return Err(Error::Encode {
+                format: crate::error::FormatName(Some(ImageFormat::Gif)),
+                message: "GIF sides are limited to 65,535 pixels".into(),
+                source: None,
+            })
+        }
+    };
+    // Opaque RGBA over white, or fully transparent.
+    let frames: Vec<Vec<u8>> = raster
+        .frames
+        .iter()
+        .map(|f| {
+            let mut rgba = f.bitmap.to_rgba();
+            for p in rgba.chunks_exact_mut(4) {
+                let a = u32::from(p[3]);
+                if a < 128 {
+                    p.copy_from_slice(&[0, 0, 0, 0]);
+                } else {
+                    for c in &mut p[..3] {
+                        *c = ((u32::from(*c) * a + 255 * (255 - a) + 127) / 255) as u8;
+                    }
+                    p[3] = 255;
+                }
+            }
+            rgba
+        })
+        .collect();
+    let has_alpha = frames.iter().any(|f| f.chunks_exact(4).any(|p| p[3] == 0));
+    // Palette from opaque samples of every frame, at most about a million pixels.
+    let total_px: usize = frames.iter().map(|f| f.len() / 4).sum();
+    let step = total_px.div_ceil(1 << 20).max(1);
+    let samples: Vec<u8> = frames
+        .iter()
+        .flat_map(|f| {
+            f.chunks_exact(4)
+                .step_by(step)
+                .filter(|p| p[3] == 255)
+                .flatten()
+                .copied()
+        })
+        .collect();
+    let samples = if samples.is_empty() {
+        vec![255, 255, 255, 255]
+    } else {
+        samples
+    };
+    let nq = color_quant::NeuQuant::new(10, 255, &samples);
+    let mut palette = nq.color_map_rgb();
+    palette.resize(256 * 3, 0);
+    let mut cache: HashMap<u32, u8> = HashMap::new();
+    let mut index = |p: &[u8]| -> u8 {
+        if p[3] == 0 {
+            return TRANSPARENT;
+        }
+        let key = u32::from_be_bytes([p[0], p[1], p[2], 0]);
+        *cache.entry(key).or_insert_with(|| nq.index_of(p) as u8)
+    };
+    let mut out = Vec::new();
+    {
+        let mut enc = ::gif::Encoder::new(&mut out, w16, h16, &palette).map_err(fail)?;
+        if let Some(n) = raster.loop_count {
+            let repeat = if n == 0 {
+                ::gif::Repeat::Infinite
+            } else {
+                ::gif::Repeat::Finite(n)
+            };
+            enc.set_repeat(repeat).map_err(fail)?;
+        }
+        let mut previous: Option<Vec<u8>> = None;
+        for (frame, rgba) in raster.frames.iter().zip(&frames) {
+            let indices: Vec<u8> = rgba.chunks_exact(4).map(&mut index).collect();
+            // Nearest centisecond; a nonzero delay stays nonzero.
+            let cs = if frame.delay_ms == 0 {
+                0
+            } else {
+                ((frame.delay_ms + 5) / 10).max(1)
+            };
+            let delay = u16::try_from(cs).unwrap_or(u16::MAX);
+            let mut f = ::gif::Frame {
+                width: w16,
+                height: h16,
+                delay,
+                transparent: Some(TRANSPARENT),
+                ..Default::default()
+            };
+            match (&previous, has_alpha) {
+                (Some(prev), false) => {
+                    // Only the changed rectangle, unchanged pixels transparent.
+                    let (mut x0, mut y0, mut x1, mut y1) = (w as usize, h as usize, 0usize, 0usize);
+                    for (i, (a, b)) in indices.iter().zip(prev).enumerate() {
+                        if a != b {
+                            let (x, y) = (i % w as usize, i / w as usize);
+                            (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x + 1), y1.max(y + 1));
+                        }
+                    }
+                    if x0 >= x1 {
+                        (x0, y0, x1, y1) = (0, 0, 1, 1); // nothing changed: one transparent pixel
+                    }
+                    let mut buf = Vec::with_capacity((x1 - x0) * (y1 - y0));
+                    for y in y0..y1 {
+                        for x in x0..x1 {
+                            let i = y * w as usize + x;
+                            buf.push(if indices[i] == prev[i] {
+                                TRANSPARENT
+                            } else {
+                                indices[i]
+                            });
+                        }
+                    }
+                    f.left = x0 as u16;
+                    f.top = y0 as u16;
+                    f.width = (x1 - x0) as u16;
+                    f.height = (y1 - y0) as u16;
+                    f.dispose = ::gif::DisposalMethod::Keep;
+                    f.buffer = Cow::Owned(buf);
+                }
+                _ => {
+                    f.dispose = if has_alpha {
+                        ::gif::DisposalMethod::Background
+                    } else {
+                        ::gif::DisposalMethod::Keep
+                    };
+                    f.buffer = Cow::Borrowed(&indices);
+                }
+            }
+            enc.write_frame(&f).map_err(fail)?;
+            previous = Some(indices);
+        }
+    }
+    Ok(out)
+}
