@@ -12,7 +12,7 @@ for target in $(cargo fuzz list); do
   mkdir -p "$dir"
   case $target in
     parse_rule) ;;
-    *) cp ../tests/images/jpeg/* ../tests/images/corrupt/* "$dir"/ 2>/dev/null || true ;;
+    *) cp ../tests/images/*/* "$dir"/ 2>/dev/null || true ;;
   esac
   echo "fuzz-smoke: $target for ${seconds}s"
   cargo fuzz run "$target" "$dir" -- -max_total_time="$seconds" -rss_limit_mb=2048 2>&1 | grep -E "^Done|ERROR|SUMMARY" || true

@@ -417,3 +417,54 @@ fn a_gif_that_keeps_every_frame_is_never_made_larger() {
         }
     }
 }
+
+#[test]
+fn icc_profiles_go_into_outputs_that_hold_one() {
+    use mogr_core::codecs::{jpeg::markers, webp};
+    // A 16-bit PNG with an ICC profile.
+    let input = image("png/jxl-DJI-FC6310-16bit.png");
+    let icc = decode_any(&input)
+        .icc
+        .expect("the test image has an ICC profile");
+    let jpeg_icc = |b: &[u8]| -> Vec<u8> {
+        let h = markers::read_header(b).unwrap();
+        h.segments
+            .iter()
+            .filter(|s| s.kind() == markers::SegmentKind::Icc)
+            .flat_map(|s| s.payload[14..].to_vec())
+            .collect()
+    };
+    let out = mogr::process(&input, "imageMogr2/format/jpg").unwrap();
+    assert_eq!(jpeg_icc(&out.bytes), icc, "JPEG");
+    let out = mogr::process(&input, "imageMogr2/format/webp").unwrap();
+    assert_eq!(
+        webp::icc_profile(&out.bytes).as_deref(),
+        Some(&icc[..]),
+        "WebP"
+    );
+    assert_eq!(decode_any(&out.bytes).first().width, 64);
+    if have("webpinfo") {
+        let path = std::env::temp_dir().join(format!("mogr-icc-{}.webp", std::process::id()));
+        std::fs::write(&path, &out.bytes).unwrap();
+        let st = std::process::Command::new("webpinfo")
+            .arg("-quiet")
+            .arg(&path)
+            .status()
+            .unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert!(st.success(), "webpinfo rejects the WebP with ICC");
+    }
+    // JPEG -> PNG keeps it too.
+    let jpeg = mogr::process(&input, "imageMogr2/format/jpg").unwrap();
+    let png = mogr::process(&jpeg.bytes, "imageMogr2/format/png").unwrap();
+    assert_eq!(decode_any(&png.bytes).icc.as_deref(), Some(&icc[..]), "PNG");
+    #[cfg(feature = "heif")]
+    {
+        let heif = mogr::process(&input, "imageMogr2/format/heif").unwrap();
+        assert_eq!(
+            decode_any(&heif.bytes).icc.as_deref(),
+            Some(&icc[..]),
+            "HEIF"
+        );
+    }
+}

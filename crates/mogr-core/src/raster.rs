@@ -257,7 +257,11 @@ pub fn encode(
         ImageFormat::Gif => return gif::encode(raster),
         ImageFormat::Webp => {
             if raster.frames.len() > 1 {
-                return encode_animated_webp(raster, settings.quality);
+                let out = encode_animated_webp(raster, settings.quality)?;
+                return match &raster.icc {
+                    Some(icc) => webp::with_icc(&out, icc),
+                    None => Ok(out),
+                };
             }
             let rgba;
             let enc = match first.layout {
@@ -277,6 +281,9 @@ pub fn encode(
                 source: None,
             })?;
             out.extend_from_slice(&mem);
+            if let Some(icc) = &raster.icc {
+                out = webp::with_icc(&out, icc)?;
+            }
         }
         #[cfg(feature = "heif")]
         ImageFormat::Heif | ImageFormat::Avif => {

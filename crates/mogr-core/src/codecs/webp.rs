@@ -241,3 +241,49 @@ pub fn set_last_frame_duration(data: &mut [u8], total_ms: u32) -> bool {
     data[at + 12..at + 15].copy_from_slice(&d.to_le_bytes()[..3]);
     true
 }
+
+fn chunk(fourcc: &[u8; 4], payload: &[u8]) -> Vec<u8> {
+    let mut c = Vec::with_capacity(8 + payload.len() + 1);
+    c.extend_from_slice(fourcc);
+    c.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    c.extend_from_slice(payload);
+    if payload.len() % 2 == 1 {
+        c.push(0);
+    }
+    c
+}
+
+/// Adds an ICC profile (an ICCP chunk, flagged in VP8X) to a WebP file written by libwebp.
+/// A simple file (one VP8 or VP8L chunk) gets the extended VP8X header it then needs.
+pub fn with_icc(data: &[u8], icc: &[u8]) -> Result<Vec<u8>, Error> {
+    let header = read_header(data)?;
+    let body = &data[12..];
+    let iccp = chunk(b"ICCP", icc);
+    let mut out = b"RIFF\0\0\0\0WEBP".to_vec();
+    if body.starts_with(b"VP8X") && body.len() >= 18 {
+        let mut vp8x = body[..18].to_vec();
+        vp8x[8] |= 0x20;
+        out.extend_from_slice(&vp8x);
+        out.extend_from_slice(&iccp);
+        out.extend_from_slice(&body[18..]);
+    } else {
+        // A VP8L stream says in its header whether it uses alpha.
+        let alpha = body.starts_with(b"VP8L") && body.len() >= 13 && (body[12] >> 4) & 1 == 1;
+        let mut p = vec![0x20 | if alpha { 0x10 } else { 0 }, 0, 0, 0];
+        p.extend_from_slice(&(header.width - 1).to_le_bytes()[..3]);
+        p.extend_from_slice(&(header.height - 1).to_le_bytes()[..3]);
+        out.extend_from_slice(&chunk(b"VP8X", &p));
+        out.extend_from_slice(&iccp);
+        out.extend_from_slice(body);
+    }
+    let riff = (out.len() - 8) as u32;
+    out[4..8].copy_from_slice(&riff.to_le_bytes());
+    Ok(out)
+}
+
+/// The ICC profile in a WebP's ICCP chunk, if any.
+pub fn icc_profile(data: &[u8]) -> Option<Vec<u8>> {
+    chunks(data.get(12..)?)
+        .map_while(Result::ok)
+        .find_map(|(fourcc, p)| (fourcc == b"ICCP").then(|| p.to_vec()))
+}
