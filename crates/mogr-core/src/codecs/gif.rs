@@ -90,11 +90,9 @@ pub fn read_header(data: &[u8], max_frames: u32) -> Result<(u32, u32, u32), Erro
     if frames == 0 {
         return Err(bad("no image in the file"));
     }
-    let (w, h) = if w == 0 || h == 0 {
-        (max_w, max_h)
-    } else {
-        (w, h)
-    };
+    // Decoders grow the canvas to frames that reach past the logical screen: limits apply to
+    // the largest extent.
+    let (w, h) = (w.max(max_w), h.max(max_h));
     if w == 0 || h == 0 {
         return Err(bad("zero width or height"));
     }
