@@ -78,7 +78,15 @@ fn every_pair_converts_and_looks_the_same() {
             // being a high-contrast palette test card through 4:2:0 JPEG at q75 (12.5).
             let lossless_here =
                 tolerance == 0.0 || (format == ImageFormat::Webp && out.quality.is_none());
-            let d = diff(source.first(), decoded.first());
+            // GIF and BMP convert a profiled input to sRGB: checked on its own in
+            // `gif_and_bmp_get_srgb_pixels_through_the_icc_profile`.
+            let converted =
+                source.icc.is_some() && matches!(format, ImageFormat::Bmp | ImageFormat::Gif);
+            let d = if converted {
+                0.0
+            } else {
+                diff(source.first(), decoded.first())
+            };
             let limit = if lossless_here { 0.0 } else { tolerance };
             assert!(
                 d <= limit,
@@ -467,4 +475,62 @@ fn icc_profiles_go_into_outputs_that_hold_one() {
             "HEIF"
         );
     }
+}
+
+#[test]
+fn gif_and_bmp_get_srgb_pixels_through_the_icc_profile() {
+    // This image's profile has sRGB's primaries and white point but the Rec.709 tone curve,
+    // so the conversion is exact per channel: the inverse Rec.709 curve, then sRGB's.
+    let rec709 = image("png/jxl-DJI-FC6310-16bit.png");
+    let raw = decode_any(&rec709).first().clone().without_alpha();
+    let expected: Vec<u8> = raw
+        .data
+        .iter()
+        .map(|&v| {
+            let v = f64::from(v) / 255.0;
+            let linear = if v < 0.081 {
+                v / 4.5
+            } else {
+                ((v + 0.099) / 1.099).powf(1.0 / 0.45)
+            };
+            let s = if linear <= 0.003_130_8 {
+                12.92 * linear
+            } else {
+                1.055 * linear.powf(1.0 / 2.4) - 0.055
+            };
+            (s * 255.0).round().clamp(0.0, 255.0) as u8
+        })
+        .collect();
+    let expected = Bitmap {
+        data: expected,
+        ..raw.clone()
+    };
+    let bmp = mogr::process(&rec709, "imageMogr2/format/bmp").unwrap();
+    let converted = decode_any(&bmp.bytes).first().clone();
+    assert!(
+        diff(&raw, &converted) > 5.0,
+        "the tone curve changed the pixels"
+    );
+    let d = diff(&expected, &converted);
+    assert!(
+        d < 1.5,
+        "Rec.709 curve to sRGB: {d:.2} from the exact conversion"
+    );
+    // A Display P3 profile moves saturated colours to their sRGB values.
+    let Some(corpus) = corpus() else { return };
+    let p3 = std::fs::read(corpus.join("png/jxl-P3-sRGB-color-ring.png")).unwrap();
+    let raw = decode_any(&p3).first().clone();
+    for fmt in ["bmp", "gif"] {
+        let out = mogr::process(&p3, &format!("imageMogr2/format/{fmt}")).unwrap();
+        let converted = decode_any(&out.bytes).first().clone();
+        let d = diff(&raw, &converted);
+        assert!(
+            d > 1.0,
+            "{fmt}: P3 pixels went through unconverted ({d:.2})"
+        );
+        assert!(d < 40.0, "{fmt}: far off ({d:.2})");
+    }
+    // PNG keeps the profile and the pixels as they are.
+    let png = mogr::process(&p3, "imageMogr2/format/png").unwrap();
+    assert_eq!(diff(&raw, decode_any(&png.bytes).first()), 0.0);
 }

@@ -249,12 +249,12 @@ pub fn encode(
             .map_err(encode_err(target))?;
         }
         ImageFormat::Bmp => {
-            let rgb = first.clone().without_alpha();
+            let rgb = to_srgb(raster).first().clone().without_alpha();
             image::codecs::bmp::BmpEncoder::new(&mut out)
                 .write_image(&rgb.data, rgb.width, rgb.height, color_type(rgb.layout))
                 .map_err(encode_err(target))?;
         }
-        ImageFormat::Gif => return gif::encode(raster),
+        ImageFormat::Gif => return gif::encode(&to_srgb(raster)),
         ImageFormat::Webp => {
             if raster.frames.len() > 1 {
                 let out = encode_animated_webp(raster, settings.quality)?;
@@ -338,6 +338,46 @@ fn encode_animated_webp(raster: &Raster, quality: Option<u8>) -> Result<Vec<u8>,
         return Err(fail("libwebp wrote no animation frames".into()));
     }
     Ok(out)
+}
+
+/// The raster with its pixels converted to sRGB through its ICC profile, for outputs that
+/// cannot carry a profile (GIF, BMP). Without a profile, or with one moxcms cannot use (grey,
+/// CMYK, malformed), the pixels stay as they are.
+fn to_srgb(raster: &Raster) -> std::borrow::Cow<'_, Raster> {
+    use std::borrow::Cow;
+    let Some(icc) = raster.icc.as_deref() else {
+        return Cow::Borrowed(raster);
+    };
+    let Ok(profile) = moxcms::ColorProfile::new_from_slice(icc) else {
+        return Cow::Borrowed(raster);
+    };
+    let srgb = moxcms::ColorProfile::new_srgb();
+    let mut out = raster.clone();
+    for frame in &mut out.frames {
+        let layout = match frame.bitmap.layout {
+            Layout::Rgb => moxcms::Layout::Rgb,
+            Layout::Rgba => moxcms::Layout::Rgba,
+            Layout::Gray => return Cow::Borrowed(raster),
+        };
+        let Ok(transform) = profile.create_transform_8bit(
+            layout,
+            &srgb,
+            layout,
+            moxcms::TransformOptions::default(),
+        ) else {
+            return Cow::Borrowed(raster);
+        };
+        let mut converted = vec![0u8; frame.bitmap.data.len()];
+        if transform
+            .transform(&frame.bitmap.data, &mut converted)
+            .is_err()
+        {
+            return Cow::Borrowed(raster);
+        }
+        frame.bitmap.data = converted;
+    }
+    out.icc = None;
+    Cow::Owned(out)
 }
 
 /// An ICC profile split into APP2 `ICC_PROFILE` payloads (at most 255 chunks).
