@@ -15,10 +15,8 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 CORPUS=${1:-$ROOT/../shared/corpus}
 Q=${Q:-60}
 RUNS=${RUNS:-5}
-# The real ImageMagick: `magick`, else Debian's /usr/bin/convert (another `convert` may
-# come first on PATH).
-IM=$(command -v magick || echo /usr/bin/convert)
-"$IM" -version 2>/dev/null | grep -q ImageMagick || { echo "ImageMagick not found" >&2; exit 1; }
+source "$ROOT/benches/compare/lib.sh"
+find_imagemagick
 for t in vips djpeg cjpeg hyperfine jq exiftool; do
   command -v "$t" >/dev/null || { echo "missing $t: run ../shared/bench/install_tools.sh" >&2; exit 1; }
 done
@@ -28,33 +26,12 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 mapfile -t FILES < <(find "$CORPUS/jpeg" -maxdepth 1 -type f \( -name '*.jpg' -o -name '*.jpeg' -o -name '*.mpo' \) | sort)
 [ ${#FILES[@]} -gt 0 ] || { echo "no JPEGs in $CORPUS/jpeg" >&2; exit 1; }
+strip_metadata() { exiftool -q -all= -overwrite_original "$1"/* >/dev/null 2>&1 || true; }
 
-NAMES=(mogr imagemagick vips libjpeg-turbo)
-TPLS=(
-  "$MOGR process 'imageMogr2/quality/$Q!' \"\$IN\" \"\$OUT\" >/dev/null"
-  "$IM \"\$IN\" -quality $Q \"\$OUT\""
-  "vips copy \"\$IN\" \"\$OUT[Q=$Q]\""
-  "djpeg \"\$IN\" | cjpeg -quality $Q -optimize > \"\$OUT\""
-)
-
-declare -A MS BYTES
-for i in "${!NAMES[@]}"; do
-  name=${NAMES[$i]}; out=$WORK/$name; mkdir -p "$out"
-  script=$WORK/$name.sh
-  { for f in "${FILES[@]}"; do
-      printf 'IN=%q; OUT=%q; %s\n' "$f" "$out/$(basename "${f%.*}").jpg" "${TPLS[$i]}"
-    done; } > "$script"
-  hyperfine -N --warmup 1 --runs "$RUNS" --export-json "$WORK/$name.json" "bash $script" >/dev/null
-  MS[$name]=$(jq '.results[0].mean*1000' "$WORK/$name.json")
-  exiftool -q -all= -overwrite_original "$out"/*.jpg >/dev/null 2>&1 || true
-  BYTES[$name]=$(cat "$out"/*.jpg | wc -c)
-done
-
-echo "JPEG re-encode at quality $Q, ${#FILES[@]} files from $CORPUS/jpeg, one process per file, $(nproc) cores; mean of $RUNS runs"
-echo
-echo "| tool | time (ms, whole set) | time / mogr | bytes (metadata removed) | bytes / mogr |"
-echo "| --- | ---: | ---: | ---: | ---: |"
-for name in "${NAMES[@]}"; do
-  awk -v n="$name" -v t="${MS[$name]}" -v b="${BYTES[$name]}" -v tm="${MS[mogr]}" -v bm="${BYTES[mogr]}" \
-    'BEGIN { printf "| %s | %.0f | %.2f | %d | %.3f |\n", n, t, t/tm, b, b/bm }'
-done
+echo "JPEG re-encode at quality $Q, files from $CORPUS/jpeg, one process per file, $(nproc) cores; mean of $RUNS runs; bytes with metadata removed"
+compare "JPEG at quality $Q" jpg FILES strip_metadata <<EOF2
+mogr	$MOGR process 'imageMogr2/quality/$Q!' "\$IN" "\$OUT"
+imagemagick	"\$IM" "\$IN" -quality $Q "\$OUT"
+vips	vips copy "\$IN" "\$OUT[Q=$Q]"
+libjpeg-turbo	djpeg "\$IN" | cjpeg -quality $Q -optimize > "\$OUT"
+EOF2
