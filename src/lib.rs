@@ -39,6 +39,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub use mogr_core::info::ImageInfo;
 pub use mogr_core::transcode::Metadata;
 pub use mogr_core::{quality, Error, FormatName, ImageFormat, LimitKind, Limits};
 pub use mogr_parse::{self as rule, ParseError, Pipeline};
@@ -162,7 +163,20 @@ impl Processor {
             let bytes = current.as_ref().map_or(input, |(b, _)| b.as_slice());
             let result = match stage {
                 Stage::Mogr(params) => transcode::apply(bytes, params, &self.options),
-                Stage::Slim | Stage::Info => Err(Error::Unsupported {
+                // The grammar only allows it last: report on the image as it stands.
+                Stage::Info => {
+                    let info = self.info(bytes)?;
+                    return Ok(Output {
+                        bytes: info.to_json().into_bytes(),
+                        format: ImageFormat::Json,
+                        width: info.width,
+                        height: info.height,
+                        frames: info.frame_count,
+                        quality: None,
+                        returned: None,
+                    });
+                }
+                Stage::Slim => Err(Error::Unsupported {
                     what: format!("operation {stage} (not available in this version of mogr)"),
                 }),
             };
@@ -181,6 +195,11 @@ impl Processor {
         Ok(Output::from_probe(bytes, probe, returned))
     }
 
+    /// Facts about an image (`ImageInfo`): headers, and the first frame for `Ave`.
+    pub fn info(&self, input: &[u8]) -> Result<ImageInfo, Error> {
+        mogr_core::info::info(input, &self.options.limits)
+    }
+
     /// Returns the input unchanged when `stage` carries `ignore-error/1` and the error is one
     /// it covers; otherwise fails with `error`.
     fn ignore_or_fail(&self, input: &[u8], stage: &Stage, error: Error) -> Result<Output, Error> {
@@ -195,6 +214,18 @@ impl Processor {
             Some(Returned::IgnoredError(error)),
         ))
     }
+}
+
+/// Facts about an image with the default [`Processor`]; see [`ImageInfo`].
+///
+/// ```
+/// # let jpeg = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/images/jpeg/pil-flower.jpg")).unwrap();
+/// let info = mogr::info(&jpeg).unwrap();
+/// assert_eq!((info.format.as_str(), info.width, info.height, info.quality), ("jpg", 480, 360, Some(75)));
+/// assert!(info.to_json().starts_with(r#"{"Format":"jpg","Width":480"#));
+/// ```
+pub fn info(input: &[u8]) -> Result<ImageInfo, Error> {
+    Processor::default().info(input)
 }
 
 /// Applies `rule` to `input` with the default [`Processor`].

@@ -43,6 +43,13 @@ enum Command {
         #[arg(long, value_parser = ["all", "keep-icc"])]
         strip: Option<String>,
     },
+    /// Print an image's ImageInfo as JSON (Format, Width, Height, Size, Quality, Ave,
+    /// Orientation, FrameCount, BitDepth, HorizontalDpi, VerticalDpi, Md5); exit 1 with the
+    /// error on stderr when it cannot be read.
+    Info {
+        /// Input file, or `-` for standard input.
+        input: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -70,6 +77,21 @@ fn main() -> ExitCode {
             output,
             strip,
         } => process(&rule, &input, &output, strip.as_deref()),
+        Command::Info { input } => {
+            let result = read_input(&input)
+                .map_err(|e| format!("cannot read {}: {e}", input.display()))
+                .and_then(|bytes| mogr::info(&bytes).map_err(|e| e.to_string()));
+            match result {
+                Ok(info) => {
+                    println!("{}", info.to_json());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("mogr: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
     }
 }
 

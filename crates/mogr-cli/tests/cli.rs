@@ -146,3 +146,21 @@ fn help_names_every_command() {
     let help = String::from_utf8_lossy(&out.stdout);
     assert!(help.contains("parse") && help.contains("process"), "{help}");
 }
+
+#[test]
+fn info_prints_json_and_fails_with_exit_1() {
+    let out = mogr(&["info", &image("jpeg/pil-flower.jpg")], None);
+    assert_eq!(out.status.code(), Some(0));
+    let info = json(&out.stdout);
+    assert_eq!(
+        (
+            info["Format"].as_str(),
+            info["Width"].as_u64(),
+            info["Quality"].as_u64()
+        ),
+        (Some("jpg"), Some(480), Some(75))
+    );
+    let out = mogr(&["info", "-"], Some(b"not an image"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot decode"));
+}

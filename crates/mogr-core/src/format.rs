@@ -18,6 +18,8 @@ pub enum ImageFormat {
     Heif,
     /// AVIF.
     Avif,
+    /// Not an image: the JSON `ImageInfo` an `imageInfo` stage returns. Never sniffed.
+    Json,
 }
 
 impl ImageFormat {
@@ -31,6 +33,7 @@ impl ImageFormat {
             ImageFormat::Bmp => "bmp",
             ImageFormat::Heif => "heif",
             ImageFormat::Avif => "avif",
+            ImageFormat::Json => "json",
         }
     }
 

@@ -33,6 +33,7 @@
 pub mod codecs;
 pub mod error;
 pub mod format;
+pub mod info;
 pub mod limits;
 pub mod pixels;
 pub mod quality;

@@ -101,6 +101,7 @@ pub fn probe(input: &[u8], limits: &Limits) -> Result<Probe, Error> {
             })
         }
         ImageFormat::Heif | ImageFormat::Avif => heif_probe(input, format, limits),
+        ImageFormat::Json => Err(Error::decode(format, "JSON is not an image")),
     }
 }
 

@@ -47,6 +47,8 @@ pub enum ErrorKind {
         /// The limit.
         max: usize,
     },
+    /// `imageInfo` followed by another stage (it reports on the image and must come last).
+    InfoNotLast,
     /// A stage name that is not `imageMogr2`, `imageSlim` or `imageInfo`.
     UnknownStage {
         /// The name found.
@@ -126,6 +128,7 @@ impl fmt::Display for ErrorKind {
                 f.write_str("empty stage, expected imageMogr2/..., imageSlim or imageInfo")
             }
             ErrorKind::TooManyStages { max } => write!(f, "more than {max} stages"),
+            ErrorKind::InfoNotLast => f.write_str("imageInfo must be the last stage"),
             ErrorKind::UnknownStage { found } => write!(
                 f,
                 "unknown operation `{found}`, expected imageMogr2, imageSlim or imageInfo"

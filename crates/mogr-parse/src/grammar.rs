@@ -123,6 +123,9 @@ impl<'a> Cursor<'a> {
                 return Err(self.err(rest, ErrorKind::TooManyStages { max: MAX_STAGES }));
             }
             let (after, stage) = self.stage(rest)?;
+            if stage == Stage::Info && after.starts_with('|') {
+                return Err(self.err(rest, ErrorKind::InfoNotLast));
+            }
             stages.push(stage);
             match after.strip_prefix('|') {
                 Some(next) => rest = next,

@@ -40,8 +40,16 @@ fn pipeline() -> impl Strategy<Value = Pipeline> {
         Just(Stage::Slim),
         Just(Stage::Info),
     ];
-    proptest::collection::vec(stage, 1..=mogr_parse::MAX_STAGES)
-        .prop_map(|stages| Pipeline { stages })
+    proptest::collection::vec(stage, 1..=mogr_parse::MAX_STAGES).prop_map(|mut stages| {
+        // imageInfo may only come last.
+        let last = stages.len() - 1;
+        for s in &mut stages[..last] {
+            if *s == Stage::Info {
+                *s = Stage::Slim;
+            }
+        }
+        Pipeline { stages }
+    })
 }
 
 proptest! {

@@ -20,6 +20,7 @@ fn kind_name(kind: &ErrorKind) -> &'static str {
         ErrorKind::MultipleRules => "multiple-rules",
         ErrorKind::EmptyStage => "empty-stage",
         ErrorKind::TooManyStages { .. } => "too-many-stages",
+        ErrorKind::InfoNotLast => "info-not-last",
         ErrorKind::UnknownStage { .. } => "unknown-stage",
         ErrorKind::UnknownParameter { .. } => "unknown-parameter",
         ErrorKind::RepeatedParameter { .. } => "repeated",
@@ -57,6 +58,9 @@ const TABLE: &[(&str, Want)] = &[
     // --- pipelines
     ("imageMogr2/quality/80|imageSlim", Ok("imageMogr2/quality/80|imageSlim")),
     ("imageSlim|imageInfo", Ok("imageSlim|imageInfo")),
+    ("imageInfo|imageSlim", Syntax("info-not-last", 0)),
+    ("imageMogr2/format/png|imageInfo|imageMogr2/quality/5", Syntax("info-not-last", 22)),
+    ("imageInfo/|imageInfo", Syntax("info-not-last", 0)),
     ("imageMogr2/format/png|imageMogr2/format/jpg", Ok("imageMogr2/format/png|imageMogr2/format/jpg")),
     ("imageMogr2/quality/80/|imageSlim/", Ok("imageMogr2/quality/80|imageSlim")),
     ("imageSlim||imageInfo", Syntax("empty-stage", 10)),

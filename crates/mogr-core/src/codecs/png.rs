@@ -19,3 +19,38 @@ pub fn read_size(data: &[u8]) -> Result<(u32, u32), Error> {
     }
     Ok((w, h))
 }
+
+/// Bit depth per channel from IHDR (a palette image's entries are 8-bit).
+pub fn bit_depth(data: &[u8]) -> u8 {
+    match (data.get(24), data.get(25)) {
+        (Some(_), Some(3)) => 8,
+        (Some(&d), _) => d,
+        _ => 8,
+    }
+}
+
+/// Dots per inch from the pHYs chunk when its unit is the metre, rounded.
+pub fn dpi(data: &[u8]) -> Option<(u32, u32)> {
+    let mut pos = 8;
+    while pos + 12 <= data.len() {
+        let len =
+            u32::from_be_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]]) as usize;
+        let kind = &data[pos + 4..pos + 8];
+        if kind == b"IDAT" || kind == b"IEND" {
+            return None;
+        }
+        if kind == b"pHYs" && len == 9 {
+            let p = data.get(pos + 8..pos + 17)?;
+            let x = u32::from_be_bytes([p[0], p[1], p[2], p[3]]);
+            let y = u32::from_be_bytes([p[4], p[5], p[6], p[7]]);
+            return (p[8] == 1).then(|| {
+                (
+                    (f64::from(x) * 0.0254).round() as u32,
+                    (f64::from(y) * 0.0254).round() as u32,
+                )
+            });
+        }
+        pos = pos.checked_add(12 + len)?;
+    }
+    None
+}

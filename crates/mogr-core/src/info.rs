@@ -1,0 +1,142 @@
+//! `ImageInfo`: facts about an image, as the service's `imageInfo` reports them.
+
+use md5::{Digest, Md5};
+use serde::Serialize;
+
+use crate::codecs::jpeg::{exif, markers};
+use crate::codecs::png;
+use crate::error::Error;
+use crate::format::ImageFormat;
+use crate::limits::Limits;
+use crate::raster;
+use crate::transcode;
+
+/// Facts about an image, with the service's field names when serialized.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+#[non_exhaustive]
+pub struct ImageInfo {
+    /// Lowercase format name: `jpg png bmp gif webp heif avif`.
+    pub format: String,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Size of the file in bytes.
+    pub size: u64,
+    /// Estimated quality; `null` where the format has none.
+    pub quality: Option<u8>,
+    /// Mean colour of the first frame (8-bit sRGB values, alpha over white), `0xrrggbb`.
+    pub ave: String,
+    /// EXIF orientation, 1 when absent.
+    pub orientation: u16,
+    /// Frames of an animation (1 for still images).
+    pub frame_count: u32,
+    /// Bits per channel.
+    pub bit_depth: u8,
+    /// Horizontal resolution: JFIF density when its unit is set, else EXIF, else PNG pHYs;
+    /// 72 when absent.
+    pub horizontal_dpi: u32,
+    /// Vertical resolution, found like `horizontal_dpi`.
+    pub vertical_dpi: u32,
+    /// Hex MD5 of the file's bytes.
+    pub md5: String,
+}
+
+impl ImageInfo {
+    /// The JSON object, fields in the order above.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The `<ImageInfo>` XML element, as in the service's documents.
+    pub fn to_xml(&self) -> String {
+        let mut x = String::from("<ImageInfo>");
+        let mut field = |name: &str, value: &str| {
+            x.push_str(&format!("<{name}>{value}</{name}>"));
+        };
+        field("Format", &self.format);
+        field("Width", &self.width.to_string());
+        field("Height", &self.height.to_string());
+        field("Size", &self.size.to_string());
+        field(
+            "Quality",
+            &self.quality.map(|q| q.to_string()).unwrap_or_default(),
+        );
+        field("Ave", &self.ave);
+        field("Orientation", &self.orientation.to_string());
+        field("FrameCount", &self.frame_count.to_string());
+        field("BitDepth", &self.bit_depth.to_string());
+        field("HorizontalDpi", &self.horizontal_dpi.to_string());
+        field("VerticalDpi", &self.vertical_dpi.to_string());
+        field("Md5", &self.md5);
+        x.push_str("</ImageInfo>");
+        x
+    }
+}
+
+/// Reads an image's facts: headers for most fields, the first frame's pixels for `Ave`.
+pub fn info(input: &[u8], limits: &Limits) -> Result<ImageInfo, Error> {
+    let probe = transcode::probe(input, limits)?;
+    let first = raster::decode(input, probe.format, 1, false)?;
+    let bitmap = first.first().to_rgba();
+    let pixels = (bitmap.len() / 4).max(1) as u64;
+    let mut sums = [0u64; 3];
+    for p in bitmap.chunks_exact(4) {
+        let a = u64::from(p[3]);
+        for (s, &c) in sums.iter_mut().zip(&p[..3]) {
+            *s += (u64::from(c) * a + 255 * (255 - a)) / 255;
+        }
+    }
+    let mean = sums.map(|s| ((s + pixels / 2) / pixels).min(255));
+    let ave = format!("0x{:02x}{:02x}{:02x}", mean[0], mean[1], mean[2]);
+    let (mut orientation, mut bit_depth, mut dpi) = (1, 8, None);
+    match probe.format {
+        ImageFormat::Jpeg => {
+            let h = markers::read_header(input)?;
+            bit_depth = h.precision;
+            let exif_seg = h
+                .segments
+                .iter()
+                .find(|s| s.kind() == markers::SegmentKind::Exif);
+            orientation = exif_seg
+                .and_then(|s| exif::orientation(s.payload))
+                .unwrap_or(1);
+            dpi = match h.density {
+                Some(d) if d.unit == 1 && d.x > 0 && d.y > 0 => {
+                    Some((u32::from(d.x), u32::from(d.y)))
+                }
+                Some(d) if d.unit == 2 && d.x > 0 && d.y > 0 => Some((
+                    (f64::from(d.x) * 2.54).round() as u32,
+                    (f64::from(d.y) * 2.54).round() as u32,
+                )),
+                _ => None,
+            }
+            .or_else(|| exif_seg.and_then(|s| exif::dpi(s.payload)));
+        }
+        ImageFormat::Png => {
+            bit_depth = png::bit_depth(input);
+            dpi = png::dpi(input);
+        }
+        _ => {}
+    }
+    let (horizontal_dpi, vertical_dpi) = dpi.unwrap_or((72, 72));
+    let md5 = Md5::digest(input)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok(ImageInfo {
+        format: probe.format.name().to_string(),
+        width: probe.width,
+        height: probe.height,
+        size: input.len() as u64,
+        quality: probe.quality,
+        ave,
+        orientation,
+        frame_count: probe.frames,
+        bit_depth,
+        horizontal_dpi,
+        vertical_dpi,
+        md5,
+    })
+}
