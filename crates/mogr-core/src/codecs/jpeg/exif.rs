@@ -1,92 +1,94 @@
-//! The EXIF orientation tag, read from an APP1 Exif payload.
+//! Tags of an APP1 Exif payload's first IFD: orientation and resolution.
 
-/// The orientation (1..=8) in an `Exif\0\0` APP1 payload; `None` when absent or malformed.
-pub fn orientation(app1: &[u8]) -> Option<u16> {
-    let tiff = app1.strip_prefix(b"Exif\0\0")?;
-    let le = match tiff.get(..4)? {
-        [b'I', b'I', 42, 0] => true,
-        [b'M', b'M', 0, 42] => false,
-        _ => return None,
-    };
-    let u16_at = |o: usize| -> Option<u16> {
-        let b = tiff.get(o..o + 2)?;
-        Some(if le {
-            u16::from_le_bytes([b[0], b[1]])
+/// The TIFF structure of an `Exif\0\0` payload, read in its byte order.
+struct Ifd0<'a> {
+    tiff: &'a [u8],
+    le: bool,
+    /// Offset of IFD0 and its entry count (at most 512 entries are looked at).
+    ifd: usize,
+    count: usize,
+}
+
+impl<'a> Ifd0<'a> {
+    fn parse(app1: &'a [u8]) -> Option<Ifd0<'a>> {
+        let tiff = app1.strip_prefix(b"Exif\0\0")?;
+        let le = match tiff.get(..4)? {
+            [b'I', b'I', 42, 0] => true,
+            [b'M', b'M', 0, 42] => false,
+            _ => return None,
+        };
+        let mut r = Ifd0 {
+            tiff,
+            le,
+            ifd: 0,
+            count: 0,
+        };
+        r.ifd = r.u32_at(4)? as usize;
+        r.count = usize::from(r.u16_at(r.ifd)?).min(512);
+        Some(r)
+    }
+
+    fn u16_at(&self, o: usize) -> Option<u16> {
+        let b = self.tiff.get(o..o + 2)?;
+        let a = [b[0], b[1]];
+        Some(if self.le {
+            u16::from_le_bytes(a)
         } else {
-            u16::from_be_bytes([b[0], b[1]])
+            u16::from_be_bytes(a)
         })
-    };
-    let u32_at = |o: usize| -> Option<u32> {
-        let b = tiff.get(o..o + 4)?;
+    }
+
+    fn u32_at(&self, o: usize) -> Option<u32> {
+        let b = self.tiff.get(o..o + 4)?;
         let a = [b[0], b[1], b[2], b[3]];
-        Some(if le {
+        Some(if self.le {
             u32::from_le_bytes(a)
         } else {
             u32::from_be_bytes(a)
         })
-    };
-    let ifd = u32_at(4)? as usize;
-    let count = usize::from(u16_at(ifd)?);
-    (0..count.min(512))
-        .find_map(|i| {
-            let entry = ifd + 2 + 12 * i;
-            (u16_at(entry)? == 0x0112)
-                .then(|| u16_at(entry + 8))
-                .flatten()
-        })
+    }
+
+    /// Offset of the 12-byte entry for `tag`.
+    fn entry(&self, tag: u16) -> Option<usize> {
+        (0..self.count)
+            .map(|i| self.ifd + 2 + 12 * i)
+            .find(|&e| self.u16_at(e) == Some(tag))
+    }
+
+    /// A numeric tag's value: SHORT, LONG or RATIONAL (resolutions are normally RATIONAL,
+    /// but writers also use SHORT or LONG).
+    fn number(&self, tag: u16) -> Option<f64> {
+        let e = self.entry(tag)?;
+        match self.u16_at(e + 2)? {
+            3 => self.u16_at(e + 8).map(f64::from),
+            4 => self.u32_at(e + 8).map(f64::from),
+            5 => {
+                let at = self.u32_at(e + 8)? as usize;
+                let (n, d) = (self.u32_at(at)?, self.u32_at(at + 4)?);
+                (d != 0).then(|| f64::from(n) / f64::from(d))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The orientation (1..=8) in an `Exif\0\0` APP1 payload; `None` when absent or malformed.
+pub fn orientation(app1: &[u8]) -> Option<u16> {
+    let ifd = Ifd0::parse(app1)?;
+    ifd.u16_at(ifd.entry(0x0112)? + 8)
         .filter(|o| (1..=8).contains(o))
 }
 
 /// Horizontal and vertical resolution in dots per inch from IFD0 (XResolution, YResolution,
 /// ResolutionUnit: 2 inch, 3 centimetre), rounded; `None` when absent or malformed.
 pub fn dpi(app1: &[u8]) -> Option<(u32, u32)> {
-    let tiff = app1.strip_prefix(b"Exif\0\0")?;
-    let le = match tiff.get(..4)? {
-        [b'I', b'I', 42, 0] => true,
-        [b'M', b'M', 0, 42] => false,
-        _ => return None,
-    };
-    let u16_at = |o: usize| -> Option<u16> {
-        let b = tiff.get(o..o + 2)?;
-        Some(if le {
-            u16::from_le_bytes([b[0], b[1]])
-        } else {
-            u16::from_be_bytes([b[0], b[1]])
-        })
-    };
-    let u32_at = |o: usize| -> Option<u32> {
-        let b = tiff.get(o..o + 4)?;
-        let a = [b[0], b[1], b[2], b[3]];
-        Some(if le {
-            u32::from_le_bytes(a)
-        } else {
-            u32::from_be_bytes(a)
-        })
-    };
-    let ifd = u32_at(4)? as usize;
-    let count = usize::from(u16_at(ifd)?).min(512);
-    let entry = |tag: u16| {
-        (0..count)
-            .map(|i| ifd + 2 + 12 * i)
-            .find(|&e| u16_at(e) == Some(tag))
-    };
-    // A resolution is normally RATIONAL (type 5), but writers also use SHORT or LONG.
-    let number = |tag: u16| -> Option<f64> {
-        let e = entry(tag)?;
-        match u16_at(e + 2)? {
-            3 => u16_at(e + 8).map(f64::from),
-            4 => u32_at(e + 8).map(f64::from),
-            5 => {
-                let at = u32_at(e + 8)? as usize;
-                let (n, d) = (u32_at(at)?, u32_at(at + 4)?);
-                (d != 0).then(|| f64::from(n) / f64::from(d))
-            }
-            _ => None,
-        }
-    };
-    let unit = entry(0x0128).and_then(|e| u16_at(e + 8)).unwrap_or(2);
+    let ifd = Ifd0::parse(app1)?;
+    let unit = ifd
+        .entry(0x0128)
+        .and_then(|e| ifd.u16_at(e + 8))
+        .unwrap_or(2);
     let scale = if unit == 3 { 2.54 } else { 1.0 };
-    let (x, y) = (number(0x011A)?, number(0x011B)?);
+    let (x, y) = (ifd.number(0x011A)?, ifd.number(0x011B)?);
     let (x, y) = ((x * scale).round(), (y * scale).round());
     (x >= 1.0 && y >= 1.0 && x < 1e6 && y < 1e6).then_some((x as u32, y as u32))
 }
