@@ -109,14 +109,21 @@ pub fn loop_count(data: &[u8]) -> Option<u16> {
 }
 
 /// Encodes composed frames as a GIF with one global palette of up to 255 colours (NeuQuant
-/// over samples of every frame; index 255 is transparent). In an opaque animation each frame
+/// over samples of every frame; the index after the colours is transparent). In an opaque animation each frame
 /// after the first holds only the rectangle that changed, with unchanged pixels transparent
 /// (disposal "keep"); an animation with transparent pixels sends whole frames restored to
 /// the background. Alpha below 128 is transparent; other pixels are composed over white.
 pub fn encode(raster: &crate::pixels::Raster) -> Result<Vec<u8>, Error> {
+    encode_with_colors(raster, 255)
+}
+
+/// As [`encode`], with at most `colors` palette entries (2..=255) besides the transparent one.
+/// When the frames hold no more distinct opaque colours than that, the palette is exactly
+/// those colours (no quantization, so a GIF re-encoded this way keeps its pixels).
+pub fn encode_with_colors(raster: &crate::pixels::Raster, colors: usize) -> Result<Vec<u8>, Error> {
     use std::borrow::Cow;
+    let colors = colors.clamp(2, 255);
     use std::collections::HashMap;
-    const TRANSPARENT: u8 = 255;
     let fail = |e: ::gif::EncodingError| Error::Encode {
         format: crate::error::FormatName(Some(ImageFormat::Gif)),
         message: format!("gif: {e}"),
@@ -173,16 +180,46 @@ pub fn encode(raster: &crate::pixels::Raster) -> Result<Vec<u8>, Error> {
     } else {
         samples
     };
-    let nq = color_quant::NeuQuant::new(10, 255, &samples);
-    let mut palette = nq.color_map_rgb();
-    palette.resize(256 * 3, 0);
-    let mut cache: HashMap<u32, u8> = HashMap::new();
+    // The exact colours when they fit, else NeuQuant's palette.
+    let mut exact: HashMap<u32, u8> = HashMap::new();
+    'count: for f in &frames {
+        for p in f.chunks_exact(4).filter(|p| p[3] == 255) {
+            let next = exact.len();
+            exact
+                .entry(u32::from_be_bytes([p[0], p[1], p[2], 0]))
+                .or_insert(next as u8);
+            if exact.len() > colors {
+                break 'count;
+            }
+        }
+    }
+    let nq = (exact.len() > colors).then(|| color_quant::NeuQuant::new(10, colors, &samples));
+    let mut palette = match &nq {
+        Some(nq) => nq.color_map_rgb(),
+        None => {
+            let mut pal = vec![0u8; exact.len() * 3];
+            for (&key, &i) in &exact {
+                let i = usize::from(i) * 3;
+                pal[i..i + 3].copy_from_slice(&key.to_be_bytes()[..3]);
+            }
+            pal
+        }
+    };
+    // The index after the colours is transparent; the table is a power of two long.
+    let transparent = (palette.len() / 3) as u8;
+    palette.resize(
+        (usize::from(transparent) + 1).next_power_of_two().max(2) * 3,
+        0,
+    );
+    let mut cache: HashMap<u32, u8> = if nq.is_some() { HashMap::new() } else { exact };
     let mut index = |p: &[u8]| -> u8 {
         if p[3] == 0 {
-            return TRANSPARENT;
+            return transparent;
         }
         let key = u32::from_be_bytes([p[0], p[1], p[2], 0]);
-        *cache.entry(key).or_insert_with(|| nq.index_of(p) as u8)
+        *cache
+            .entry(key)
+            .or_insert_with(|| nq.as_ref().map_or(0, |nq| nq.index_of(p) as u8))
     };
     let mut out = Vec::new();
     {
@@ -209,7 +246,7 @@ pub fn encode(raster: &crate::pixels::Raster) -> Result<Vec<u8>, Error> {
                 width: w16,
                 height: h16,
                 delay,
-                transparent: Some(TRANSPARENT),
+                transparent: Some(transparent),
                 ..Default::default()
             };
             match (&previous, has_alpha) {
@@ -230,7 +267,7 @@ pub fn encode(raster: &crate::pixels::Raster) -> Result<Vec<u8>, Error> {
                         for x in x0..x1 {
                             let i = y * w as usize + x;
                             buf.push(if indices[i] == prev[i] {
-                                TRANSPARENT
+                                transparent
                             } else {
                                 indices[i]
                             });
