@@ -43,9 +43,10 @@ pub use mogr_core::info::ImageInfo;
 pub use mogr_core::transcode::Metadata;
 pub use mogr_core::{quality, Error, FormatName, ImageFormat, LimitKind, Limits};
 pub use mogr_parse::{self as rule, ParseError, Pipeline};
+pub use mogr_slim::{SlimFlag, SlimOptions};
 
 use mogr_core::transcode::{self, Probe};
-use mogr_parse::Stage;
+use mogr_parse::{Format, Stage};
 
 /// Why the input bytes were returned as they are.
 #[derive(Debug)]
@@ -55,6 +56,11 @@ pub enum Returned {
     Unchanged,
     /// A stage with `ignore-error/1` failed with this error, which `ignore-error` covers.
     IgnoredError(Error),
+    /// `imageSlim` gave nothing smaller that looks the same ([`SlimFlag::Original`]).
+    NothingSmaller,
+    /// An encoder failed during the `imageSlim` search ([`SlimFlag::Failed`]): the image is
+    /// returned as it came to that stage, and this is the error.
+    SlimFailed(Error),
 }
 
 impl PartialEq for Returned {
@@ -62,9 +68,9 @@ impl PartialEq for Returned {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
             (Returned::Unchanged, Returned::Unchanged) => true,
-            (Returned::IgnoredError(a), Returned::IgnoredError(b)) => {
-                a.to_string() == b.to_string()
-            }
+            (Returned::IgnoredError(a), Returned::IgnoredError(b))
+            | (Returned::SlimFailed(a), Returned::SlimFailed(b)) => a.to_string() == b.to_string(),
+            (Returned::NothingSmaller, Returned::NothingSmaller) => true,
             _ => false,
         }
     }
@@ -89,6 +95,8 @@ pub struct Output {
     pub quality: Option<u8>,
     /// `Some` when the input bytes were returned as they are, with the reason.
     pub returned: Option<Returned>,
+    /// The `imageSlim` outcome (`X-Slimflag`) when the rule has an `imageSlim` stage.
+    pub slim_flag: Option<SlimFlag>,
 }
 
 impl Output {
@@ -106,6 +114,7 @@ impl Output {
             frames: probe.frames,
             quality: probe.quality,
             returned,
+            slim_flag: None,
         }
     }
 }
@@ -116,6 +125,7 @@ impl Output {
 #[derive(Debug, Clone, Default)]
 pub struct Processor {
     options: transcode::Options,
+    slim: SlimOptions,
 }
 
 impl Processor {
@@ -134,6 +144,12 @@ impl Processor {
     /// Sets which metadata re-encoded outputs keep.
     pub fn with_metadata(mut self, metadata: Metadata) -> Processor {
         self.options.metadata = metadata;
+        self
+    }
+
+    /// Sets the SSIMULACRA2 score `imageSlim` outputs must reach (default 80).
+    pub fn with_slim_threshold(mut self, threshold: f64) -> Processor {
+        self.slim = self.slim.with_threshold(threshold);
         self
     }
 
@@ -159,9 +175,13 @@ impl Processor {
         }
         let mut current: Option<(Vec<u8>, Probe)> = None;
         let mut all_unchanged = true;
+        let mut slim: Option<(SlimFlag, Option<Returned>)> = None;
         for stage in &pipeline.stages {
             let bytes = current.as_ref().map_or(input, |(b, _)| b.as_slice());
             let result = match stage {
+                Stage::Mogr(params) if params.format == Some(Format::Yjpeg) => {
+                    mogr_slim::yjpeg(bytes, params, &self.options)
+                }
                 Stage::Mogr(params) => transcode::apply(bytes, params, &self.options),
                 // The grammar only allows it last: report on the image as it stands.
                 Stage::Info => {
@@ -174,11 +194,31 @@ impl Processor {
                         frames: info.frame_count,
                         quality: None,
                         returned: None,
+                        slim_flag: None,
                     });
                 }
-                Stage::Slim => Err(Error::Unsupported {
-                    what: format!("operation {stage} (not available in this version of mogr)"),
-                }),
+                Stage::Slim => {
+                    let slimmed = mogr_slim::slim(bytes, &self.options, &self.slim);
+                    match slimmed {
+                        Ok(s) => {
+                            let probe = match current.take() {
+                                Some((_, probe)) if s.flag != SlimFlag::Compressed => probe,
+                                _ => transcode::probe(&s.bytes, &Limits::none())?,
+                            };
+                            slim = Some(match (s.flag, s.error) {
+                                (SlimFlag::Compressed, _) => (s.flag, None),
+                                (SlimFlag::Failed, Some(e)) => {
+                                    (s.flag, Some(Returned::SlimFailed(e)))
+                                }
+                                _ => (s.flag, Some(Returned::NothingSmaller)),
+                            });
+                            all_unchanged &= s.flag != SlimFlag::Compressed;
+                            current = Some((s.bytes, probe));
+                            continue;
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
             };
             match result {
                 Ok(encoded) => {
@@ -191,8 +231,14 @@ impl Processor {
         let (bytes, probe) = current.ok_or_else(|| Error::Unsupported {
             what: "empty pipeline".into(),
         })?;
-        let returned = all_unchanged.then_some(Returned::Unchanged);
-        Ok(Output::from_probe(bytes, probe, returned))
+        let (slim_flag, slim_returned) = slim.map_or((None, None), |(f, r)| (Some(f), r));
+        let returned = match slim_returned {
+            Some(r) if all_unchanged => Some(r),
+            _ => all_unchanged.then_some(Returned::Unchanged),
+        };
+        let mut out = Output::from_probe(bytes, probe, returned);
+        out.slim_flag = slim_flag;
+        Ok(out)
     }
 
     /// Facts about an image (`ImageInfo`): headers, and the first frame for `Ave`.

@@ -133,6 +133,8 @@ fn process(rule: &str, input: &PathBuf, output: &PathBuf, strip: Option<&str>) -
     let (reason, ignored) = match &out.returned {
         Some(mogr::Returned::Unchanged) => (Some("unchanged"), None),
         Some(mogr::Returned::IgnoredError(e)) => (Some("ignored_error"), Some(e.to_string())),
+        Some(mogr::Returned::NothingSmaller) => (Some("nothing_smaller"), None),
+        Some(mogr::Returned::SlimFailed(e)) => (Some("slim_failed"), Some(e.to_string())),
         _ => (None, None),
     };
     let line = json!({
@@ -145,6 +147,7 @@ fn process(rule: &str, input: &PathBuf, output: &PathBuf, strip: Option<&str>) -
         "input_returned": out.input_returned(),
         "reason": reason,
         "ignored_error": ignored,
+        "slim_flag": out.slim_flag.map(|f| f.header_value()),
     });
     if to_stdout {
         eprintln!("{line}");

@@ -1,35 +1,199 @@
-//! Perceptual smart compression (`imageSlim`) for [mogr](https://docs.rs/mogr).
+//! Perceptual smart compression (`imageSlim`) and `format/yjpeg` for
+//! [mogr](https://docs.rs/mogr).
 //!
 //! `imageSlim` keeps the input's format and returns the smallest encoding that stays visually
-//! the same as the input, judged by a perceptual score against a threshold. This crate holds
-//! the outcome as the service reports it ([`SlimFlag`], the `X-Slimflag` header) and the rule
-//! every search ends with ([`choose`]): the smallest candidate that meets the threshold, and
-//! never a file larger than the input.
+//! the same as the input: its SSIMULACRA2 score against the decoded input (computed with
+//! `fast-ssim2`, the reference prepared once) must reach a threshold, 80 by default ("not
+//! noticeable by an average viewer"). Per format:
+//!
+//! - JPEG: mozjpeg-class encoding (`mozjpeg-rs`: trellis quantization, MS-SSIM-tuned tables,
+//!   progressive scans with a searched split, optimized Huffman tables, 4:2:0), searched over
+//!   a fractional quality; images over 1.2 MP are searched on eight 256x256 tiles first and
+//!   confirmed at full size. Metadata (EXIF with its orientation, ICC, XMP, IPTC, comments)
+//!   is kept as [`Options::metadata`](mogr_core::transcode::Options) says.
+//! - PNG: palette quantization (`quantette`, or NeuQuant with alpha), posterization, and
+//!   lossless `oxipng`; the smallest that passes.
+//! - GIF: frame-optimized re-encoding with the exact colours, then fewer palette colours.
+//! - WebP, HEIF, AVIF: a quality search in the same format.
+//!
+//! Animations are scored frame by frame (up to 16 frames spread over the animation; the worst
+//! counts). Every search is bounded: JPEG makes at most [`MAX_PROXY_EVALS`] tile encodes and
+//! [`MAX_FULL_EVALS`] full-size encodes plus one final re-encode (at most
+//! `MAX_PROXY_EVALS + MAX_FULL_EVALS` full-size ones for images searched at full size); PNG at
+//! most 9 quantizations and 3 oxipng runs; GIF 6 encodes; WebP 7; HEIF and AVIF 5.
+//!
+//! The result is never larger than the input; its [`SlimFlag`] is the service's `X-Slimflag`.
 //!
 //! ```
-//! use mogr_slim::{choose, Candidate, SlimFlag, DEFAULT_THRESHOLD};
+//! use mogr_slim::{slim, SlimFlag, SlimOptions};
+//! use mogr_core::transcode::Options;
 //!
-//! let input = vec![0u8; 1000];
-//! let candidates = vec![
-//!     Candidate { bytes: vec![1; 600], score: 85.0 },
-//!     Candidate { bytes: vec![2; 400], score: 70.0 }, // smaller, but looks different
-//! ];
-//! let pick = choose(&input, candidates, DEFAULT_THRESHOLD);
-//! assert_eq!(pick.flag, SlimFlag::Compressed);
-//! assert_eq!(pick.bytes.len(), 600);
+//! // A 64x64 gradient as a high-quality JPEG.
+//! let pixels: Vec<u8> = (0..64 * 64).flat_map(|i| [(i % 64 * 4) as u8, (i / 64 * 4) as u8, 90]).collect();
+//! let mut input = Vec::new();
+//! jpeg_encoder::Encoder::new(&mut input, 98)
+//!     .encode(&pixels, 64, 64, jpeg_encoder::ColorType::Rgb)
+//!     .unwrap();
+//! let out = slim(&input, &Options::default(), &SlimOptions::default()).unwrap();
+//! assert!(out.bytes.len() <= input.len());
+//! if out.flag == SlimFlag::Compressed {
+//!     assert!(out.score.unwrap() >= 80.0);
+//! }
 //! ```
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod gif;
+mod jpeg;
+mod lossy;
+pub mod metric;
+mod png;
+pub mod proxy;
+pub mod search;
+mod yjpeg;
+
+use mogr_core::transcode::{self, Options};
+use mogr_core::{Error, ImageFormat};
+
+pub use yjpeg::apply as yjpeg;
+
 /// Default threshold: a SSIMULACRA2 score of at least 80 counts as visually the same.
 pub const DEFAULT_THRESHOLD: f64 = 80.0;
+
+/// Tile (proxy) encodes a JPEG search makes at most.
+pub const MAX_PROXY_EVALS: usize = 7;
+/// Full-size encodes a JPEG search makes at most after its tile search.
+pub const MAX_FULL_EVALS: usize = 3;
+
+/// Settings of the smart compression.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct SlimOptions {
+    /// The SSIMULACRA2 score an output must reach against the input. Default 80.
+    pub threshold: f64,
+}
+
+impl Default for SlimOptions {
+    fn default() -> Self {
+        SlimOptions {
+            threshold: DEFAULT_THRESHOLD,
+        }
+    }
+}
+
+impl SlimOptions {
+    /// These options with another threshold (SSIMULACRA2; 90 is near-lossless, 70 is
+    /// visibly compressed).
+    pub fn with_threshold(mut self, threshold: f64) -> SlimOptions {
+        self.threshold = threshold;
+        self
+    }
+}
+
+/// What `imageSlim` made of an input.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Slimmed {
+    /// The output: smaller than the input with [`SlimFlag::Compressed`], else the input.
+    pub bytes: Vec<u8>,
+    /// The format (always the input's).
+    pub format: ImageFormat,
+    /// The outcome, as `X-Slimflag`.
+    pub flag: SlimFlag,
+    /// The output's score when compressed.
+    pub score: Option<f64>,
+    /// The encoder error that stopped the search ([`SlimFlag::Failed`]).
+    pub error: Option<Error>,
+    /// Encodes (or quantizations) the search made.
+    pub encodes: u32,
+}
+
+/// The smallest passing encoding a search found.
+#[derive(Debug)]
+pub(crate) struct Found {
+    pub best: Option<(Vec<u8>, f64)>,
+    pub encodes: u32,
+    threshold: f64,
+}
+
+impl Found {
+    pub fn new(threshold: f64) -> Found {
+        Found {
+            best: None,
+            encodes: 0,
+            threshold,
+        }
+    }
+
+    /// Keeps `bytes` when it passes and is the smallest so far.
+    pub fn offer(&mut self, bytes: Vec<u8>, score: f64) {
+        if score >= self.threshold
+            && self
+                .best
+                .as_ref()
+                .is_none_or(|(b, _)| bytes.len() < b.len())
+        {
+            self.best = Some((bytes, score));
+        }
+    }
+}
+
+/// `imageSlim`: the smallest encoding of `input`, in its own format, that scores at least
+/// `slim.threshold`. Undecodable input and limits are errors; an encoder failing during the
+/// search gives [`SlimFlag::Failed`] with the input and the error.
+pub fn slim(input: &[u8], options: &Options, slim: &SlimOptions) -> Result<Slimmed, Error> {
+    let probe = transcode::probe(input, &options.limits)?;
+    let threshold = slim.threshold;
+    let searched = match probe.format {
+        ImageFormat::Jpeg => {
+            let source = jpeg::Source::new(input, options)?;
+            jpeg::search(&source, None, threshold, true)
+        }
+        ImageFormat::Png => png::slim(input, options, threshold)?,
+        ImageFormat::Gif => gif::slim(input, options, threshold)?,
+        ImageFormat::Webp | ImageFormat::Heif | ImageFormat::Avif => {
+            lossy::slim(input, probe.format, options, threshold)?
+        }
+        // BMP is uncompressed by nature (and JSON is not an image): nothing to search.
+        _ => Ok(Found::new(threshold)),
+    };
+    Ok(outcome(input, probe.format, searched))
+}
+
+/// The result of a search as the service reports it: the smallest passing encoding when it
+/// is smaller than the input (flag 1), else the input (flag 2), or the input with the error
+/// when the search failed (flag 0).
+fn outcome(input: &[u8], format: ImageFormat, searched: Result<Found, Error>) -> Slimmed {
+    let unchanged = |flag, error, encodes| Slimmed {
+        bytes: input.to_vec(),
+        format,
+        flag,
+        score: None,
+        error,
+        encodes,
+    };
+    match searched {
+        Err(e) => unchanged(SlimFlag::Failed, Some(e), 0),
+        Ok(found) => match found.best {
+            Some((bytes, score)) if bytes.len() < input.len() => Slimmed {
+                bytes,
+                format,
+                flag: SlimFlag::Compressed,
+                score: Some(score),
+                error: None,
+                encodes: found.encodes,
+            },
+            _ => unchanged(SlimFlag::Original, None, found.encodes),
+        },
+    }
+}
 
 /// The outcome of `imageSlim`, as the service's `X-Slimflag` header reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SlimFlag {
-    /// 0: compression failed; the input is returned and the error reported.
+    /// 0: an encoder failed during the search; the input is returned and the error reported.
     Failed,
     /// 1: compressed: the output is smaller and meets the threshold.
     Compressed,
@@ -48,99 +212,50 @@ impl SlimFlag {
     }
 }
 
-/// One encoding tried by a search, with its perceptual score against the input.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Candidate {
-    /// The encoded file.
-    pub bytes: Vec<u8>,
-    /// Its perceptual score against the decoded input (higher is closer).
-    pub score: f64,
-}
-
-/// What a search settled on.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Choice {
-    /// The output bytes: a candidate, or the input itself.
-    pub bytes: Vec<u8>,
-    /// The outcome.
-    pub flag: SlimFlag,
-    /// The chosen candidate's score; `None` when the input is returned.
-    pub score: Option<f64>,
-}
-
-/// Picks the smallest candidate that scores at least `threshold` and is strictly smaller than
-/// `input`; when there is none, returns the input bytes with [`SlimFlag::Original`].
-/// A score that is not a number never passes.
-pub fn choose(
-    input: &[u8],
-    candidates: impl IntoIterator<Item = Candidate>,
-    threshold: f64,
-) -> Choice {
-    let best = candidates
-        .into_iter()
-        .filter(|c| c.score >= threshold && c.bytes.len() < input.len())
-        .min_by_key(|c| c.bytes.len());
-    match best {
-        Some(c) => Choice {
-            score: Some(c.score),
-            bytes: c.bytes,
-            flag: SlimFlag::Compressed,
-        },
-        None => Choice {
-            bytes: input.to_vec(),
-            flag: SlimFlag::Original,
-            score: None,
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn never_larger_than_the_input() {
-        let input = vec![0u8; 100];
-        let c = vec![Candidate {
-            bytes: vec![1; 100],
-            score: 99.0,
-        }];
-        let pick = choose(&input, c, DEFAULT_THRESHOLD);
-        assert_eq!(pick.flag, SlimFlag::Original);
-        assert_eq!(pick.bytes, input);
-        assert_eq!(pick.flag.header_value(), 2);
+    fn flags_have_the_header_values() {
+        let v: Vec<u8> = [SlimFlag::Failed, SlimFlag::Compressed, SlimFlag::Original]
+            .iter()
+            .map(|f| f.header_value())
+            .collect();
+        assert_eq!(v, [0, 1, 2]);
     }
 
     #[test]
-    fn nan_scores_never_pass() {
-        let c = vec![Candidate {
-            bytes: vec![1; 10],
-            score: f64::NAN,
-        }];
+    fn a_failed_search_returns_the_input_with_its_error() {
+        let err = Error::Encode {
+            format: mogr_core::FormatName(Some(ImageFormat::Png)),
+            message: "boom".into(),
+            source: None,
+        };
+        let out = outcome(b"input", ImageFormat::Png, Err(err));
+        assert_eq!(out.flag, SlimFlag::Failed);
+        assert_eq!(out.bytes, b"input");
+        assert!(out.error.unwrap().to_string().contains("boom"));
+    }
+
+    #[test]
+    fn a_larger_result_is_never_returned() {
+        let mut found = Found::new(80.0);
+        found.offer(vec![0; 10], 95.0);
+        let out = outcome(b"input", ImageFormat::Png, Ok(found));
         assert_eq!(
-            choose(&[0; 100], c, DEFAULT_THRESHOLD).flag,
-            SlimFlag::Original
+            (out.flag, out.bytes.as_slice()),
+            (SlimFlag::Original, &b"input"[..])
         );
     }
 
     #[test]
-    fn smallest_passing_candidate_wins() {
-        let c = vec![
-            Candidate {
-                bytes: vec![1; 50],
-                score: 81.0,
-            },
-            Candidate {
-                bytes: vec![2; 30],
-                score: 80.0,
-            },
-            Candidate {
-                bytes: vec![3; 10],
-                score: 79.9,
-            },
-        ];
-        let pick = choose(&[0; 100], c, DEFAULT_THRESHOLD);
-        assert_eq!((pick.bytes.len(), pick.score), (30, Some(80.0)));
-        assert_eq!(pick.flag.header_value(), 1);
+    fn found_keeps_the_smallest_passing() {
+        let mut f = Found::new(80.0);
+        f.offer(vec![0; 50], 81.0);
+        f.offer(vec![0; 30], 79.9);
+        f.offer(vec![0; 40], f64::NAN);
+        f.offer(vec![0; 45], 80.0);
+        assert_eq!(f.best.map(|(b, s)| (b.len(), s)), Some((45, 80.0)));
     }
 }

@@ -103,7 +103,7 @@ fn too_large() -> Error {
 }
 
 /// Inserts metadata segments after SOI and the encoder's JFIF APP0 header.
-fn splice_segments(encoded: Vec<u8>, segments: &[Segment<'_>]) -> Vec<u8> {
+pub fn splice_segments(encoded: Vec<u8>, segments: &[Segment<'_>]) -> Vec<u8> {
     if segments.is_empty() {
         return encoded;
     }

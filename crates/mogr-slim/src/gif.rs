@@ -1,0 +1,41 @@
+//! GIF: re-encoded with frame optimization (changed rectangles, one global palette, the
+//! exact colours when they fit), then with fewer palette colours while every scored frame
+//! still meets the threshold.
+
+use mogr_core::codecs::gif;
+use mogr_core::transcode::Options;
+use mogr_core::{raster, Error, ImageFormat};
+
+use crate::metric::FrameReferences;
+use crate::search::Search;
+use crate::Found;
+
+/// Decodes the input (errors are the input's), then searches.
+pub(crate) fn slim(
+    input: &[u8],
+    options: &Options,
+    threshold: f64,
+) -> Result<Result<Found, Error>, Error> {
+    let raster = raster::decode(input, ImageFormat::Gif, options.limits.max_frames, false)?;
+    let references = match FrameReferences::new(&raster) {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(e)),
+    };
+    let mut found = Found::new(threshold);
+    // x is log2 of the palette size, 1..=8 (2..=255 colours).
+    let mut s = Search::new(1.0, 8.0, threshold, 8.0, 8.0, 0.25, 6);
+    let result = (|| {
+        while let Some(x) = s.next() {
+            let colors = 2f32.powf(x).round() as usize;
+            let bytes = gif::encode_with_colors(&raster, colors.min(255))?;
+            found.encodes += 1;
+            let decoded =
+                raster::decode(&bytes, ImageFormat::Gif, options.limits.max_frames, false)?;
+            let score = references.score(&decoded)?;
+            s.record(x, score);
+            found.offer(bytes, score);
+        }
+        Ok(())
+    })();
+    Ok(result.map(|()| found))
+}

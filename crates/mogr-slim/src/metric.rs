@@ -1,0 +1,127 @@
+//! The perceptual metric: SSIMULACRA2 (through `fast-ssim2`) against a reference prepared once.
+
+use fast_ssim2::{PixelDescriptor, PixelSlice, Ssimulacra2Reference};
+use mogr_core::pixels::{Bitmap, Layout};
+use mogr_core::Error;
+
+/// Alpha is composed over this grey before scoring, so that both colour and coverage count.
+const ALPHA_BACKGROUND: u32 = 128;
+
+/// A decoded image prepared as the reference that candidates are scored against.
+pub struct Reference {
+    inner: Ssimulacra2Reference,
+    width: u32,
+    height: u32,
+}
+
+impl Reference {
+    /// Prepares `bitmap` as a reference.
+    pub fn new(bitmap: &Bitmap) -> Result<Reference, Error> {
+        let (data, desc, channels) = scorable(bitmap);
+        let slice = PixelSlice::new(
+            &data,
+            bitmap.width,
+            bitmap.height,
+            bitmap.width as usize * channels,
+            desc,
+        )
+        .map_err(metric_error)?;
+        Ok(Reference {
+            inner: Ssimulacra2Reference::new(&slice).map_err(metric_error)?,
+            width: bitmap.width,
+            height: bitmap.height,
+        })
+    }
+
+    /// The SSIMULACRA2 score of `candidate` against the reference: 100 is identical, 80 and
+    /// above is not noticeable to an average viewer. A candidate of other dimensions scores
+    /// negative infinity.
+    pub fn score(&self, candidate: &Bitmap) -> Result<f64, Error> {
+        if (candidate.width, candidate.height) != (self.width, self.height) {
+            return Ok(f64::NEG_INFINITY);
+        }
+        let (data, desc, channels) = scorable(candidate);
+        let slice = PixelSlice::new(
+            &data,
+            candidate.width,
+            candidate.height,
+            candidate.width as usize * channels,
+            desc,
+        )
+        .map_err(metric_error)?;
+        self.inner.compare(&slice).map_err(metric_error)
+    }
+}
+
+/// Borrowed pixels for grey and RGB; RGBA composed over grey into RGB.
+fn scorable(b: &Bitmap) -> (std::borrow::Cow<'_, [u8]>, PixelDescriptor, usize) {
+    match b.layout {
+        Layout::Gray => (b.data.as_slice().into(), PixelDescriptor::GRAY8_SRGB, 1),
+        Layout::Rgb => (b.data.as_slice().into(), PixelDescriptor::RGB8_SRGB, 3),
+        Layout::Rgba => {
+            let rgb: Vec<u8> = b
+                .data
+                .chunks_exact(4)
+                .flat_map(|p| {
+                    let a = u32::from(p[3]);
+                    let over = |c: u8| {
+                        ((u32::from(c) * a + ALPHA_BACKGROUND * (255 - a) + 127) / 255) as u8
+                    };
+                    [over(p[0]), over(p[1]), over(p[2])]
+                })
+                .collect();
+            (rgb.into(), PixelDescriptor::RGB8_SRGB, 3)
+        }
+    }
+}
+
+fn metric_error(e: impl std::fmt::Display) -> Error {
+    Error::Encode {
+        format: mogr_core::FormatName(None),
+        message: format!("SSIMULACRA2 could not score the image: {e}"),
+        source: None,
+    }
+}
+
+/// References for the frames of an animation: up to [`MAX_SCORED_FRAMES`] frames spread
+/// evenly over it, each scored on its own; a candidate scores its worst frame.
+pub struct FrameReferences {
+    picks: Vec<usize>,
+    frames: usize,
+    references: Vec<Reference>,
+}
+
+/// Frames scored per animation.
+pub const MAX_SCORED_FRAMES: usize = 16;
+
+impl FrameReferences {
+    /// Prepares references for `raster`'s frames.
+    pub fn new(raster: &mogr_core::pixels::Raster) -> Result<FrameReferences, Error> {
+        let n = raster.frames.len();
+        let k = n.min(MAX_SCORED_FRAMES);
+        let mut picks: Vec<usize> = (0..k).map(|i| i * n / k).collect();
+        picks.dedup();
+        let references = picks
+            .iter()
+            .map(|&i| Reference::new(&raster.frames[i].bitmap))
+            .collect::<Result<_, _>>()?;
+        Ok(FrameReferences {
+            picks,
+            frames: n,
+            references,
+        })
+    }
+
+    /// The lowest score over the scored frames; negative infinity when the frame count
+    /// differs.
+    pub fn score(&self, candidate: &mogr_core::pixels::Raster) -> Result<f64, Error> {
+        if candidate.frames.len() != self.frames {
+            return Ok(f64::NEG_INFINITY);
+        }
+        let mut worst = f64::INFINITY;
+        for (&i, r) in self.picks.iter().zip(&self.references) {
+            worst = worst.min(r.score(&candidate.frames[i].bitmap)?);
+        }
+        Ok(worst)
+    }
+}

@@ -1,0 +1,188 @@
+//! PNG: palette quantization or posterization when the score allows, lossless deflate
+//! optimization always (oxipng), the smallest result wins.
+
+use mogr_core::pixels::{Bitmap, Layout, Raster};
+use mogr_core::transcode::{Metadata, Options};
+use mogr_core::{raster, Error, FormatName, ImageFormat};
+use quantette::deps::palette::Srgb;
+
+use crate::metric::Reference;
+use crate::search::Search;
+use crate::Found;
+
+fn fail(e: impl std::fmt::Display) -> Error {
+    Error::Encode {
+        format: FormatName(Some(ImageFormat::Png)),
+        message: format!("oxipng: {e}"),
+        source: None,
+    }
+}
+
+fn oxipng_options(metadata: Metadata) -> oxipng::Options {
+    let mut o = oxipng::Options::from_preset(2);
+    o.strip = match metadata {
+        Metadata::Keep => oxipng::StripChunks::None,
+        Metadata::IccOnly => oxipng::StripChunks::Safe,
+        _ => oxipng::StripChunks::All,
+    };
+    o
+}
+
+/// Decodes the input (errors are the input's), then searches.
+pub(crate) fn slim(
+    input: &[u8],
+    options: &Options,
+    threshold: f64,
+) -> Result<Result<Found, Error>, Error> {
+    let raster = raster::decode(input, ImageFormat::Png, 1, false)?;
+    Ok(search(input, &raster, options, threshold))
+}
+
+fn search(
+    input: &[u8],
+    raster: &Raster,
+    options: &Options,
+    threshold: f64,
+) -> Result<Found, Error> {
+    let bitmap = raster.first();
+    let reference = Reference::new(bitmap)?;
+    let mut found = Found::new(threshold);
+    // Lossy families: the most aggressive setting of each that passes, as pixels.
+    let mut lossy: Vec<(Bitmap, f64)> = Vec::new();
+    if bitmap.layout != Layout::Gray {
+        let mut s = Search::new(1.0, 8.0, threshold, 8.0, 8.0, 0.25, 5);
+        let mut best = None;
+        while let Some(x) = s.next() {
+            let colors = 2f32.powf(x).round() as u16;
+            let q = quantize(bitmap, colors);
+            found.encodes += 1;
+            let score = reference.score(&q)?;
+            s.record(x, score);
+            if score >= threshold && s.best().is_some_and(|p| p.x == x) {
+                best = Some((q, score));
+            }
+        }
+        lossy.extend(best);
+    }
+    let mut s = Search::new(2.0, 7.9, threshold, 6.0, 6.0, 0.3, 4);
+    let mut best = None;
+    while let Some(x) = s.next() {
+        let step = (256.0 / 2f32.powf(x)).round().max(2.0) as u16;
+        let p = posterize(bitmap, step);
+        found.encodes += 1;
+        let score = reference.score(&p)?;
+        s.record(x, score);
+        if score >= threshold && s.best().is_some_and(|p| p.x == x) {
+            best = Some((p, score));
+        }
+    }
+    lossy.extend(best);
+    let mut opts = oxipng_options(options.metadata);
+    opts.optimize_alpha = true;
+    for (pixels, score) in lossy {
+        let bytes = encode(&pixels, raster.icc.as_deref(), &opts)?;
+        found.encodes += 1;
+        found.offer(bytes, score);
+    }
+    // Lossless: worth its time unless a lossy result is already far smaller.
+    let far_smaller = found
+        .best
+        .as_ref()
+        .is_some_and(|(b, _)| b.len() * 10 < input.len() * 6);
+    if !far_smaller {
+        let bytes =
+            oxipng::optimize_from_memory(input, &oxipng_options(options.metadata)).map_err(fail)?;
+        found.encodes += 1;
+        found.offer(bytes, 100.0);
+    }
+    Ok(found)
+}
+
+/// Pixels as an optimized PNG (oxipng picks colour type, palette, bit depth and filters).
+fn encode(b: &Bitmap, icc: Option<&[u8]>, opts: &oxipng::Options) -> Result<Vec<u8>, Error> {
+    let color = match b.layout {
+        Layout::Gray => oxipng::ColorType::Grayscale {
+            transparent_shade: None,
+        },
+        Layout::Rgb => oxipng::ColorType::RGB {
+            transparent_color: None,
+        },
+        Layout::Rgba => oxipng::ColorType::RGBA,
+    };
+    let mut raw = oxipng::RawImage::new(
+        b.width,
+        b.height,
+        color,
+        oxipng::BitDepth::Eight,
+        b.data.clone(),
+    )
+    .map_err(fail)?;
+    if let Some(icc) = icc {
+        raw.add_icc_profile(icc);
+    }
+    raw.create_optimized_png(opts).map_err(fail)
+}
+
+/// At most `colors` colours: quantette (Wu's method in Oklab, Floyd-Steinberg dithering) for
+/// opaque images, NeuQuant for images with alpha.
+fn quantize(b: &Bitmap, colors: u16) -> Bitmap {
+    let colors = colors.clamp(2, 256);
+    match b.layout {
+        Layout::Rgba => {
+            let nq = color_quant::NeuQuant::new(10, usize::from(colors), &b.data);
+            let map = nq.color_map_rgba();
+            let data = b
+                .data
+                .chunks_exact(4)
+                .flat_map(|p| {
+                    let i = nq.index_of(p) * 4;
+                    [map[i], map[i + 1], map[i + 2], map[i + 3]]
+                })
+                .collect();
+            Bitmap { data, ..b.clone() }
+        }
+        _ => {
+            let rgb = b.clone().without_alpha();
+            let pixels: Vec<Srgb<u8>> = rgb
+                .data
+                .chunks_exact(3)
+                .map(|p| Srgb::new(p[0], p[1], p[2]))
+                .collect();
+            let Ok(image) = quantette::ImageRef::new(rgb.width, rgb.height, pixels.as_slice())
+            else {
+                return rgb;
+            };
+            let Ok(size) = quantette::PaletteSize::try_from(colors) else {
+                return rgb;
+            };
+            let out = quantette::Pipeline::new()
+                .palette_size(size)
+                .input_image(image)
+                .output_srgb8_image();
+            let data = out
+                .as_slice()
+                .iter()
+                .flat_map(|c| [c.red, c.green, c.blue])
+                .collect();
+            Bitmap { data, ..rgb }
+        }
+    }
+}
+
+/// Colour channels rounded to multiples of `step` (alpha untouched): fewer distinct values,
+/// which deflate after PNG's filters codes in fewer bits.
+fn posterize(b: &Bitmap, step: u16) -> Bitmap {
+    let lut: [u8; 256] = std::array::from_fn(|v| {
+        let v = v as u16;
+        (((v + step / 2) / step) * step).min(255) as u8
+    });
+    let ch = b.layout.channels();
+    let colour = if b.layout == Layout::Rgba { 3 } else { ch };
+    let mut data = b.data.clone();
+    for p in data.chunks_exact_mut(ch) {
+        for c in &mut p[..colour] {
+            *c = lut[usize::from(*c)];
+        }
+    }
+    Bitmap { data, ..b.clone() }
+}

@@ -1,0 +1,84 @@
+//! A small stand-in for a large image: tiles spread over it, side by side.
+//!
+//! JPEG codes 8x8 blocks (16x16 with 4:2:0 chroma) independently, so a tile cut on that grid
+//! encodes to the same blocks it has in the whole image: searching on the tiles finds nearly
+//! the quality the whole image needs at a fraction of the cost, and the full-size encodes that
+//! follow only confirm and fine-tune it.
+
+use mogr_core::pixels::Bitmap;
+
+/// Images up to this many pixels are searched at full size.
+pub const FULL_SIZE_PIXELS: u64 = 1_200_000;
+/// Side of one tile (a multiple of 16).
+const TILE: u32 = 256;
+/// Tiles per proxy: about half a megapixel.
+const TILES: u32 = 8;
+
+/// The proxy of `bitmap`, or `None` when the image is small enough to search as it is.
+pub fn tiles(bitmap: &Bitmap) -> Option<Bitmap> {
+    let (w, h) = (bitmap.width, bitmap.height);
+    if u64::from(w) * u64::from(h) <= FULL_SIZE_PIXELS || w < TILE * 2 || h < TILE * 2 {
+        return None;
+    }
+    // A grid of cols x rows tiles following the image's shape.
+    let aspect = f64::from(w) / f64::from(h);
+    let cols = ((f64::from(TILES) * aspect).sqrt().round() as u32).clamp(1, w / TILE);
+    let rows = TILES.div_ceil(cols).clamp(1, h / TILE);
+    let ch = bitmap.layout.channels();
+    let out_w = cols * TILE;
+    let mut data = vec![0u8; (out_w * rows * TILE) as usize * ch];
+    for r in 0..rows {
+        for c in 0..cols {
+            // Tile centres spread evenly, origins on the 16-pixel grid.
+            let x0 = ((w - TILE) * (2 * c + 1) / (2 * cols)) / 16 * 16;
+            let y0 = ((h - TILE) * (2 * r + 1) / (2 * rows)) / 16 * 16;
+            for y in 0..TILE {
+                let src = (((y0 + y) * w + x0) as usize) * ch;
+                let dst = (((r * TILE + y) * out_w + c * TILE) as usize) * ch;
+                let len = TILE as usize * ch;
+                data[dst..dst + len].copy_from_slice(&bitmap.data[src..src + len]);
+            }
+        }
+    }
+    Some(Bitmap {
+        width: out_w,
+        height: rows * TILE,
+        layout: bitmap.layout,
+        data,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mogr_core::pixels::Layout;
+
+    fn gradient(w: u32, h: u32) -> Bitmap {
+        let data = (0..w * h)
+            .flat_map(|i| [(i % w) as u8, (i / w) as u8, 7])
+            .collect();
+        Bitmap {
+            width: w,
+            height: h,
+            layout: Layout::Rgb,
+            data,
+        }
+    }
+
+    #[test]
+    fn small_images_have_no_proxy() {
+        assert!(tiles(&gradient(1000, 1000)).is_none());
+    }
+
+    #[test]
+    fn tiles_are_copied_from_the_grid() {
+        let b = gradient(2000, 1000);
+        let p = tiles(&b).unwrap();
+        assert_eq!(p.width % TILE, 0);
+        assert_eq!(p.height % TILE, 0);
+        assert!(u64::from(p.width) * u64::from(p.height) < 700_000);
+        // The first tile's first pixel is a source pixel on the 16-pixel grid.
+        let (x, y) = (u32::from(p.data[0]), u32::from(p.data[1]));
+        assert_eq!((x % 16, y % 16), (0, 0));
+    }
+}

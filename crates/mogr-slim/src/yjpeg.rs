@@ -1,0 +1,61 @@
+//! `format/yjpeg`: the look `format/jpg` would have at the same rule, in fewer bytes.
+
+use mogr_core::codecs::jpeg::markers;
+use mogr_core::transcode::{self, Encoded, Options};
+use mogr_core::{raster, Error, ImageFormat, Limits};
+use mogr_parse::{Format, MogrParams};
+
+use crate::jpeg::{self, Source};
+use crate::metric::Reference;
+
+/// Applies an `imageMogr2` stage whose output format is `yjpeg`: makes what `format/jpg`
+/// would make, scores it against the input's pixels, and returns the smallest mozjpeg-class
+/// encoding that scores at least as well (the `jpg` file itself when none is smaller).
+/// Progressive unless the rule says `interlace/0`. When `jpg` would return the input
+/// unchanged (a JPEG at its own quality), so does `yjpeg`: no generation loss.
+pub fn apply(input: &[u8], params: &MogrParams, options: &Options) -> Result<Encoded, Error> {
+    let mut as_jpg = params.clone();
+    as_jpg.format = Some(Format::Jpg);
+    let plain = transcode::apply(input, &as_jpg, options)?;
+    if plain.unchanged {
+        return Ok(plain);
+    }
+    // The input's pixels as the jpg output shows them: as stored for a JPEG (its EXIF block
+    // travels along), oriented and over white for other formats.
+    let probe = transcode::probe(input, &options.limits)?;
+    let bitmap = if probe.format == ImageFormat::Jpeg {
+        Source::new(input, options)?.bitmap
+    } else {
+        raster::decode(input, probe.format, 1, true)?
+            .first()
+            .clone()
+            .without_alpha()
+    };
+    // Metadata and density exactly as the jpg output carries them.
+    let header = markers::read_header(&plain.bytes)?;
+    let source = Source {
+        bitmap,
+        density: header.density,
+        segments: header
+            .segments
+            .iter()
+            .filter(|s| s.kind() != markers::SegmentKind::Jfif)
+            .cloned()
+            .collect(),
+    };
+    let reference = Reference::new(&source.bitmap)?;
+    let target = reference.score(&jpeg::decode_candidate(&plain.bytes)?)?;
+    let progressive = params.interlace.is_none_or(|v| v.value == 1);
+    let found = jpeg::search(&source, Some(&reference), target, progressive)?;
+    match found.best {
+        Some((bytes, _)) if bytes.len() < plain.bytes.len() => {
+            let probe = transcode::probe(&bytes, &Limits::none())?;
+            Ok(Encoded {
+                bytes,
+                probe,
+                unchanged: false,
+            })
+        }
+        _ => Ok(plain),
+    }
+}

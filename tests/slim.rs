@@ -1,0 +1,254 @@
+//! `imageSlim` and `format/yjpeg` on real images: outputs never larger, same format, readable
+//! by reference decoders, and at or above the perceptual threshold (scored here).
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::*;
+use mogr::{ImageFormat, Processor, Returned, SlimFlag};
+use mogr_core::{raster, Limits};
+use mogr_slim::metric::FrameReferences;
+
+/// Decodes any format to frames, as stored (no EXIF orientation: JPEG outputs keep the EXIF
+/// block, so stored pixels compare with stored pixels).
+fn frames(bytes: &[u8]) -> mogr_core::pixels::Raster {
+    let probe = mogr_core::transcode::probe(bytes, &Limits::none()).unwrap();
+    raster::decode(bytes, probe.format, 1000, false).unwrap()
+}
+
+/// Whether a reference tool reads `bytes` cleanly.
+fn reference_reads(format: ImageFormat, bytes: &[u8]) -> Option<bool> {
+    let (tool, args): (&str, &[&str]) = match format {
+        ImageFormat::Jpeg => ("djpeg", &["-outfile", "/dev/null"]),
+        ImageFormat::Png => ("pngcheck", &["-q"]),
+        ImageFormat::Gif => ("gifsicle", &["--info"]),
+        ImageFormat::Webp => ("dwebp", &["-quiet", "-o", "/dev/null"]),
+        _ => return None,
+    };
+    if !have(tool) {
+        return None;
+    }
+    let dir = std::env::temp_dir().join(format!("mogr-slim-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("x{}.{}", bytes.len(), format.name()));
+    std::fs::write(&path, bytes).unwrap();
+    let mut cmd = Command::new(tool);
+    if tool == "dwebp" {
+        cmd.arg(&path).args(args);
+    } else {
+        cmd.args(args).arg(&path);
+    }
+    let out = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&path);
+    // djpeg warns on stderr with exit 0 (corrupt data); any message counts as a failure.
+    Some(out.status.success() && (tool != "djpeg" || out.stderr.is_empty()))
+}
+
+/// Runs imageSlim on one file and checks everything the contract says.
+fn check_slim(path: &Path) -> (usize, usize) {
+    let input = std::fs::read(path).unwrap();
+    let name = path.display();
+    let out = Processor::new().process(&input, "imageSlim").unwrap();
+    let flag = out.slim_flag.expect("imageSlim reports a flag");
+    let in_format = mogr_core::transcode::probe(&input, &Limits::none())
+        .unwrap()
+        .format;
+    assert_eq!(out.format, in_format, "{name}: format kept");
+    assert!(out.bytes.len() <= input.len(), "{name}: never larger");
+    match flag {
+        SlimFlag::Compressed => {
+            assert!(
+                out.bytes.len() < input.len(),
+                "{name}: flag 1 means smaller"
+            );
+            assert!(out.returned.is_none(), "{name}");
+            let reference = FrameReferences::new(&frames(&input)).unwrap();
+            let score = reference.score(&frames(&out.bytes)).unwrap();
+            assert!(
+                score >= 80.0,
+                "{name}: score {score:.2} under the threshold"
+            );
+            if let Some(ok) = reference_reads(out.format, &out.bytes) {
+                assert!(ok, "{name}: the reference decoder rejects the output");
+            }
+            let probe = mogr_core::transcode::probe(&out.bytes, &Limits::none()).unwrap();
+            assert_eq!(
+                (out.width, out.height),
+                (probe.width, probe.height),
+                "{name}"
+            );
+        }
+        SlimFlag::Original => {
+            assert_eq!(out.bytes, input, "{name}: flag 2 returns the input");
+            assert_eq!(out.returned, Some(Returned::NothingSmaller), "{name}");
+        }
+        other => panic!("{name}: unexpected flag {other:?}"),
+    }
+    (input.len(), out.bytes.len())
+}
+
+#[test]
+fn every_repo_image_is_slimmed_within_the_contract() {
+    let mut total = (0, 0);
+    for sub in ["jpeg", "png", "gif", "webp"] {
+        for path in files(&images(), sub, &["jpg", "mpo", "png", "gif", "webp"]) {
+            let (a, b) = check_slim(&path);
+            total = (total.0 + a, total.1 + b);
+        }
+    }
+    eprintln!("repo images: {} -> {} bytes", total.0, total.1);
+    assert!(
+        total.1 * 10 < total.0 * 8,
+        "at least 20% saved over the repo images"
+    );
+}
+
+#[test]
+fn every_corpus_image_is_slimmed_within_the_contract() {
+    let Some(corpus) = corpus() else { return };
+    for sub in ["jpeg", "png", "gif", "webp"] {
+        for path in files(&corpus, sub, &["jpg", "mpo", "png", "gif", "webp"]) {
+            check_slim(&path);
+        }
+    }
+}
+
+#[test]
+fn jpeg_keeps_its_metadata_and_orientation() {
+    let input = image("jpeg/pil-hopper_orientation_6.jpg");
+    let out = mogr::process(&input, "imageSlim").unwrap();
+    let info = mogr::info(&out.bytes).unwrap();
+    assert_eq!(info.orientation, 6);
+    let input = image("jpeg/pil-iptc.jpg");
+    let out = mogr::process(&input, "imageSlim").unwrap();
+    assert_eq!(out.slim_flag, Some(SlimFlag::Compressed));
+    let kinds = |b: &[u8]| {
+        mogr_core::codecs::jpeg::markers::read_header(b)
+            .unwrap()
+            .segments
+            .iter()
+            .map(|s| s.kind())
+            .filter(|k| *k == mogr_core::codecs::jpeg::markers::SegmentKind::Iptc)
+            .count()
+    };
+    assert_eq!(kinds(&out.bytes), kinds(&input));
+    assert!(kinds(&input) > 0);
+}
+
+#[test]
+fn an_already_minimal_file_comes_back_unchanged() {
+    // A 1x1 GIF of 35 bytes: nothing can be smaller.
+    let tiny: &[u8] = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;";
+    let out = mogr::process(tiny, "imageSlim").unwrap();
+    assert_eq!(out.slim_flag, Some(SlimFlag::Original));
+    assert_eq!(out.bytes, tiny);
+    assert!(out.input_returned());
+}
+
+#[test]
+fn a_stricter_threshold_keeps_more_bytes() {
+    let input = image("jpeg/mpl-grace_hopper.jpg");
+    let loose = Processor::new().process(&input, "imageSlim").unwrap();
+    let strict = Processor::new()
+        .with_slim_threshold(90.0)
+        .process(&input, "imageSlim")
+        .unwrap();
+    assert!(strict.bytes.len() > loose.bytes.len());
+    let reference = FrameReferences::new(&frames(&input)).unwrap();
+    if strict.slim_flag == Some(SlimFlag::Compressed) {
+        assert!(reference.score(&frames(&strict.bytes)).unwrap() >= 90.0);
+    }
+}
+
+#[test]
+fn slim_after_a_conversion_works_on_the_converted_image() {
+    let input = image("jpeg/pil-flower.jpg");
+    let out = mogr::process(&input, "imageMogr2/format/webp/quality/90|imageSlim").unwrap();
+    assert_eq!(out.format, ImageFormat::Webp);
+    let webp90 = mogr::process(&input, "imageMogr2/format/webp/quality/90").unwrap();
+    assert!(out.bytes.len() <= webp90.bytes.len());
+    assert!(out.slim_flag.is_some());
+}
+
+#[test]
+fn undecodable_input_is_an_error_not_a_flag() {
+    let input = image("corrupt/mpl-grace_hopper.header-only.jpg");
+    assert!(mogr::process(&input, "imageSlim").is_err());
+}
+
+/// yjpeg against jpg at the same rule: at least the same score, never more bytes. Returns the
+/// two sizes when jpg re-encoded (when it returns the input, yjpeg does too, by design).
+fn check_yjpeg(path: &Path, rule_q: u8) -> Option<(usize, usize)> {
+    let input = std::fs::read(path).unwrap();
+    let name = path.display();
+    let jpg = mogr::process(&input, &format!("imageMogr2/format/jpg/quality/{rule_q}")).unwrap();
+    let y = mogr::process(&input, &format!("imageMogr2/format/yjpeg/quality/{rule_q}")).unwrap();
+    assert_eq!(y.format, ImageFormat::Jpeg);
+    assert!(
+        y.bytes.len() <= jpg.bytes.len(),
+        "{name}: yjpeg larger than jpg"
+    );
+    if jpg.bytes == input {
+        assert_eq!(
+            y.bytes, input,
+            "{name}: unchanged under jpg, unchanged under yjpeg"
+        );
+        return None;
+    }
+    if y.bytes != jpg.bytes {
+        let src = frames(&input);
+        let src = if src.frames[0].bitmap.layout == mogr_core::pixels::Layout::Rgba {
+            // Non-JPEG inputs: compared as jpg sees them, over white.
+            let b = src.frames[0].bitmap.clone().without_alpha();
+            mogr_core::pixels::Raster::still(b, None)
+        } else {
+            src
+        };
+        let reference = FrameReferences::new(&src).unwrap();
+        let s_jpg = reference.score(&frames(&jpg.bytes)).unwrap();
+        let s_y = reference.score(&frames(&y.bytes)).unwrap();
+        assert!(
+            s_y >= s_jpg - 1e-9,
+            "{name}: yjpeg {s_y:.2} below jpg {s_jpg:.2}"
+        );
+        assert_eq!(sof_marker(&y.bytes), 0xC2, "{name}: progressive by default");
+        if let Some(ok) = reference_reads(ImageFormat::Jpeg, &y.bytes) {
+            assert!(ok, "{name}: djpeg rejects the output");
+        }
+    }
+    Some((jpg.bytes.len(), y.bytes.len()))
+}
+
+#[test]
+fn yjpeg_looks_the_same_as_jpg_in_fewer_bytes() {
+    let mut ratios = Vec::new();
+    for path in files(&images(), "jpeg", &["jpg"])
+        .iter()
+        .chain(&files(&images(), "png", &["png"]))
+    {
+        ratios.extend(check_yjpeg(path, 75).map(|(j, y)| y as f64 / j as f64));
+    }
+    ratios.sort_by(f64::total_cmp);
+    let median = ratios[ratios.len() / 2];
+    eprintln!("yjpeg/jpg median size ratio {median:.3}");
+    assert!(median < 0.97, "median ratio {median:.3}");
+}
+
+#[test]
+fn yjpeg_on_the_corpus() {
+    let Some(corpus) = corpus() else { return };
+    let mut ratios = Vec::new();
+    for path in files(&corpus, "jpeg", &["jpg"]) {
+        ratios.extend(check_yjpeg(&path, 75).map(|(j, y)| y as f64 / j as f64));
+    }
+    ratios.sort_by(f64::total_cmp);
+    let median = ratios[ratios.len() / 2];
+    eprintln!("corpus yjpeg/jpg median size ratio {median:.3}");
+    assert!(median < 0.9, "median ratio {median:.3}");
+}
