@@ -21,4 +21,6 @@ tools=$(mktemp)
 trap 'rm -f "$tools"' EXIT
 printf 'jpeg:mogr\t%s process imageSlim "$IN" "$OUT"\n' "$MOGR" >> "$tools"
 printf 'png:mogr\t%s process imageSlim "$IN" "$OUT"\n' "$MOGR" >> "$tools"
+# The same with metadata stripped, as the libjpeg-turbo pipeline does (it drops every block).
+printf 'jpeg:mogr-strip\t%s process --strip all imageSlim "$IN" "$OUT"\n' "$MOGR" >> "$tools"
 EXTRA_TOOLS=$tools "$bench/ref_slim.sh" "$corpus"

@@ -215,17 +215,50 @@ pub(crate) fn search(
         // Already scored at the start by the subsampling choice; encoded again only if it wins.
         s.record(Q_START, score);
     }
-    let mut q_next = s.next();
-    while let Some(q) = q_next {
+    // One full-size evaluation: encode, decode, score.
+    let evaluate = |q: f32| -> Result<(Vec<u8>, f64), Error> {
         let settings = search_settings(q, subsampling);
         let bytes = encode(&source.bitmap, settings, source.density, &source.segments)?;
-        encodes += 1;
         let score = reference.score(&decode_candidate(&bytes)?)?;
-        s.record(q, score);
-        if score >= target && best.as_ref().is_none_or(|b| bytes.len() < b.0.len()) {
-            best = Some((bytes, score, q));
+        Ok((bytes, score))
+    };
+    // After a tile search, the tiles' answer and one a little above it (tiles tend to score
+    // the image slightly high) are tried at once, on two threads.
+    let mut round: Vec<f32> = match (first, s.next()) {
+        (None, Some(q)) => {
+            let above = (q + (1.5 / slope) as f32).min(Q_RANGE.1);
+            if above > q + 0.5 {
+                vec![q, above]
+            } else {
+                vec![q]
+            }
         }
-        q_next = s.next();
+        (_, next) => next.into_iter().collect(),
+    };
+    while !round.is_empty() {
+        let results: Vec<Result<(Vec<u8>, f64), Error>> = if round.len() == 1 {
+            vec![evaluate(round[0])]
+        } else {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = round
+                    .iter()
+                    .map(|&q| scope.spawn(move || evaluate(q)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|_| Err(panicked())))
+                    .collect()
+            })
+        };
+        for (&q, result) in round.iter().zip(results) {
+            let (bytes, score) = result?;
+            encodes += 1;
+            s.record(q, score);
+            if score >= target && best.as_ref().is_none_or(|b| bytes.len() < b.0.len()) {
+                best = Some((bytes, score, q));
+            }
+        }
+        round = s.next().into_iter().collect();
     }
     // The start point passed and nothing below it did: encode it for real.
     if best.is_none() {

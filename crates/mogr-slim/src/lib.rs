@@ -64,7 +64,7 @@ pub const DEFAULT_THRESHOLD: f64 = 80.0;
 /// Tile (proxy) encodes a JPEG search makes at most.
 pub const MAX_PROXY_EVALS: usize = 7;
 /// Full-size encodes a JPEG search makes at most after its tile search.
-pub const MAX_FULL_EVALS: usize = 3;
+pub const MAX_FULL_EVALS: usize = 4;
 
 /// Settings of the smart compression.
 #[derive(Debug, Clone, Copy, PartialEq)]

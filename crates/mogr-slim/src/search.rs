@@ -152,7 +152,8 @@ impl Search {
                 } else {
                     10.0
                 };
-                let step = ((gap + SCORE_TOLERANCE) / self.slope) as f32;
+                // Overshooting a little costs bytes; falling short again costs a round.
+                let step = ((gap + 2.0 * SCORE_TOLERANCE) / self.slope) as f32;
                 f.x + step.clamp(self.x_tolerance, self.max_step())
             }
             (None, None) => return None,
