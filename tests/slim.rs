@@ -142,6 +142,16 @@ fn jpeg_keeps_its_metadata_and_orientation() {
 }
 
 #[test]
+fn stripping_metadata_keeps_the_orientation() {
+    let input = image("jpeg/pil-hopper_orientation_6.jpg");
+    let out = Processor::new()
+        .with_metadata(mogr::Metadata::Strip)
+        .process(&input, "imageSlim")
+        .unwrap();
+    assert_eq!(mogr::info(&out.bytes).unwrap().orientation, 6);
+}
+
+#[test]
 fn an_already_minimal_file_comes_back_unchanged() {
     // A 1x1 GIF of 35 bytes: nothing can be smaller.
     let tiny: &[u8] = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;";

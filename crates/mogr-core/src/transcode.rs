@@ -275,8 +275,15 @@ fn jpeg_to_jpeg(
                 unchanged: true,
             });
         }
-        // Only metadata to drop: do it without re-encoding.
-        let bytes = markers::without_segments(input, |k| options.metadata.keeps(k))?;
+        // Only metadata to drop: do it without re-encoding (an orientation survives).
+        let mut bytes = markers::without_segments(input, |k| options.metadata.keeps(k))?;
+        if let Some(o) = options.metadata.lost_orientation(&header.segments) {
+            let segment = markers::Segment {
+                marker: 0xE1,
+                payload: crate::codecs::jpeg::exif::orientation_only(o),
+            };
+            bytes = encode::splice_segments(bytes, &[segment]);
+        }
         return Ok(Encoded {
             bytes,
             probe,
@@ -284,14 +291,7 @@ fn jpeg_to_jpeg(
         });
     }
     let cmyk = header.components.len() == 4;
-    let segments: Vec<markers::Segment<'_>> = header
-        .segments
-        .iter()
-        .filter(|s| options.metadata.keeps(s.kind()))
-        // A CMYK profile does not describe the RGB pixels we write.
-        .filter(|s| !(cmyk && s.kind() == markers::SegmentKind::Icc))
-        .cloned()
-        .collect();
+    let segments = options.metadata.select(&header.segments, cmyk);
     let (width, height) = (header.width, header.height);
     // DCT-domain requantization where the layout already fits; the pixel path otherwise,
     // and also when the coefficient decoder gives up (it handles fewer kinds of damage).

@@ -1,7 +1,7 @@
 //! JPEG: a mozjpeg-class encoder (trellis quantization, tuned tables, progressive scans,
 //! optimized Huffman tables) searched for the lowest quality that still meets the threshold.
 
-use mogr_core::codecs::jpeg::markers::{self, Density, Segment, SegmentKind};
+use mogr_core::codecs::jpeg::markers::{self, Density, Segment};
 use mogr_core::codecs::jpeg::{decode, encode::splice_segments};
 use mogr_core::pixels::{Bitmap, Layout};
 use mogr_core::transcode::Options;
@@ -127,14 +127,7 @@ impl<'a> Source<'a> {
         let header = markers::read_header(input)?;
         let bitmap = decode::decode(input, &header)?;
         let cmyk = header.components.len() == 4;
-        let segments = header
-            .segments
-            .iter()
-            .filter(|s| options.metadata.keeps(s.kind()))
-            // A CMYK profile does not describe the RGB pixels written.
-            .filter(|s| !(cmyk && s.kind() == SegmentKind::Icc))
-            .cloned()
-            .collect();
+        let segments = options.metadata.select(&header.segments, cmyk);
         Ok(Source {
             bitmap,
             density: header.density,
@@ -155,6 +148,7 @@ pub(crate) fn search(
     reference: Option<&Reference>,
     target: f64,
     progressive: bool,
+    precision: Precision,
 ) -> Result<Found, Error> {
     let tiles = proxy::tiles(&source.bitmap);
     let mut encodes = 0;
@@ -209,7 +203,20 @@ pub(crate) fn search(
             )
         }
     };
-    let mut s = Search::new(Q_RANGE.0, Q_RANGE.1, target, start, slope, 1.0, full_evals);
+    let (x_tolerance, score_tolerance, extra) = match precision {
+        Precision::Fast => (1.0, 0.4, 0),
+        Precision::Fine => (0.4, 0.15, 2),
+    };
+    let mut s = Search::new(
+        Q_RANGE.0,
+        Q_RANGE.1,
+        target,
+        start,
+        slope,
+        x_tolerance,
+        full_evals + extra,
+    )
+    .with_score_tolerance(score_tolerance);
     let mut best: Option<(Vec<u8>, f64, f32)> = None;
     if let Some(score) = first {
         // Already scored at the start by the subsampling choice; encoded again only if it wins.
@@ -298,6 +305,16 @@ pub(crate) fn search(
         }
     }
     Ok(found)
+}
+
+/// How close to the target a search lands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Precision {
+    /// Within 0.4 points and 1 quality step (imageSlim: bounded time).
+    Fast,
+    /// Within 0.15 points and 0.4 quality steps, with two more full-size encodes allowed
+    /// (yjpeg: every byte counts, the target is an exact score).
+    Fine,
 }
 
 /// The search's own encodes: baseline, which is faster and has the same coefficients.

@@ -25,10 +25,11 @@ pub struct Search {
     slope: f64,
     x_tolerance: f32,
     max_evals: usize,
+    score_tolerance: f64,
     points: Vec<Point>,
 }
 
-/// Score within this much above the target counts as landed.
+/// Score within this much above the target counts as landed (the default).
 const SCORE_TOLERANCE: f64 = 0.4;
 /// The longest step taken from a single side of the bracket, as a share of the range.
 const MAX_STEP_SHARE: f32 = 0.15;
@@ -54,8 +55,15 @@ impl Search {
             slope: slope.max(0.05),
             x_tolerance,
             max_evals,
+            score_tolerance: SCORE_TOLERANCE,
             points: Vec::new(),
         }
+    }
+
+    /// This search, landing when a pass is within `tolerance` of the target (default 0.4).
+    pub fn with_score_tolerance(mut self, tolerance: f64) -> Search {
+        self.score_tolerance = tolerance.max(0.01);
+        self
     }
 
     /// Records the score of setting `x`.
@@ -121,14 +129,14 @@ impl Search {
         }
         let (pass, fail) = (self.best(), self.highest_fail());
         let next = match (pass, fail) {
-            (Some(p), _) if p.score - self.target <= SCORE_TOLERANCE => return None,
+            (Some(p), _) if p.score - self.target <= self.score_tolerance => return None,
             (Some(p), Some(f)) => {
                 let width = p.x - f.x;
                 if width <= self.x_tolerance {
                     return None;
                 }
                 // Aim a little above the target, inside the bracket.
-                let aim = self.target + SCORE_TOLERANCE / 2.0;
+                let aim = self.target + self.score_tolerance / 2.0;
                 let t = if p.score > f.score && f.score.is_finite() {
                     ((aim - f.score) / (p.score - f.score)) as f32
                 } else {
@@ -140,7 +148,8 @@ impl Search {
                 if p.x <= self.lo + 1e-3 {
                     return None;
                 }
-                let step = ((p.score - self.target - SCORE_TOLERANCE / 2.0) / self.slope) as f32;
+                let step =
+                    ((p.score - self.target - self.score_tolerance / 2.0) / self.slope) as f32;
                 p.x - step.clamp(self.x_tolerance, self.max_step())
             }
             (None, Some(f)) => {
@@ -153,7 +162,7 @@ impl Search {
                     10.0
                 };
                 // Overshooting a little costs bytes; falling short again costs a round.
-                let step = ((gap + 2.0 * SCORE_TOLERANCE) / self.slope) as f32;
+                let step = ((gap + 2.0 * self.score_tolerance) / self.slope) as f32;
                 f.x + step.clamp(self.x_tolerance, self.max_step())
             }
             (None, None) => return None,

@@ -46,7 +46,13 @@ pub fn apply(input: &[u8], params: &MogrParams, options: &Options) -> Result<Enc
     let reference = Reference::new(&source.bitmap)?;
     let target = reference.score(&jpeg::decode_candidate(&plain.bytes)?)?;
     let progressive = params.interlace.is_none_or(|v| v.value == 1);
-    let found = jpeg::search(&source, Some(&reference), target, progressive)?;
+    let found = jpeg::search(
+        &source,
+        Some(&reference),
+        target,
+        progressive,
+        jpeg::Precision::Fine,
+    )?;
     match found.best {
         Some((bytes, _)) if bytes.len() < plain.bytes.len() => {
             let probe = transcode::probe(&bytes, &Limits::none())?;

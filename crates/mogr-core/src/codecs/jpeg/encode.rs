@@ -36,6 +36,43 @@ impl Metadata {
     }
 }
 
+impl Metadata {
+    /// The segments of an input kept by this policy, in order. A CMYK input's ICC profile
+    /// goes (it does not describe the RGB pixels written). When the EXIF block goes but
+    /// says the image is rotated or flipped, a minimal EXIF block with only the orientation
+    /// takes its place, so that the output still shows the right way up.
+    pub fn select<'a>(self, segments: &[Segment<'a>], cmyk: bool) -> Vec<Segment<'a>> {
+        let mut kept: Vec<Segment<'a>> = segments
+            .iter()
+            .filter(|s| self.keeps(s.kind()))
+            .filter(|s| !(cmyk && s.kind() == SegmentKind::Icc))
+            .cloned()
+            .collect();
+        if let Some(o) = self.lost_orientation(segments) {
+            kept.insert(
+                0,
+                Segment {
+                    marker: 0xE1,
+                    payload: super::exif::orientation_only(o),
+                },
+            );
+        }
+        kept
+    }
+
+    /// The orientation (2..=8) this policy would lose by dropping the EXIF block.
+    pub fn lost_orientation(self, segments: &[Segment<'_>]) -> Option<u16> {
+        if self.keeps(SegmentKind::Exif) {
+            return None;
+        }
+        segments
+            .iter()
+            .find(|s| s.kind() == SegmentKind::Exif)
+            .and_then(|s| super::exif::orientation(s.payload))
+            .filter(|&o| o != 1)
+    }
+}
+
 /// How to encode a JPEG.
 #[derive(Debug, Clone)]
 pub struct JpegSettings<'a> {

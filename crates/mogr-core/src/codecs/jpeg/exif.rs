@@ -92,3 +92,43 @@ pub fn dpi(app1: &[u8]) -> Option<(u32, u32)> {
     let (x, y) = ((x * scale).round(), (y * scale).round());
     (x >= 1.0 && y >= 1.0 && x < 1e6 && y < 1e6).then_some((x as u32, y as u32))
 }
+
+/// A minimal `Exif\0\0` APP1 payload that holds only an orientation (1..=8, clamped): what an
+/// output stripped of its metadata keeps, so that it still shows the right way up.
+pub fn orientation_only(orientation: u16) -> &'static [u8] {
+    &ORIENTATION_ONLY[usize::from(orientation.clamp(1, 8) - 1)]
+}
+
+static ORIENTATION_ONLY: [[u8; 32]; 8] = [
+    orientation_block(1),
+    orientation_block(2),
+    orientation_block(3),
+    orientation_block(4),
+    orientation_block(5),
+    orientation_block(6),
+    orientation_block(7),
+    orientation_block(8),
+];
+
+/// `Exif\0\0`, a big-endian TIFF header, IFD0 with one SHORT entry (0x0112), no next IFD.
+const fn orientation_block(o: u8) -> [u8; 32] {
+    [
+        b'E', b'x', b'i', b'f', 0, 0, // identifier
+        b'M', b'M', 0, 0x2A, 0, 0, 0, 8, // TIFF header, IFD0 at 8
+        0, 1, // one entry
+        0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, o, 0, 0, // Orientation, SHORT, 1, value
+        0, 0, 0, 0, // no next IFD
+    ]
+}
+
+#[cfg(test)]
+mod orientation_tests {
+    use super::*;
+
+    #[test]
+    fn the_minimal_block_reads_back() {
+        for o in 1..=8 {
+            assert_eq!(orientation(orientation_only(o)), Some(o));
+        }
+    }
+}
