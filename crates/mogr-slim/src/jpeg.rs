@@ -10,7 +10,7 @@ use mozjpeg_rs::{Encoder, Preset, QuantTableIdx, Subsampling};
 
 use crate::metric::Reference;
 use crate::proxy;
-use crate::search::Search;
+use crate::search::{Point, Search};
 use crate::Found;
 
 /// Lowest and highest quality searched.
@@ -147,7 +147,7 @@ pub(crate) fn search(
     source: &Source<'_>,
     reference: Option<&Reference>,
     target: f64,
-    progressive: bool,
+    scans: Scans,
     precision: Precision,
 ) -> Result<Found, Error> {
     let tiles = proxy::tiles(&source.bitmap);
@@ -176,135 +176,256 @@ pub(crate) fn search(
                 let score = tile_ref.score(&decode_candidate(&bytes)?)?;
                 s.record(q, score);
             }
-            Ok((
-                s.best().map_or(Q_RANGE.1, |p| p.x),
-                s.slope(),
-                subsampling.0,
-            ))
+            Ok(TileFit {
+                points: s.points().to_vec(),
+                best: s.best().map(|p| p.x),
+                slope: s.slope(),
+                subsampling: subsampling.0,
+            })
         });
         let built = built.map(|h| h.join().unwrap_or_else(|_| Err(panicked())));
         (tile_result, built)
     });
     let built = built.transpose()?;
     let reference = reference.or(built.as_ref()).ok_or_else(panicked)?;
-    let (start, slope, full_evals, subsampling, first) = match tile_result {
-        Some(r) => {
-            let (start, slope, sub) = r?;
-            (start, slope, crate::MAX_FULL_EVALS, sub, None)
-        }
-        None => {
-            let (sub, score) = choose_subsampling(&source.bitmap, reference, target, &mut encodes)?;
-            (
-                Q_START,
-                SLOPE,
-                crate::MAX_FULL_EVALS + crate::MAX_PROXY_EVALS,
-                sub,
-                Some(score),
-            )
-        }
-    };
     let (x_tolerance, score_tolerance, extra) = match precision {
         Precision::Fast => (1.0, 0.4, 0),
         Precision::Fine => (0.4, 0.15, 2),
     };
-    let mut s = Search::new(
-        Q_RANGE.0,
-        Q_RANGE.1,
+    let full = Full {
+        source,
+        reference,
         target,
-        start,
-        slope,
+        scans,
         x_tolerance,
-        full_evals + extra,
-    )
-    .with_score_tolerance(score_tolerance);
-    let mut best: Option<(Vec<u8>, f64, f32)> = None;
-    if let Some(score) = first {
-        // Already scored at the start by the subsampling choice; encoded again only if it wins.
-        s.record(Q_START, score);
-    }
-    // One full-size evaluation: encode, decode, score.
-    let evaluate = |q: f32| -> Result<(Vec<u8>, f64), Error> {
-        let settings = search_settings(q, subsampling);
-        let bytes = encode(&source.bitmap, settings, source.density, &source.segments)?;
-        let score = reference.score(&decode_candidate(&bytes)?)?;
-        Ok((bytes, score))
+        score_tolerance,
     };
-    // After a tile search, the tiles' answer and one a little above it (tiles tend to score
-    // the image slightly high) are tried at once, on two threads.
-    let mut round: Vec<f32> = match (first, s.next()) {
-        (None, Some(q)) => {
-            let above = (q + (1.5 / slope) as f32).min(Q_RANGE.1);
-            if above > q + 0.5 {
-                vec![q, above]
-            } else {
-                vec![q]
-            }
+    let mut found = match tile_result {
+        Some(fit) => full.calibrated(fit?, crate::MAX_FULL_EVALS + extra)?,
+        None => {
+            let (sub, score) = choose_subsampling(&source.bitmap, reference, target, &mut encodes)?;
+            full.direct(
+                sub,
+                score,
+                crate::MAX_FULL_EVALS + crate::MAX_PROXY_EVALS + extra,
+            )?
         }
-        (_, next) => next.into_iter().collect(),
     };
-    while !round.is_empty() {
-        let results: Vec<Result<(Vec<u8>, f64), Error>> = if round.len() == 1 {
-            vec![evaluate(round[0])]
-        } else {
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = round
-                    .iter()
-                    .map(|&q| scope.spawn(move || evaluate(q)))
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or_else(|_| Err(panicked())))
-                    .collect()
-            })
+    found.encodes += encodes;
+    Ok(found)
+}
+
+/// What the tile search learnt: its points, the slope, the subsampling.
+struct TileFit {
+    points: Vec<Point>,
+    best: Option<f32>,
+    slope: f64,
+    subsampling: Subsampling,
+}
+
+/// The full-size part of a search.
+struct Full<'s, 'a> {
+    source: &'s Source<'a>,
+    reference: &'s Reference,
+    target: f64,
+    scans: Scans,
+    x_tolerance: f32,
+    score_tolerance: f64,
+}
+
+impl Full<'_, '_> {
+    /// Encodes at `q`: baseline (the search's own encodes, which are fastest and have the
+    /// same coefficients), or progressive with the scan split searched.
+    fn encode(
+        &self,
+        q: f32,
+        subsampling: Subsampling,
+        progressive: bool,
+    ) -> Result<Vec<u8>, Error> {
+        let settings = Settings {
+            progressive,
+            optimize_scans: progressive,
+            ..search_settings(q, subsampling)
         };
-        for (&q, result) in round.iter().zip(results) {
-            let (bytes, score) = result?;
+        encode(
+            &self.source.bitmap,
+            settings,
+            self.source.density,
+            &self.source.segments,
+        )
+    }
+
+    /// Encodes baseline and scores.
+    fn evaluate(&self, q: f32, sub: Subsampling) -> Result<(Vec<u8>, f64), Error> {
+        let bytes = self.encode(q, sub, false)?;
+        let score = self.reference.score(&decode_candidate(&bytes)?)?;
+        Ok((bytes, score))
+    }
+
+    /// After a tile search: one full-size encode at the tiles' answer measures how far the
+    /// whole image scores from its tiles; the tiles' curve, shifted by that, predicts the
+    /// next quality, and the search goes on from there at full size.
+    fn calibrated(&self, fit: TileFit, max_evals: usize) -> Result<Found, Error> {
+        let q_t = fit.best.unwrap_or(Q_RANGE.1);
+        let tile_score = fit
+            .points
+            .iter()
+            .find(|p| p.x == q_t)
+            .map_or(self.target, |p| p.score);
+        let mut s = self.search(q_t, fit.slope, max_evals);
+        let mut best = None;
+        let (bytes, s1) = self.evaluate(q_t, fit.subsampling)?;
+        let mut encodes = 1;
+        s.record(q_t, s1);
+        keep_lowest(&mut best, q_t, s1, bytes, self.target);
+        // The tiles' curve, shifted by the whole image's offset from it, aims the next step.
+        let aim = self.target - (s1 - tile_score) + self.score_tolerance / 2.0;
+        // (At least a step of the tolerance away, or the search's own proposal.)
+        let mut next = s.next().map(|own| {
+            let q = solve(&fit.points, aim, fit.slope).clamp(Q_RANGE.0, Q_RANGE.1);
+            if (q - q_t).abs() >= self.x_tolerance {
+                q
+            } else {
+                own
+            }
+        });
+        while let Some(q) = next {
+            let (bytes, score) = self.evaluate(q, fit.subsampling)?;
             encodes += 1;
             s.record(q, score);
-            if score >= target && best.as_ref().is_none_or(|b| bytes.len() < b.0.len()) {
-                best = Some((bytes, score, q));
+            keep_lowest(&mut best, q, score, bytes, self.target);
+            next = s.next();
+        }
+        self.write(best, fit.subsampling, encodes, false)
+    }
+
+    /// Small images: the search runs at full size from the start quality (already scored).
+    fn direct(&self, sub: Subsampling, start_score: f64, max_evals: usize) -> Result<Found, Error> {
+        let mut s = self.search(Q_START, SLOPE, max_evals);
+        s.record(Q_START, start_score);
+        let mut best = None;
+        let mut encodes = 0;
+        while let Some(q) = s.next() {
+            let (bytes, score) = self.evaluate(q, sub)?;
+            encodes += 1;
+            s.record(q, score);
+            keep_lowest(&mut best, q, score, bytes, self.target);
+        }
+        if best.is_none() {
+            // Only the start passed: encode it again (its bytes were not kept).
+            if let Some(p) = s.best() {
+                encodes += 1;
+                best = Some((p.x, p.score, self.encode(p.x, sub, false)?));
             }
         }
-        round = s.next().into_iter().collect();
+        self.write(best, sub, encodes, true)
     }
-    // The start point passed and nothing below it did: encode it for real.
-    if best.is_none() {
-        if let Some(p) = s.best() {
-            let bytes = encode(
-                &source.bitmap,
-                search_settings(p.x, subsampling),
-                source.density,
-                &source.segments,
-            )?;
-            encodes += 1;
-            best = Some((bytes, p.score, p.x));
-        }
+
+    fn search(&self, start: f32, slope: f64, max_evals: usize) -> Search {
+        Search::new(
+            Q_RANGE.0,
+            Q_RANGE.1,
+            self.target,
+            start,
+            slope,
+            self.x_tolerance,
+            max_evals,
+        )
+        .with_score_tolerance(self.score_tolerance)
     }
-    // The winner written as asked, progressive with its scan split searched: the same
-    // coefficients in fewer bytes. Kept when it decodes to the same pixels or still passes.
-    let mut found = Found::new(target);
-    found.encodes = encodes;
-    if let Some((bytes, score, q)) = best {
-        if progressive {
-            let finer = Settings {
-                progressive,
-                optimize_scans: true,
-                ..search_settings(q, subsampling)
-            };
-            let written = encode(&source.bitmap, finer, source.density, &source.segments)?;
+
+    /// The winner as it is written: progressive when asked; for [`Scans::Smallest`], the
+    /// progressive version too when the image is `small` (cheap to try), the smaller kept.
+    fn write(
+        &self,
+        best: Option<(f32, f64, Vec<u8>)>,
+        sub: Subsampling,
+        encodes: u32,
+        small: bool,
+    ) -> Result<Found, Error> {
+        let mut found = Found::new(self.target);
+        found.encodes = encodes;
+        let Some((q, score, baseline)) = best else {
+            return Ok(found);
+        };
+        let try_progressive = match self.scans {
+            Scans::Progressive => true,
+            Scans::Baseline => false,
+            Scans::Smallest => small,
+        };
+        if try_progressive {
+            let written = self.encode(q, sub, true)?;
             found.encodes += 1;
-            let again = decode_candidate(&written)?;
-            let score = if decode_candidate(&bytes)?.data == again.data {
-                score
-            } else {
-                reference.score(&again)?
-            };
+            let score = self.same_or_score(&baseline, &written, score)?;
             found.offer(written, score);
+        }
+        if self.scans != Scans::Progressive {
+            found.offer(baseline, score);
+        }
+        Ok(found)
+    }
+
+    /// The score of `written`: `known` when it decodes to the same pixels as `searched`
+    /// (the scan layout changed, not the coefficients), else scored again.
+    fn same_or_score(&self, searched: &[u8], written: &[u8], known: f64) -> Result<f64, Error> {
+        let again = decode_candidate(written)?;
+        if decode_candidate(searched)?.data == again.data {
+            Ok(known)
         } else {
-            found.offer(bytes, score);
+            self.reference.score(&again)
         }
     }
-    Ok(found)
+}
+
+/// Keeps the passing encoding with the lowest quality.
+fn keep_lowest(
+    best: &mut Option<(f32, f64, Vec<u8>)>,
+    q: f32,
+    score: f64,
+    bytes: Vec<u8>,
+    target: f64,
+) {
+    if score >= target && best.as_ref().is_none_or(|b| q < b.0) {
+        *best = Some((q, score, bytes));
+    }
+}
+
+/// How the output's scans are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scans {
+    /// Progressive, the scan split searched (`yjpeg`, `interlace/1`).
+    Progressive,
+    /// Baseline (`interlace/0`).
+    Baseline,
+    /// Whichever is smaller: baseline, and progressive too where the image is small enough
+    /// for the extra encode to be cheap (imageSlim).
+    Smallest,
+}
+
+/// The setting where the tiles' piecewise-linear curve reaches `score`, extended past its
+/// ends with `slope`.
+fn solve(points: &[Point], score: f64, slope: f64) -> f32 {
+    let mut pts: Vec<Point> = points
+        .iter()
+        .copied()
+        .filter(|p| p.score.is_finite())
+        .collect();
+    pts.sort_by(|a, b| a.x.total_cmp(&b.x));
+    for w in pts.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        if (a.score <= score && score <= b.score) && b.score > a.score {
+            let t = (score - a.score) / (b.score - a.score);
+            return a.x + (b.x - a.x) * t as f32;
+        }
+    }
+    // Outside the points: from the nearest one in score.
+    let near = pts
+        .iter()
+        .min_by(|a, b| (a.score - score).abs().total_cmp(&(b.score - score).abs()));
+    match near {
+        Some(p) => p.x + ((score - p.score) / slope.max(0.05)) as f32,
+        None => Q_START,
+    }
 }
 
 /// How close to the target a search lands.

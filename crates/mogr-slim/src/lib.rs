@@ -148,7 +148,13 @@ pub fn slim(input: &[u8], options: &Options, slim: &SlimOptions) -> Result<Slimm
     let searched = match probe.format {
         ImageFormat::Jpeg => {
             let source = jpeg::Source::new(input, options)?;
-            jpeg::search(&source, None, threshold, true, jpeg::Precision::Fast)
+            jpeg::search(
+                &source,
+                None,
+                threshold,
+                jpeg::Scans::Smallest,
+                jpeg::Precision::Fast,
+            )
         }
         ImageFormat::Png => png::slim(input, options, threshold)?,
         ImageFormat::Gif => gif::slim(input, options, threshold)?,

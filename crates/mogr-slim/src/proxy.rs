@@ -10,9 +10,9 @@ use mogr_core::pixels::Bitmap;
 /// Images up to this many pixels are searched at full size.
 pub const FULL_SIZE_PIXELS: u64 = 1_200_000;
 /// Side of one tile (a multiple of 16).
-const TILE: u32 = 256;
+const TILE: u32 = 128;
 /// Tiles per proxy: about half a megapixel.
-const TILES: u32 = 8;
+const TILES: u32 = 32;
 
 /// The proxy of `bitmap`, or `None` when the image is small enough to search as it is.
 pub fn tiles(bitmap: &Bitmap) -> Option<Bitmap> {

@@ -45,12 +45,16 @@ pub fn apply(input: &[u8], params: &MogrParams, options: &Options) -> Result<Enc
     };
     let reference = Reference::new(&source.bitmap)?;
     let target = reference.score(&jpeg::decode_candidate(&plain.bytes)?)?;
-    let progressive = params.interlace.is_none_or(|v| v.value == 1);
+    let scans = if params.interlace.is_none_or(|v| v.value == 1) {
+        jpeg::Scans::Progressive
+    } else {
+        jpeg::Scans::Baseline
+    };
     let found = jpeg::search(
         &source,
         Some(&reference),
         target,
-        progressive,
+        scans,
         jpeg::Precision::Fine,
     )?;
     match found.best {
