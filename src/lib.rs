@@ -44,6 +44,9 @@ pub use mogr_core::transcode::Metadata;
 pub use mogr_core::{quality, Error, FormatName, ImageFormat, LimitKind, Limits};
 pub use mogr_parse::{self as rule, ParseError, Pipeline};
 pub use mogr_slim::{SlimFlag, SlimOptions};
+pub use ops::{process_operations, PicOperations, Styles, UploadResult};
+
+pub mod ops;
 
 use mogr_core::transcode::{self, Probe};
 use mogr_parse::{Format, Stage};
@@ -166,6 +169,27 @@ impl Processor {
 
     /// Applies a parsed (not necessarily validated) pipeline to `input`.
     pub fn process_pipeline(&self, input: &[u8], pipeline: &Pipeline) -> Result<Output, Error> {
+        self.run(input, pipeline, None)
+    }
+
+    /// [`Processor::process`] sharing decoded pixels of `input` with other rules through
+    /// `cache` (persistent processing).
+    fn process_cached(
+        &self,
+        input: &[u8],
+        rule: &str,
+        cache: &transcode::DecodeCache,
+    ) -> Result<Output, Error> {
+        let pipeline = mogr_parse::parse(rule)?;
+        self.run(input, &pipeline, Some(cache))
+    }
+
+    fn run(
+        &self,
+        input: &[u8],
+        pipeline: &Pipeline,
+        cache: Option<&transcode::DecodeCache>,
+    ) -> Result<Output, Error> {
         for stage in &pipeline.stages {
             if let Stage::Mogr(params) = stage {
                 if let Err(e) = params.validate() {
@@ -182,7 +206,11 @@ impl Processor {
                 Stage::Mogr(params) if params.format == Some(Format::Yjpeg) => {
                     mogr_slim::yjpeg(bytes, params, &self.options)
                 }
-                Stage::Mogr(params) => transcode::apply(bytes, params, &self.options),
+                Stage::Mogr(params) => {
+                    // The cache holds the original input's pixels: first stage only.
+                    let cache = cache.filter(|_| current.is_none());
+                    transcode::apply_with(bytes, params, &self.options, cache)
+                }
                 // The grammar only allows it last: report on the image as it stands.
                 Stage::Info => {
                     let info = self.info(bytes)?;

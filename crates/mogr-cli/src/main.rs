@@ -43,6 +43,24 @@ enum Command {
         #[arg(long, value_parser = ["all", "keep-icc"])]
         strip: Option<String>,
     },
+    /// Persistent processing: apply the rules of a `Pic-Operations` header to an uploaded
+    /// image, write each result under OUTDIR at its resolved key (never outside OUTDIR), and
+    /// print the `UploadResult` XML. Exit 0 when every rule succeeded, 1 otherwise (the XML
+    /// is printed either way), 2 when the header is invalid.
+    Ops {
+        /// The object key of the upload, e.g. `photos/cat.jpg` (relative fileids resolve
+        /// against its folder).
+        key: String,
+        /// A file holding the `Pic-Operations` JSON, or `-` for standard input.
+        pic_operations: PathBuf,
+        /// The uploaded image.
+        input: PathBuf,
+        /// Where the results are written.
+        outdir: PathBuf,
+        /// A style for `style/<name>` rules, as `name=rule` (repeatable).
+        #[arg(long = "style", value_name = "NAME=RULE")]
+        styles: Vec<String>,
+    },
     /// Print an image's ImageInfo as JSON (Format, Width, Height, Size, Quality, Ave,
     /// Orientation, FrameCount, BitDepth, HorizontalDpi, VerticalDpi, Md5); exit 1 with the
     /// error on stderr when it cannot be read.
@@ -77,6 +95,13 @@ fn main() -> ExitCode {
             output,
             strip,
         } => process(&rule, &input, &output, strip.as_deref()),
+        Command::Ops {
+            key,
+            pic_operations,
+            input,
+            outdir,
+            styles,
+        } => ops(&key, &pic_operations, &input, &outdir, &styles),
         Command::Info { input } => {
             let result = read_input(&input)
                 .map_err(|e| format!("cannot read {}: {e}", input.display()))
@@ -155,6 +180,71 @@ fn process(rule: &str, input: &PathBuf, output: &PathBuf, strip: Option<&str>) -
         println!("{line}");
     }
     ExitCode::SUCCESS
+}
+
+fn ops(
+    key: &str,
+    pic_operations: &PathBuf,
+    input: &PathBuf,
+    outdir: &std::path::Path,
+    style_args: &[String],
+) -> ExitCode {
+    let header = match read_input(pic_operations) {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(e) => {
+            eprintln!("mogr: cannot read {}: {e}", pic_operations.display());
+            return ExitCode::from(2);
+        }
+    };
+    let operations = match mogr::PicOperations::parse(&header) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("mogr: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut styles = mogr::Styles::new();
+    for arg in style_args {
+        match arg.split_once('=') {
+            Some((name, rule)) => styles = styles.with(name, rule),
+            None => {
+                eprintln!("mogr: --style takes NAME=RULE, got `{arg}`");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let bytes = match std::fs::read(input) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("mogr: cannot read {}: {e}", input.display());
+            return ExitCode::from(1);
+        }
+    };
+    let mut result = mogr::Processor::new().process_operations(key, &bytes, &operations, &styles);
+    // Keys are resolved to relative paths without `..`: joining keeps them under OUTDIR.
+    for r in &mut result.results {
+        let mogr::ops::ProcessResult::Done(o) = r else {
+            continue;
+        };
+        let path = outdir.join(&o.key);
+        let written = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&path, &o.bytes));
+        if let Err(e) = written {
+            *r = mogr::ops::ProcessResult::Failed {
+                key: o.key.clone(),
+                code: "ProcessFailed",
+                message: format!("cannot write {}: {e}", path.display()),
+            };
+        }
+    }
+    println!("{}", result.to_xml());
+    if result.all_succeeded() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 fn read_input(path: &PathBuf) -> std::io::Result<Vec<u8>> {

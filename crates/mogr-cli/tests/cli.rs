@@ -164,3 +164,58 @@ fn info_prints_json_and_fails_with_exit_1() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot decode"));
 }
+
+#[test]
+fn ops_writes_each_result_under_outdir_and_prints_the_xml() {
+    let dir = std::env::temp_dir().join(format!("mogr-cli-ops-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("out");
+    let header = r#"{"is_pic_info":1,"rules":[
+        {"bucket":"b-1","fileid":"t/x.webp","rule":"imageMogr2/format/webp"},
+        {"fileid":"/root.png","rule":"style/png"},
+        {"fileid":"../../../../escape.png","rule":"imageMogr2/format/png"}]}"#;
+    let input = image("jpeg/pil-flower.jpg");
+    let run = mogr(
+        &[
+            "ops",
+            "up/flower.jpg",
+            "-",
+            &input,
+            out.to_str().unwrap(),
+            "--style",
+            "png=imageMogr2/format/png",
+        ],
+        Some(header.as_bytes()),
+    );
+    let xml = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(1), "one rule fails: {xml}");
+    assert!(
+        xml.starts_with("<UploadResult><OriginalInfo><Key>up/flower.jpg</Key>"),
+        "{xml}"
+    );
+    assert!(xml.contains(
+        "<Key>up/t/x.webp</Key><Location>b-1/up/t/x.webp</Location><Format>webp</Format>"
+    ));
+    assert!(xml.contains("<Code>InvalidArgument</Code>"));
+    let webp = std::fs::read(out.join("up/t/x.webp")).unwrap();
+    assert!(webp.starts_with(b"RIFF"));
+    assert!(std::fs::read(out.join("root.png"))
+        .unwrap()
+        .starts_with(b"\x89PNG"));
+    assert!(!dir.join("escape.png").exists() && !out.join("escape.png").exists());
+    // Every rule succeeding: exit 0.
+    let ok = mogr(
+        &["ops", "a.jpg", "-", &input, out.to_str().unwrap()],
+        Some(br#"{"rules":[{"fileid":"b.png","rule":"imageMogr2/format/png"}]}"#),
+    );
+    assert_eq!(ok.status.code(), Some(0));
+    // A bad header: exit 2, the reason on stderr.
+    let bad = mogr(
+        &["ops", "a.jpg", "-", &input, out.to_str().unwrap()],
+        Some(b"{\"rules\":7}"),
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("rules"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

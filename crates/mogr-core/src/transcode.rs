@@ -145,6 +145,36 @@ fn jpeg_probe(header: &markers::JpegHeader<'_>) -> Probe {
 /// (an `interlace` value different from the input's), the input bytes are returned as they
 /// are: no generation loss, never a larger file.
 pub fn apply(input: &[u8], params: &MogrParams, options: &Options) -> Result<Encoded, Error> {
+    apply_with(input, params, options, None)
+}
+
+/// The decoded pixels of one input, kept for the stages that need them, so that several
+/// rules applied to the same input decode it once (persistent processing).
+#[derive(Debug, Default)]
+pub struct DecodeCache {
+    raster: std::cell::OnceCell<crate::pixels::Raster>,
+}
+
+impl DecodeCache {
+    /// An empty cache, for one input.
+    pub fn new() -> DecodeCache {
+        DecodeCache::default()
+    }
+
+    /// Whether the input has been decoded.
+    pub fn is_filled(&self) -> bool {
+        self.raster.get().is_some()
+    }
+}
+
+/// As [`apply`], taking the input's decoded pixels from `cache` (which must only ever see
+/// this `input`) and filling it on first use.
+pub fn apply_with(
+    input: &[u8],
+    params: &MogrParams,
+    options: &Options,
+    cache: Option<&DecodeCache>,
+) -> Result<Encoded, Error> {
     let probe = probe(input, &options.limits)?;
     let target = match params.format {
         None => probe.format,
@@ -208,7 +238,18 @@ pub fn apply(input: &[u8], params: &MogrParams, options: &Options) -> Result<Enc
             unchanged: true,
         });
     }
-    let mut raster = raster::decode(input, probe.format, options.limits.max_frames, true)?;
+    let decode = || raster::decode(input, probe.format, options.limits.max_frames, true);
+    let mut raster = match cache {
+        Some(c) => match c.raster.get() {
+            Some(r) => r.clone(),
+            None => {
+                let r = decode()?;
+                let _ = c.raster.set(r.clone());
+                r
+            }
+        },
+        None => decode()?,
+    };
     if let Some(n) = cgif {
         raster.frames = raster::select_frames(std::mem::take(&mut raster.frames), n);
     }
@@ -331,4 +372,45 @@ fn is_metadata(kind: markers::SegmentKind) -> bool {
         kind,
         markers::SegmentKind::Jfif | markers::SegmentKind::Adobe
     )
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::*;
+
+    #[test]
+    fn a_cache_is_filled_once_and_gives_the_same_output() {
+        use image::ImageEncoder;
+        // A 16x16 PNG made here, converted twice through one cache.
+        let pixels: Vec<u8> = (0..16 * 16 * 3).map(|i| (i * 7) as u8).collect();
+        let mut png = Vec::new();
+        image::codecs::png::PngEncoder::new(&mut png)
+            .write_image(&pixels, 16, 16, image::ExtendedColorType::Rgb8)
+            .unwrap();
+        let params = |rule: &str| match mogr_parse::parse(rule).unwrap().stages.remove(0) {
+            mogr_parse::Stage::Mogr(p) => p,
+            _ => unreachable!(),
+        };
+        let cache = DecodeCache::new();
+        let options = Options::default();
+        assert!(!cache.is_filled());
+        let a = apply_with(
+            &png,
+            &params("imageMogr2/format/bmp"),
+            &options,
+            Some(&cache),
+        )
+        .unwrap();
+        assert!(cache.is_filled());
+        let b = apply_with(
+            &png,
+            &params("imageMogr2/format/bmp"),
+            &options,
+            Some(&cache),
+        )
+        .unwrap();
+        let plain = apply(&png, &params("imageMogr2/format/bmp"), &options).unwrap();
+        assert_eq!(a.bytes, plain.bytes);
+        assert_eq!(b.bytes, plain.bytes);
+    }
 }

@@ -61,6 +61,10 @@ pub use yjpeg::apply as yjpeg;
 /// Default threshold: a SSIMULACRA2 score of at least 80 counts as visually the same.
 pub const DEFAULT_THRESHOLD: f64 = 80.0;
 
+/// How far above the threshold JPEG searches aim, so that outputs also pass when decoded by
+/// libjpeg-turbo (seen: scores 0.01 to 0.03 apart from mogr's own decoder).
+pub const DECODER_MARGIN: f64 = 0.05;
+
 /// Tile (proxy) encodes a JPEG search makes at most.
 pub const MAX_PROXY_EVALS: usize = 7;
 /// Full-size encodes a JPEG search makes at most after its tile search.
@@ -126,6 +130,12 @@ impl Found {
         }
     }
 
+    /// The same result, judged against another threshold from now on.
+    pub fn rethreshold(mut self, threshold: f64) -> Found {
+        self.threshold = threshold;
+        self
+    }
+
     /// Keeps `bytes` when it passes and is the smallest so far.
     pub fn offer(&mut self, bytes: Vec<u8>, score: f64) {
         if score >= self.threshold
@@ -148,13 +158,12 @@ pub fn slim(input: &[u8], options: &Options, slim: &SlimOptions) -> Result<Slimm
     let searched = match probe.format {
         ImageFormat::Jpeg => {
             let source = jpeg::Source::new(input, options)?;
-            jpeg::search(
-                &source,
-                None,
-                threshold,
-                jpeg::Scans::Smallest,
-                jpeg::Precision::Fast,
-            )
+            // Aimed a hair above the threshold: other decoders (libjpeg-turbo's IDCT and
+            // upsampling) see slightly different pixels than ours.
+            let aim = threshold + DECODER_MARGIN;
+            let scans = jpeg::Scans::Smallest;
+            jpeg::search(&source, None, aim, scans, jpeg::Precision::Fast)
+                .map(|found| found.rethreshold(threshold))
         }
         ImageFormat::Png => png::slim(input, options, threshold)?,
         ImageFormat::Gif => gif::slim(input, options, threshold)?,

@@ -103,8 +103,8 @@ fn search(
         .as_ref()
         .is_some_and(|(b, _)| b.len() * 10 < input.len() * 6);
     if !far_smaller {
-        let bytes =
-            oxipng::optimize_from_memory(input, &oxipng_options(options.metadata, pixels)).map_err(fail)?;
+        let bytes = oxipng::optimize_from_memory(input, &oxipng_options(options.metadata, pixels))
+            .map_err(fail)?;
         found.encodes += 1;
         found.offer(bytes, 100.0);
     }
