@@ -25,9 +25,14 @@ pub(crate) fn slim(
     // x is log2 of the palette size, 1..=8 (2..=255 colours).
     let mut s = Search::new(1.0, 8.0, threshold, 8.0, 8.0, 0.25, 6);
     let result = (|| {
+        let mut tried = Vec::new();
         while let Some(x) = s.next() {
-            let colors = 2f32.powf(x).round() as usize;
-            let bytes = gif::encode_with_colors(&raster, colors.min(255))?;
+            let colors = (2f32.powf(x).round() as usize).min(255);
+            if tried.contains(&colors) {
+                break; // neighbouring settings round to the same palette size
+            }
+            tried.push(colors);
+            let bytes = gif::encode_with_colors(&raster, colors)?;
             found.encodes += 1;
             let decoded =
                 raster::decode(&bytes, ImageFormat::Gif, options.limits.max_frames, false)?;
