@@ -41,7 +41,7 @@
 
 pub use mogr_core::info::ImageInfo;
 pub use mogr_core::transcode::Metadata;
-pub use mogr_core::{quality, Error, FormatName, ImageFormat, LimitKind, Limits};
+pub use mogr_core::{quality, Error, FormatName, ImageFormat, LimitKind, Limits, Stop};
 pub use mogr_parse::{self as rule, ParseError, Pipeline};
 pub use mogr_slim::{SlimFlag, SlimOptions};
 pub use ops::{process_operations, PicOperations, Styles, UploadResult};
@@ -129,6 +129,8 @@ impl Output {
 pub struct Processor {
     options: transcode::Options,
     slim: SlimOptions,
+    deadline: Option<std::time::Duration>,
+    cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Processor {
@@ -148,6 +150,35 @@ impl Processor {
     pub fn with_metadata(mut self, metadata: Metadata) -> Processor {
         self.options.metadata = metadata;
         self
+    }
+
+    /// Gives each call at most `limit` of work: checked before every stage and before every
+    /// encode of an `imageSlim` or `yjpeg` search (a single encode runs to its end); past it
+    /// the call fails with [`Error::Stopped`].
+    pub fn with_deadline(mut self, limit: std::time::Duration) -> Processor {
+        self.deadline = Some(limit);
+        self
+    }
+
+    /// Stops calls when `flag` is set (from another thread), at the same points as
+    /// [`Processor::with_deadline`], with [`Error::Stopped`].
+    pub fn with_cancel_flag(
+        mut self,
+        flag: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) -> Processor {
+        self.cancel = Some(flag);
+        self
+    }
+
+    fn stop(&self) -> Stop {
+        let mut stop = Stop::never();
+        if let Some(d) = self.deadline {
+            stop = stop.at(std::time::Instant::now() + d);
+        }
+        if let Some(f) = &self.cancel {
+            stop = stop.when(f.clone());
+        }
+        stop
     }
 
     /// Sets the SSIMULACRA2 score `imageSlim` outputs must reach (default 80).
@@ -197,14 +228,16 @@ impl Processor {
                 }
             }
         }
+        let stop = self.stop();
         let mut current: Option<(Vec<u8>, Probe)> = None;
         let mut all_unchanged = true;
         let mut slim: Option<(SlimFlag, Option<Returned>)> = None;
         for stage in &pipeline.stages {
+            stop.check()?;
             let bytes = current.as_ref().map_or(input, |(b, _)| b.as_slice());
             let result = match stage {
                 Stage::Mogr(params) if params.format == Some(Format::Yjpeg) => {
-                    mogr_slim::yjpeg(bytes, params, &self.options)
+                    mogr_slim::yjpeg(bytes, params, &self.options, &stop)
                 }
                 Stage::Mogr(params) => {
                     // The cache holds the original input's pixels: first stage only.
@@ -226,7 +259,7 @@ impl Processor {
                     });
                 }
                 Stage::Slim => {
-                    let slimmed = mogr_slim::slim(bytes, &self.options, &self.slim);
+                    let slimmed = mogr_slim::slim(bytes, &self.options, &self.slim, &stop);
                     match slimmed {
                         Ok(s) => {
                             let probe = match current.take() {

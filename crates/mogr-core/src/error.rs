@@ -39,6 +39,13 @@ pub enum Error {
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
+    /// The work was stopped before it finished: the caller's deadline passed, or its
+    /// cancellation flag was raised (see [`crate::Stop`]).
+    #[error("stopped: {reason}")]
+    Stopped {
+        /// `deadline passed` or `cancelled`.
+        reason: &'static str,
+    },
     /// The encoder failed.
     #[error("cannot encode {format}: {message}")]
     Encode {

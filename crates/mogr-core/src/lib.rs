@@ -38,8 +38,10 @@ pub mod limits;
 pub mod pixels;
 pub mod quality;
 pub mod raster;
+pub mod stop;
 pub mod transcode;
 
 pub use error::{Error, FormatName, LimitKind};
 pub use format::ImageFormat;
 pub use limits::Limits;
+pub use stop::Stop;

@@ -4,7 +4,7 @@
 
 use mogr_core::codecs::gif;
 use mogr_core::transcode::Options;
-use mogr_core::{raster, Error, ImageFormat};
+use mogr_core::{raster, Error, ImageFormat, Stop};
 
 use crate::metric::FrameReferences;
 use crate::search::Search;
@@ -15,6 +15,7 @@ pub(crate) fn slim(
     input: &[u8],
     options: &Options,
     threshold: f64,
+    stop: &Stop,
 ) -> Result<Result<Found, Error>, Error> {
     let raster = raster::decode(input, ImageFormat::Gif, options.limits.max_frames, false)?;
     let references = match FrameReferences::new(&raster) {
@@ -32,6 +33,7 @@ pub(crate) fn slim(
                 break; // neighbouring settings round to the same palette size
             }
             tried.push(colors);
+            stop.check()?;
             let bytes = gif::encode_with_colors(&raster, colors)?;
             found.encodes += 1;
             let decoded =

@@ -5,7 +5,7 @@ use mogr_core::codecs::jpeg::markers::{self, Density, Segment};
 use mogr_core::codecs::jpeg::{decode, encode::splice_segments};
 use mogr_core::pixels::{Bitmap, Layout};
 use mogr_core::transcode::Options;
-use mogr_core::{Error, FormatName, ImageFormat};
+use mogr_core::{Error, FormatName, ImageFormat, Stop};
 use mozjpeg_rs::{Encoder, Preset, QuantTableIdx, Subsampling};
 
 use crate::metric::Reference;
@@ -149,6 +149,7 @@ pub(crate) fn search(
     target: f64,
     scans: Scans,
     precision: Precision,
+    stop: &Stop,
 ) -> Result<Found, Error> {
     let tiles = proxy::tiles(&source.bitmap);
     let mut encodes = 0;
@@ -171,6 +172,7 @@ pub(crate) fn search(
             );
             s.record(Q_START, subsampling.1);
             while let Some(q) = s.next() {
+                stop.check()?;
                 let bytes = encode(tiles, search_settings(q, subsampling.0), None, &[])?;
                 encodes += 1;
                 let score = tile_ref.score(&decode_candidate(&bytes)?)?;
@@ -197,6 +199,7 @@ pub(crate) fn search(
         reference,
         target,
         scans,
+        stop,
         x_tolerance,
         score_tolerance,
     };
@@ -229,6 +232,7 @@ struct Full<'s, 'a> {
     reference: &'s Reference,
     target: f64,
     scans: Scans,
+    stop: &'s Stop,
     x_tolerance: f32,
     score_tolerance: f64,
 }
@@ -257,6 +261,7 @@ impl Full<'_, '_> {
 
     /// Encodes baseline and scores.
     fn evaluate(&self, q: f32, sub: Subsampling) -> Result<(Vec<u8>, f64), Error> {
+        self.stop.check()?;
         let bytes = self.encode(q, sub, false)?;
         let score = self.reference.score(&decode_candidate(&bytes)?)?;
         Ok((bytes, score))

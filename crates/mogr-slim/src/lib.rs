@@ -26,7 +26,7 @@
 //!
 //! ```
 //! use mogr_slim::{slim, SlimFlag, SlimOptions};
-//! use mogr_core::transcode::Options;
+//! use mogr_core::{transcode::Options, Stop};
 //!
 //! // A 64x64 gradient as a high-quality JPEG.
 //! let pixels: Vec<u8> = (0..64 * 64).flat_map(|i| [(i % 64 * 4) as u8, (i / 64 * 4) as u8, 90]).collect();
@@ -34,7 +34,7 @@
 //! jpeg_encoder::Encoder::new(&mut input, 98)
 //!     .encode(&pixels, 64, 64, jpeg_encoder::ColorType::Rgb)
 //!     .unwrap();
-//! let out = slim(&input, &Options::default(), &SlimOptions::default()).unwrap();
+//! let out = slim(&input, &Options::default(), &SlimOptions::default(), &Stop::never()).unwrap();
 //! assert!(out.bytes.len() <= input.len());
 //! if out.flag == SlimFlag::Compressed {
 //!     assert!(out.score.unwrap() >= 80.0);
@@ -54,7 +54,7 @@ pub mod search;
 mod yjpeg;
 
 use mogr_core::transcode::{self, Options};
-use mogr_core::{Error, ImageFormat};
+use mogr_core::{Error, ImageFormat, Stop};
 
 pub use yjpeg::apply as yjpeg;
 
@@ -151,8 +151,14 @@ impl Found {
 
 /// `imageSlim`: the smallest encoding of `input`, in its own format, that scores at least
 /// `slim.threshold`. Undecodable input and limits are errors; an encoder failing during the
-/// search gives [`SlimFlag::Failed`] with the input and the error.
-pub fn slim(input: &[u8], options: &Options, slim: &SlimOptions) -> Result<Slimmed, Error> {
+/// search gives [`SlimFlag::Failed`] with the input and the error. `stop` is checked before
+/// each encode: a deadline or cancellation is an [`Error::Stopped`].
+pub fn slim(
+    input: &[u8],
+    options: &Options,
+    slim: &SlimOptions,
+    stop: &Stop,
+) -> Result<Slimmed, Error> {
     let probe = transcode::probe(input, &options.limits)?;
     let threshold = slim.threshold;
     let searched = match probe.format {
@@ -162,17 +168,20 @@ pub fn slim(input: &[u8], options: &Options, slim: &SlimOptions) -> Result<Slimm
             // upsampling) see slightly different pixels than ours.
             let aim = threshold + DECODER_MARGIN;
             let scans = jpeg::Scans::Smallest;
-            jpeg::search(&source, None, aim, scans, jpeg::Precision::Fast)
+            jpeg::search(&source, None, aim, scans, jpeg::Precision::Fast, stop)
                 .map(|found| found.rethreshold(threshold))
         }
-        ImageFormat::Png => png::slim(input, options, threshold)?,
-        ImageFormat::Gif => gif::slim(input, options, threshold)?,
+        ImageFormat::Png => png::slim(input, options, threshold, stop)?,
+        ImageFormat::Gif => gif::slim(input, options, threshold, stop)?,
         ImageFormat::Webp | ImageFormat::Heif | ImageFormat::Avif => {
-            lossy::slim(input, probe.format, options, threshold)?
+            lossy::slim(input, probe.format, options, threshold, stop)?
         }
         // BMP is uncompressed by nature (and JSON is not an image): nothing to search.
         _ => Ok(Found::new(threshold)),
     };
+    if let Err(e @ Error::Stopped { .. }) = searched {
+        return Err(e);
+    }
     Ok(outcome(input, probe.format, searched))
 }
 

@@ -4,7 +4,7 @@
 
 use mogr_core::raster::{self, EncodeSettings};
 use mogr_core::transcode::Options;
-use mogr_core::{Error, ImageFormat};
+use mogr_core::{Error, ImageFormat, Stop};
 
 use crate::metric::FrameReferences;
 use crate::search::Search;
@@ -19,6 +19,7 @@ pub(crate) fn slim(
     format: ImageFormat,
     options: &Options,
     threshold: f64,
+    stop: &Stop,
 ) -> Result<Result<Found, Error>, Error> {
     let raster = raster::decode(input, format, options.limits.max_frames, false)?;
     let references = match FrameReferences::new(&raster) {
@@ -35,6 +36,7 @@ pub(crate) fn slim(
     let mut s = Search::new(Q_RANGE.0, Q_RANGE.1, threshold, start, 0.7, 1.0, evals);
     let result = (|| {
         while let Some(x) = s.next() {
+            stop.check()?;
             let q = x.round() as u8;
             let settings = EncodeSettings {
                 quality: Some(q),

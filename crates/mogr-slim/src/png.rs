@@ -3,7 +3,7 @@
 
 use mogr_core::pixels::{Bitmap, Layout, Raster};
 use mogr_core::transcode::{Metadata, Options};
-use mogr_core::{raster, Error, FormatName, ImageFormat};
+use mogr_core::{raster, Error, FormatName, ImageFormat, Stop};
 use quantette::deps::palette::Srgb;
 
 use crate::metric::Reference;
@@ -35,9 +35,10 @@ pub(crate) fn slim(
     input: &[u8],
     options: &Options,
     threshold: f64,
+    stop: &Stop,
 ) -> Result<Result<Found, Error>, Error> {
     let raster = raster::decode(input, ImageFormat::Png, 1, false)?;
-    Ok(search(input, &raster, options, threshold))
+    Ok(search(input, &raster, options, threshold, stop))
 }
 
 fn search(
@@ -45,6 +46,7 @@ fn search(
     raster: &Raster,
     options: &Options,
     threshold: f64,
+    stop: &Stop,
 ) -> Result<Found, Error> {
     let bitmap = raster.first();
     let reference = Reference::new(bitmap)?;
@@ -61,6 +63,7 @@ fn search(
                 break;
             }
             tried.push(colors);
+            stop.check()?;
             let q = quantize(bitmap, colors);
             found.encodes += 1;
             let score = reference.score(&q)?;
@@ -80,6 +83,7 @@ fn search(
             break; // converged: neighbouring settings round to the same step
         }
         steps.push(step);
+        stop.check()?;
         let p = posterize(bitmap, step);
         found.encodes += 1;
         let score = reference.score(&p)?;
@@ -93,6 +97,7 @@ fn search(
     let mut opts = oxipng_options(options.metadata, pixels);
     opts.optimize_alpha = true;
     for (pixels, score) in lossy {
+        stop.check()?;
         let bytes = encode(&pixels, raster.icc.as_deref(), &opts)?;
         found.encodes += 1;
         found.offer(bytes, score);
@@ -103,6 +108,7 @@ fn search(
         .as_ref()
         .is_some_and(|(b, _)| b.len() * 10 < input.len() * 6);
     if !far_smaller {
+        stop.check()?;
         let bytes = oxipng::optimize_from_memory(input, &oxipng_options(options.metadata, pixels))
             .map_err(fail)?;
         found.encodes += 1;

@@ -2,7 +2,7 @@
 
 use mogr_core::codecs::jpeg::markers;
 use mogr_core::transcode::{self, Encoded, Options};
-use mogr_core::{raster, Error, ImageFormat, Limits};
+use mogr_core::{raster, Error, ImageFormat, Limits, Stop};
 use mogr_parse::{Format, MogrParams};
 
 use crate::jpeg::{self, Source};
@@ -13,7 +13,12 @@ use crate::metric::Reference;
 /// encoding that scores at least as well (the `jpg` file itself when none is smaller).
 /// Progressive unless the rule says `interlace/0`. When `jpg` would return the input
 /// unchanged (a JPEG at its own quality), so does `yjpeg`: no generation loss.
-pub fn apply(input: &[u8], params: &MogrParams, options: &Options) -> Result<Encoded, Error> {
+pub fn apply(
+    input: &[u8],
+    params: &MogrParams,
+    options: &Options,
+    stop: &Stop,
+) -> Result<Encoded, Error> {
     let mut as_jpg = params.clone();
     as_jpg.format = Some(Format::Jpg);
     let plain = transcode::apply(input, &as_jpg, options)?;
@@ -56,6 +61,7 @@ pub fn apply(input: &[u8], params: &MogrParams, options: &Options) -> Result<Enc
         target,
         scans,
         jpeg::Precision::Fine,
+        stop,
     )?;
     match found.best {
         Some((bytes, _)) if bytes.len() < plain.bytes.len() => {

@@ -1,0 +1,133 @@
+//! Dimension and frame bombs are refused from their headers, before any large allocation:
+//! measured with a counting global allocator (a bound on bytes, not on time).
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::*;
+
+struct Counting;
+
+static CURRENT: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded to the system allocator unchanged; the counters only
+// observe sizes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+        PEAK.fetch_max(now, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if new_size > layout.size() {
+            let now = CURRENT.fetch_add(new_size - layout.size(), Ordering::Relaxed) + new_size
+                - layout.size();
+            PEAK.fetch_max(now, Ordering::Relaxed);
+        } else {
+            CURRENT.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
+        }
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Peak bytes allocated while `f` runs, above what was allocated before.
+fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let before = CURRENT.load(Ordering::Relaxed);
+    PEAK.store(before, Ordering::Relaxed);
+    let out = f();
+    (out, PEAK.load(Ordering::Relaxed).saturating_sub(before))
+}
+
+fn at(data: &[u8], pattern: &[u8]) -> usize {
+    data.windows(pattern.len())
+        .position(|w| w == pattern)
+        .unwrap()
+}
+
+/// The offset of the SOF marker, walking the top-level segments.
+fn sof_offset(jpeg: &[u8]) -> usize {
+    let mut pos = 2;
+    loop {
+        assert_eq!(jpeg[pos], 0xFF);
+        if matches!(jpeg[pos + 1], 0xC0..=0xC2) {
+            return pos;
+        }
+        pos += 2 + usize::from(u16::from_be_bytes([jpeg[pos + 2], jpeg[pos + 3]]));
+    }
+}
+
+fn bombs() -> Vec<(&'static str, Vec<u8>)> {
+    let mut out = Vec::new();
+    // JPEG: SOF0 of 65,535 x 65,535.
+    let mut jpeg = image("jpeg/pil-flower.jpg");
+    let sof = sof_offset(&jpeg);
+    jpeg[sof + 5..sof + 9].copy_from_slice(&[0xFF, 0xFF, 0xFF, 0xFF]);
+    out.push(("jpeg 65535x65535", jpeg));
+    // PNG: IHDR of 65,535 x 65,535.
+    let mut png = image("png/mpl-Minduka_Present_Blue_Pack.png");
+    png[16..24].copy_from_slice(&[0, 0, 0xFF, 0xFF, 0, 0, 0xFF, 0xFF]);
+    out.push(("png 65535x65535", png));
+    // GIF: screen and frame of 65,535 x 65,535.
+    let mut gif = b"GIF89a\xff\xff\xff\xff\x80\x00\x00\x00\x00\x00\xff\xff\xff".to_vec();
+    gif.extend_from_slice(&[0x2C, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0]);
+    gif.extend_from_slice(&[2, 2, 0x4C, 0x01, 0, 0x3B]);
+    out.push(("gif 65535x65535", gif));
+    // GIF: 10,000 one-pixel frames.
+    let mut many = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff".to_vec();
+    for _ in 0..10_000 {
+        many.extend_from_slice(&[0x21, 0xF9, 4, 0, 1, 0, 0, 0]);
+        many.extend_from_slice(&[0x2C, 0, 0, 0, 0, 1, 0, 1, 0, 0]);
+        many.extend_from_slice(&[2, 2, 0x4C, 0x01, 0]);
+    }
+    many.push(0x3B);
+    out.push(("gif 10000 frames", many));
+    // WebP (simple lossy): the VP8 frame header's 14-bit sides at their 16,383 maximum
+    // (268 MP, over the 250 MP limit).
+    let flower = image("webp/pil-flower.webp");
+    let vp8_chunk = flower[at(&flower, b"VP8 ")..].to_vec();
+    let riff = |chunks: &[u8]| {
+        let mut w = b"RIFF\0\0\0\0WEBP".to_vec();
+        w.extend_from_slice(chunks);
+        let size = (w.len() - 8) as u32;
+        w[4..8].copy_from_slice(&size.to_le_bytes());
+        w
+    };
+    let mut webp = riff(&vp8_chunk);
+    let start = at(&webp, &[0x9D, 0x01, 0x2A]) + 3;
+    webp[start..start + 4].copy_from_slice(&[0xFF, 0x3F, 0xFF, 0x3F]);
+    out.push(("webp 16383x16383", webp));
+    // WebP (extended): a VP8X canvas of 65,535 x 65,535 before a small frame.
+    let mut chunks = b"VP8X\x0a\0\0\0\0\0\0\0\xfe\xff\x00\xfe\xff\x00".to_vec();
+    chunks.extend_from_slice(&vp8_chunk);
+    out.push(("webp vp8x 65535x65535", riff(&chunks)));
+    out
+}
+
+#[test]
+fn bombs_are_refused_without_allocating_their_size() {
+    for (name, bomb) in bombs() {
+        for rule in ["imageMogr2/format/png", "imageSlim", "imageInfo"] {
+            let (result, peak) = peak_during(|| mogr::process(&bomb, rule));
+            match result {
+                Err(mogr::Error::Limits { .. }) => {}
+                Err(other) => panic!("{name} under {rule}: {other}"),
+                Ok(out) => panic!("{name} under {rule}: decoded, {}x{}", out.width, out.height),
+            }
+            eprintln!("{name} under {rule}: refused, peak {peak} bytes");
+            assert!(
+                peak < 1 << 20,
+                "{name} under {rule}: {peak} bytes allocated before the refusal"
+            );
+        }
+    }
+}
