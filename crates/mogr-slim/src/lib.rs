@@ -7,9 +7,10 @@
 //! noticeable by an average viewer"). Per format:
 //!
 //! - JPEG: mozjpeg-class encoding (`mozjpeg-rs`: trellis quantization, MS-SSIM-tuned tables,
-//!   progressive scans with a searched split, optimized Huffman tables, 4:2:0), searched over
-//!   a fractional quality; images over 1.2 MP are searched on eight 256x256 tiles first and
-//!   confirmed at full size. Metadata (EXIF with its orientation, ICC, XMP, IPTC, comments)
+//!   optimized Huffman tables, 4:2:0 or 4:4:4, baseline or progressive, whichever is
+//!   smaller), searched over a fractional quality; images over 1.2 MP are searched on 32
+//!   tiles of 128x128 first, then one full-size encode measures how far the whole image
+//!   scores from its tiles and the search finishes at full size. Metadata (EXIF with its orientation, ICC, XMP, IPTC, comments)
 //!   is kept as [`Options::metadata`](mogr_core::transcode::Options) says.
 //! - PNG: palette quantization (`quantette`, or NeuQuant with alpha), posterization, and
 //!   lossless `oxipng`; the smallest that passes.
@@ -17,9 +18,10 @@
 //! - WebP, HEIF, AVIF: a quality search in the same format.
 //!
 //! Animations are scored frame by frame (up to 16 frames spread over the animation; the worst
-//! counts). Every search is bounded: JPEG makes at most [`MAX_PROXY_EVALS`] tile encodes and
-//! [`MAX_FULL_EVALS`] full-size encodes plus one final re-encode (at most
-//! `MAX_PROXY_EVALS + MAX_FULL_EVALS` full-size ones for images searched at full size); PNG at
+//! counts). Images over 4 MP are scored on full-resolution 512x512 tiles spread over them
+//! (about 4 MP of them), which bounds the metric's memory (about 500 MB) and time. Every search is bounded: JPEG makes at most [`MAX_PROXY_EVALS`] tile encodes and
+//! [`MAX_FULL_EVALS`] full-size encodes (at most `MAX_PROXY_EVALS + MAX_FULL_EVALS` for images
+//! searched at full size), plus one progressive re-encode; PNG at
 //! most 9 quantizations and 3 oxipng runs; GIF 6 encodes; WebP 7; HEIF and AVIF 5.
 //!
 //! The result is never larger than the input; its [`SlimFlag`] is the service's `X-Slimflag`.

@@ -9,40 +9,50 @@ use mogr_core::pixels::Bitmap;
 
 /// Images up to this many pixels are searched at full size.
 pub const FULL_SIZE_PIXELS: u64 = 1_200_000;
-/// Side of one tile (a multiple of 16).
+/// Side of one tile of the search proxy (a multiple of 16).
 const TILE: u32 = 128;
-/// Tiles per proxy: about half a megapixel.
+/// Tiles per search proxy: about half a megapixel.
 const TILES: u32 = 32;
 
 /// The proxy of `bitmap`, or `None` when the image is small enough to search as it is.
 pub fn tiles(bitmap: &Bitmap) -> Option<Bitmap> {
     let (w, h) = (bitmap.width, bitmap.height);
-    if u64::from(w) * u64::from(h) <= FULL_SIZE_PIXELS || w < TILE * 2 || h < TILE * 2 {
+    if u64::from(w) * u64::from(h) <= FULL_SIZE_PIXELS {
         return None;
     }
-    // A grid of cols x rows tiles following the image's shape.
+    mosaic(bitmap, TILE, TILES)
+}
+
+/// About `count` tiles of `tile` x `tile` pixels (`tile` a multiple of 16) spread evenly over
+/// `bitmap` in a grid that follows its shape, side by side; `None` when the image is smaller
+/// than two tiles either way.
+pub fn mosaic(bitmap: &Bitmap, tile: u32, count: u32) -> Option<Bitmap> {
+    let (w, h) = (bitmap.width, bitmap.height);
+    if w < tile * 2 || h < tile * 2 {
+        return None;
+    }
     let aspect = f64::from(w) / f64::from(h);
-    let cols = ((f64::from(TILES) * aspect).sqrt().round() as u32).clamp(1, w / TILE);
-    let rows = TILES.div_ceil(cols).clamp(1, h / TILE);
+    let cols = ((f64::from(count) * aspect).sqrt().round() as u32).clamp(1, w / tile);
+    let rows = count.div_ceil(cols).clamp(1, h / tile);
     let ch = bitmap.layout.channels();
-    let out_w = cols * TILE;
-    let mut data = vec![0u8; (out_w * rows * TILE) as usize * ch];
+    let out_w = cols * tile;
+    let mut data = vec![0u8; (out_w * rows * tile) as usize * ch];
     for r in 0..rows {
         for c in 0..cols {
             // Tile centres spread evenly, origins on the 16-pixel grid.
-            let x0 = ((w - TILE) * (2 * c + 1) / (2 * cols)) / 16 * 16;
-            let y0 = ((h - TILE) * (2 * r + 1) / (2 * rows)) / 16 * 16;
-            for y in 0..TILE {
+            let x0 = ((w - tile) * (2 * c + 1) / (2 * cols)) / 16 * 16;
+            let y0 = ((h - tile) * (2 * r + 1) / (2 * rows)) / 16 * 16;
+            for y in 0..tile {
                 let src = (((y0 + y) * w + x0) as usize) * ch;
-                let dst = (((r * TILE + y) * out_w + c * TILE) as usize) * ch;
-                let len = TILE as usize * ch;
+                let dst = (((r * tile + y) * out_w + c * tile) as usize) * ch;
+                let len = tile as usize * ch;
                 data[dst..dst + len].copy_from_slice(&bitmap.data[src..src + len]);
             }
         }
     }
     Some(Bitmap {
         width: out_w,
-        height: rows * TILE,
+        height: rows * tile,
         layout: bitmap.layout,
         data,
     })
