@@ -53,46 +53,27 @@ fn search(
     let mut found = Found::new(threshold);
     // Lossy families: the most aggressive setting of each that passes, as pixels.
     let mut lossy: Vec<(Bitmap, f64)> = Vec::new();
+    let mut family = |s: Search, key: &dyn Fn(f32) -> u16, make: &dyn Fn(u16) -> Bitmap| {
+        best_of_family(
+            s,
+            &reference,
+            threshold,
+            stop,
+            &mut found.encodes,
+            key,
+            make,
+        )
+    };
     if bitmap.layout != Layout::Gray {
-        let mut s = Search::new(1.0, 8.0, threshold, 8.0, 8.0, 0.25, 5);
-        let mut best = None;
-        let mut tried = Vec::new();
-        while let Some(x) = s.next() {
-            let colors = 2f32.powf(x).round() as u16;
-            if tried.contains(&colors) {
-                break;
-            }
-            tried.push(colors);
-            stop.check()?;
-            let q = quantize(bitmap, colors);
-            found.encodes += 1;
-            let score = reference.score(&q)?;
-            s.record(x, score);
-            if score >= threshold && s.best().is_some_and(|p| p.x == x) {
-                best = Some((q, score));
-            }
-        }
-        lossy.extend(best);
+        // Palettes: x is log2 of the colour count, 2..=256.
+        let colors = |x: f32| 2f32.powf(x).round() as u16;
+        let s = Search::new(1.0, 8.0, threshold, 8.0, 8.0, 0.25, 5);
+        lossy.extend(family(s, &colors, &|c| quantize(bitmap, c))?);
     }
-    let mut s = Search::new(2.0, 7.9, threshold, 6.0, 6.0, 0.3, 4);
-    let mut best = None;
-    let mut steps = Vec::new();
-    while let Some(x) = s.next() {
-        let step = (256.0 / 2f32.powf(x)).round().max(2.0) as u16;
-        if steps.contains(&step) {
-            break; // converged: neighbouring settings round to the same step
-        }
-        steps.push(step);
-        stop.check()?;
-        let p = posterize(bitmap, step);
-        found.encodes += 1;
-        let score = reference.score(&p)?;
-        s.record(x, score);
-        if score >= threshold && s.best().is_some_and(|p| p.x == x) {
-            best = Some((p, score));
-        }
-    }
-    lossy.extend(best);
+    // Posterization: x is log2 of the levels per channel; the step is 256 / levels.
+    let step = |x: f32| (256.0 / 2f32.powf(x)).round().max(2.0) as u16;
+    let s = Search::new(2.0, 7.9, threshold, 6.0, 6.0, 0.3, 4);
+    lossy.extend(family(s, &step, &|st| posterize(bitmap, st))?);
     let pixels = u64::from(bitmap.width) * u64::from(bitmap.height);
     let mut opts = oxipng_options(options.metadata, pixels);
     opts.optimize_alpha = true;
@@ -115,6 +96,38 @@ fn search(
         found.offer(bytes, 100.0);
     }
     Ok(found)
+}
+
+/// Runs one lossy family's search: `key` maps a setting to the parameter (neighbouring
+/// settings may give the same one, which ends the search), `make` the parameter to pixels.
+/// Returns the passing pixels at the lowest setting, with their score.
+fn best_of_family(
+    mut s: Search,
+    reference: &Reference,
+    threshold: f64,
+    stop: &Stop,
+    encodes: &mut u32,
+    key: &dyn Fn(f32) -> u16,
+    make: &dyn Fn(u16) -> Bitmap,
+) -> Result<Option<(Bitmap, f64)>, Error> {
+    let mut tried = Vec::new();
+    let mut best = None;
+    while let Some(x) = s.next() {
+        let k = key(x);
+        if tried.contains(&k) {
+            break; // converged
+        }
+        tried.push(k);
+        stop.check()?;
+        let pixels = make(k);
+        *encodes += 1;
+        let score = reference.score(&pixels)?;
+        s.record(x, score);
+        if score >= threshold && s.best().is_some_and(|p| p.x == x) {
+            best = Some((pixels, score));
+        }
+    }
+    Ok(best)
 }
 
 /// Pixels as an optimized PNG (oxipng picks colour type, palette, bit depth and filters).
