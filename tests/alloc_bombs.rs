@@ -131,3 +131,63 @@ fn bombs_are_refused_without_allocating_their_size() {
         }
     }
 }
+
+/// A 16x16 PNG whose iCCP chunk inflates to 200 MB.
+fn icc_bomb() -> Vec<u8> {
+    let chunk = |kind: &[u8; 4], body: &[u8]| {
+        let mut c = (body.len() as u32).to_be_bytes().to_vec();
+        c.extend_from_slice(kind);
+        c.extend_from_slice(body);
+        let mut crc_input = kind.to_vec();
+        crc_input.extend_from_slice(body);
+        c.extend_from_slice(&crc32(&crc_input).to_be_bytes());
+        c
+    };
+    let zeros = vec![0u8; 200 << 20];
+    let mut iccp = b"icc\0\0".to_vec();
+    iccp.extend(miniz_oxide::deflate::compress_to_vec_zlib(&zeros, 9));
+    drop(zeros);
+    let rows: Vec<u8> = (0..16u8)
+        .flat_map(|y| std::iter::once(0).chain((0..48).map(move |x| x ^ y)))
+        .collect();
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend(chunk(b"IHDR", &[0, 0, 0, 16, 0, 0, 0, 16, 8, 2, 0, 0, 0]));
+    png.extend(chunk(b"iCCP", &iccp));
+    png.extend(chunk(
+        b"IDAT",
+        &miniz_oxide::deflate::compress_to_vec_zlib(&rows, 6),
+    ));
+    png.extend(chunk(b"IEND", &[]));
+    png
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+#[test]
+fn an_icc_deflate_bomb_is_not_inflated() {
+    let bomb = icc_bomb();
+    for rule in [
+        "imageMogr2/format/jpg",
+        "imageInfo",
+        "imageMogr2/format/webp",
+    ] {
+        let (result, peak) = peak_during(|| mogr::process(&bomb, rule));
+        let out = result.unwrap_or_else(|e| panic!("{rule}: {e}"));
+        assert_eq!((out.width, out.height), (16, 16), "{rule}");
+        eprintln!("iCCP bomb under {rule}: peak {peak} bytes");
+        assert!(peak < 32 << 20, "{rule}: {peak} bytes allocated");
+    }
+}

@@ -395,6 +395,7 @@ fn limits_are_checked_from_the_header() {
         max_pixels: 480 * 360,
         max_input_bytes: input.len() as u64,
         max_frames: 1,
+        max_scans: 1,
     };
     assert!(Processor::new()
         .with_limits(exact)

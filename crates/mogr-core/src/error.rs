@@ -150,6 +150,14 @@ pub enum LimitKind {
         /// The limit.
         limit: u64,
     },
+    /// Scans of a progressive JPEG.
+    #[error("{found} or more progressive scans, the limit is {limit}")]
+    Scans {
+        /// Scans counted (counting stops just past the limit).
+        found: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// Frames of an animation.
     #[error("{found} frames, the limit is {limit}")]
     Frames {

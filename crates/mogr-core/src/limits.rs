@@ -14,6 +14,9 @@ pub struct Limits {
     pub max_pixels: u64,
     /// Most frames in an animation. Default: 300.
     pub max_frames: u32,
+    /// Most scans in a progressive JPEG (each one is a pass over the whole image; encoders
+    /// write about 10, a work bomb hundreds). Default: 100.
+    pub max_scans: u32,
 }
 
 impl Default for Limits {
@@ -23,6 +26,7 @@ impl Default for Limits {
             max_side: 30_000,
             max_pixels: 250_000_000,
             max_frames: 300,
+            max_scans: 100,
         }
     }
 }
@@ -35,6 +39,7 @@ impl Limits {
             max_side: u32::MAX,
             max_pixels: u64::MAX,
             max_frames: u32::MAX,
+            max_scans: u32::MAX,
         }
     }
 
@@ -47,6 +52,20 @@ impl Limits {
                 kind: LimitKind::InputBytes {
                     found,
                     limit: self.max_input_bytes,
+                },
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks the number of scans of a progressive JPEG.
+    pub fn check_scans(&self, scans: u32) -> Result<(), Error> {
+        if scans > self.max_scans {
+            return Err(Error::Limits {
+                format: FormatName(Some(ImageFormat::Jpeg)),
+                kind: LimitKind::Scans {
+                    found: scans.into(),
+                    limit: self.max_scans.into(),
                 },
             });
         }

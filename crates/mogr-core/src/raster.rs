@@ -6,7 +6,7 @@ use std::io::Cursor;
 use image::{AnimationDecoder, ImageDecoder};
 
 use crate::codecs::jpeg::{decode as jpeg_decode, encode as jpeg_encode, exif, markers};
-use crate::codecs::{gif, webp};
+use crate::codecs::{gif, png, webp};
 use crate::error::{Error, FormatName};
 use crate::format::ImageFormat;
 use crate::pixels::{Bitmap, Frame, Layout, Raster};
@@ -108,8 +108,9 @@ pub fn decode(
             Ok(Raster::still(bitmap, icc))
         }
         ImageFormat::Png => {
+            let input = png::without_oversized_icc(input);
             let mut d = limited(
-                image::codecs::png::PngDecoder::new(Cursor::new(input))
+                image::codecs::png::PngDecoder::new(Cursor::new(&*input))
                     .map_err(image_err(format))?,
                 format,
             )?;

@@ -66,6 +66,10 @@ pub fn probe(input: &[u8], limits: &Limits) -> Result<Probe, Error> {
             let header = markers::read_header(input)?;
             let probe = jpeg_probe(&header);
             limits.check_dimensions(format, probe.width, probe.height, 1)?;
+            if header.is_progressive() {
+                let stop_after = limits.max_scans.saturating_add(1);
+                limits.check_scans(markers::count_scans(input, stop_after))?;
+            }
             Ok(probe)
         }
         ImageFormat::Webp => {

@@ -54,3 +54,89 @@ pub fn dpi(data: &[u8]) -> Option<(u32, u32)> {
     }
     None
 }
+
+/// The largest ICC profile read from a PNG, inflated. A larger `iCCP` chunk is dropped before
+/// decoding: deflate makes it a bomb otherwise (200 KB inflating to 200 MB, decoded before
+/// the first pixel row).
+pub const MAX_ICC_BYTES: usize = 4 << 20;
+
+/// `data` without an `iCCP` chunk whose profile inflates past [`MAX_ICC_BYTES`] (borrowed,
+/// unchanged, when there is none). Malformed chunks are left for the decoder to report.
+pub fn without_oversized_icc(data: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let mut pos = 8;
+    while let Some(head) = data.get(pos..pos + 8) {
+        let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        let end = pos.saturating_add(12).saturating_add(len);
+        let Some(body) = data
+            .get(pos + 8..pos + 8 + len)
+            .filter(|_| end <= data.len())
+        else {
+            break;
+        };
+        match &head[4..8] {
+            b"iCCP" => {
+                // Name (1-79 bytes), NUL, compression method, zlib stream.
+                let stream = body
+                    .iter()
+                    .position(|&b| b == 0)
+                    .and_then(|nul| body.get(nul + 2..));
+                let oversized = stream.is_some_and(|z| {
+                    miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(z, MAX_ICC_BYTES)
+                        .is_err_and(|e| {
+                            e.status == miniz_oxide::inflate::TINFLStatus::HasMoreOutput
+                        })
+                });
+                if oversized {
+                    let mut out = Vec::with_capacity(data.len() - (end - pos));
+                    out.extend_from_slice(&data[..pos]);
+                    out.extend_from_slice(&data[end..]);
+                    return out.into();
+                }
+                break;
+            }
+            b"IDAT" | b"IEND" => break,
+            _ => pos = end,
+        }
+    }
+    data.into()
+}
+
+#[cfg(test)]
+mod icc_tests {
+    use super::*;
+
+    fn chunk(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
+        let mut c = (body.len() as u32).to_be_bytes().to_vec();
+        c.extend_from_slice(kind);
+        c.extend_from_slice(body);
+        c.extend_from_slice(&[0, 0, 0, 0]); // CRC not checked here
+        c
+    }
+
+    #[test]
+    fn an_icc_bomb_is_dropped_and_a_real_profile_kept() {
+        let mut head = b"\x89PNG\r\n\x1a\n".to_vec();
+        head.extend(chunk(b"IHDR", &[0, 0, 0, 1, 0, 0, 0, 1, 8, 2, 0, 0, 0]));
+        let tail = chunk(b"IEND", &[]);
+        let iccp = |profile: &[u8]| {
+            let mut body = b"icc\0\0".to_vec();
+            body.extend(miniz_oxide::deflate::compress_to_vec_zlib(profile, 9));
+            chunk(b"iCCP", &body)
+        };
+        let small = [head.clone(), iccp(&[7; 3000]), tail.clone()].concat();
+        assert!(matches!(
+            without_oversized_icc(&small),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        let bomb = [
+            head.clone(),
+            iccp(&vec![0; MAX_ICC_BYTES + 1]),
+            tail.clone(),
+        ]
+        .concat();
+        assert_eq!(
+            &*without_oversized_icc(&bomb),
+            [head, tail].concat().as_slice()
+        );
+    }
+}

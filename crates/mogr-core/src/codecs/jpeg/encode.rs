@@ -41,11 +41,22 @@ impl Metadata {
     /// goes (it does not describe the RGB pixels written). When the EXIF block goes but
     /// says the image is rotated or flipped, a minimal EXIF block with only the orientation
     /// takes its place, so that the output still shows the right way up.
+    ///
+    /// Each kind is bounded: when the segments of one kind (ICC, EXIF, XMP, IPTC, comments)
+    /// hold more than [`MAX_METADATA_BYTES`] together, that kind is dropped rather than copied.
     pub fn select<'a>(self, segments: &[Segment<'a>], cmyk: bool) -> Vec<Segment<'a>> {
+        let total = |kind: SegmentKind| -> usize {
+            segments
+                .iter()
+                .filter(|s| s.kind() == kind)
+                .map(|s| s.payload.len())
+                .sum()
+        };
         let mut kept: Vec<Segment<'a>> = segments
             .iter()
             .filter(|s| self.keeps(s.kind()))
             .filter(|s| !(cmyk && s.kind() == SegmentKind::Icc))
+            .filter(|s| total(s.kind()) <= MAX_METADATA_BYTES)
             .cloned()
             .collect();
         if let Some(o) = self.lost_orientation(segments) {
@@ -72,6 +83,10 @@ impl Metadata {
             .filter(|&o| o != 1)
     }
 }
+
+/// The most bytes of one kind of metadata copied into an output (4 MiB: more than any real
+/// ICC profile, EXIF or XMP block).
+pub const MAX_METADATA_BYTES: usize = 4 << 20;
 
 /// How to encode a JPEG.
 #[derive(Debug, Clone)]

@@ -187,6 +187,23 @@ pub(crate) fn next_marker(data: &[u8], mut pos: usize) -> Result<Next<'_>, Error
     }
 }
 
+/// The scans (SOS markers) of a JPEG, counted up to `stop_after`, by walking its entropy-coded
+/// data for markers without decoding it. A truncated or malformed tail ends the count.
+pub fn count_scans(data: &[u8], stop_after: u32) -> u32 {
+    let (mut pos, mut scans) = (2, 0);
+    while scans <= stop_after {
+        match next_marker(data, pos) {
+            Ok(Next::Segment { marker, next, .. }) => {
+                scans += u32::from(marker == 0xDA);
+                pos = next;
+            }
+            Ok(Next::Bare { marker: 0xD9 }) | Ok(Next::End) | Err(_) => break,
+            Ok(Next::Bare { .. }) => pos += 1,
+        }
+    }
+    scans
+}
+
 /// Reads the markers of a JPEG up to its first SOS.
 ///
 /// Bytes between segments that are not markers are skipped, as libjpeg does. Fails with a
