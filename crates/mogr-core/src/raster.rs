@@ -344,7 +344,7 @@ fn encode_animated_webp(raster: &Raster, quality: Option<u8>) -> Result<Vec<u8>,
 /// The raster with its pixels converted to sRGB through its ICC profile, for outputs that
 /// cannot carry a profile (GIF, BMP). Without a profile, or with one moxcms cannot use (grey,
 /// CMYK, malformed), the pixels stay as they are.
-pub fn to_srgb(raster: &Raster) -> std::borrow::Cow<'_, Raster> {
+fn to_srgb(raster: &Raster) -> std::borrow::Cow<'_, Raster> {
     use std::borrow::Cow;
     let Some(icc) = raster.icc.as_deref() else {
         return Cow::Borrowed(raster);

@@ -132,12 +132,6 @@ impl Found {
         }
     }
 
-    /// The same result, judged against another threshold from now on.
-    pub fn rethreshold(mut self, threshold: f64) -> Found {
-        self.threshold = threshold;
-        self
-    }
-
     /// Keeps `bytes` when it passes and is the smallest so far.
     pub fn offer(&mut self, bytes: Vec<u8>, score: f64) {
         if score >= self.threshold
@@ -171,7 +165,6 @@ pub fn slim(
             let aim = threshold + DECODER_MARGIN;
             let scans = jpeg::Scans::Smallest;
             jpeg::search(&source, None, aim, scans, jpeg::Precision::Fast, stop)
-                .map(|found| found.rethreshold(threshold))
         }
         ImageFormat::Png => png::slim(input, options, threshold, stop)?,
         ImageFormat::Gif => gif::slim(input, options, threshold, stop)?,

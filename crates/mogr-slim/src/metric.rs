@@ -26,8 +26,11 @@ impl Reference {
     /// Prepares `bitmap` as a reference.
     pub fn new(bitmap: &Bitmap) -> Result<Reference, Error> {
         let pixels = u64::from(bitmap.width) * u64::from(bitmap.height);
-        let sampled = pixels > SCORE_PIXELS;
-        let sample = sampled.then(|| sample(bitmap)).flatten();
+        let sample = if pixels > SCORE_PIXELS {
+            sample(bitmap)
+        } else {
+            None
+        };
         let sampled = sample.is_some();
         let b = sample.as_ref().unwrap_or(bitmap);
         let (data, desc, channels) = scorable(b);

@@ -27,11 +27,12 @@ pub fn apply(
     }
     // The input's pixels as the jpg output shows them: as stored for a JPEG (its EXIF block
     // travels along), oriented and over white for other formats.
-    let probe = transcode::probe(input, &options.limits)?;
-    let bitmap = if probe.format == ImageFormat::Jpeg {
+    // The input passed its probe (limits included) in the jpg stage above.
+    let format = ImageFormat::sniff(input).unwrap_or(ImageFormat::Jpeg);
+    let bitmap = if format == ImageFormat::Jpeg {
         Source::new(input, options)?.bitmap
     } else {
-        raster::decode(input, probe.format, 1, true)?
+        raster::decode(input, format, 1, true)?
             .first()
             .clone()
             .without_alpha()

@@ -34,9 +34,7 @@ impl Metadata {
             ),
         }
     }
-}
 
-impl Metadata {
     /// The segments of an input kept by this policy, in order. A CMYK input's ICC profile
     /// goes (it does not describe the RGB pixels written). When the EXIF block goes but
     /// says the image is rotated or flipped, a minimal EXIF block with only the orientation
