@@ -152,6 +152,15 @@ impl Processor {
         self
     }
 
+    /// Bounds the memory of each call: every stage's peak is estimated from the image's
+    /// header before anything is decoded (see [`mogr_core::budget`]), and a stage whose
+    /// estimate exceeds `bytes` fails with a [`LimitKind::Memory`] limits error (which
+    /// `ignore-error/1` covers, like the other limits). Sets [`Limits::max_memory_bytes`].
+    pub fn with_memory_budget(mut self, bytes: u64) -> Processor {
+        self.options.limits.max_memory_bytes = bytes;
+        self
+    }
+
     /// Gives each call at most `limit` of work: checked before every stage and before every
     /// encode of an `imageSlim` or `yjpeg` search (a single encode runs to its end); past it
     /// the call fails with [`Error::Stopped`].

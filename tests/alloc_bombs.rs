@@ -40,8 +40,12 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
-/// Peak bytes allocated while `f` runs, above what was allocated before.
+/// Peak bytes allocated while `f` runs, above what was allocated before. The counters are
+/// global: measurements take turns (the tests of this file would otherwise count each
+/// other's allocations).
 fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
     let before = CURRENT.load(Ordering::Relaxed);
     PEAK.store(before, Ordering::Relaxed);
     let out = f();
@@ -190,4 +194,54 @@ fn an_icc_deflate_bomb_is_not_inflated() {
         eprintln!("iCCP bomb under {rule}: peak {peak} bytes");
         assert!(peak < 32 << 20, "{rule}: {peak} bytes allocated");
     }
+}
+
+#[test]
+fn a_memory_budget_refuses_before_decoding() {
+    let input = image("jpeg/jxl-flower_q85_420_progr.jpg");
+    let processor = mogr::Processor::new().with_memory_budget(32 << 20);
+    for rule in [
+        "imageMogr2/format/avif",
+        "imageMogr2/format/png",
+        "imageSlim",
+        "imageMogr2/format/yjpeg/quality/70",
+    ] {
+        let (result, peak) = peak_during(|| processor.process(&input, rule));
+        match result {
+            Err(mogr::Error::Limits {
+                kind: mogr::LimitKind::Memory { found, limit },
+                ..
+            }) => assert!(found > limit && limit == 32 << 20, "{rule}: {found}"),
+            Err(other) => panic!("{rule}: {other}"),
+            Ok(_) => panic!("{rule}: ran within a 32 MB budget on a 3.4 MP image"),
+        }
+        eprintln!("3.4 MP JPEG under {rule} with a 32 MB budget: peak {peak} bytes");
+        assert!(
+            peak < 1 << 20,
+            "{rule}: {peak} bytes allocated before the refusal"
+        );
+    }
+}
+
+#[test]
+fn cgif_holds_only_the_frames_it_keeps() {
+    let gif = animated_gif(); // 40 frames of 400 x 400
+    let canvas = 400 * 400 * 4;
+    let (all, peak_all) = peak_during(|| mogr::process(&gif, "imageMogr2/format/webp"));
+    assert_eq!(all.unwrap().frames, 40);
+    let (kept, peak_kept) = peak_during(|| mogr::process(&gif, "imageMogr2/cgif/5"));
+    let kept = kept.unwrap();
+    assert_eq!(kept.frames, 5);
+    let (first, peak_first) = peak_during(|| mogr::process(&gif, "imageMogr2/format/png"));
+    assert_eq!(first.unwrap().frames, 1);
+    eprintln!(
+        "40-frame GIF: every frame {peak_all} B, cgif/5 {peak_kept} B, to PNG {peak_first} B \
+         (canvas {canvas} B)"
+    );
+    // Holding every composed frame is 40 canvases; cgif/5 holds its 5, the decoder's
+    // canvas and the encoder's buffers (palette indices, frame differences); a still
+    // output holds one.
+    assert!(peak_all > 40 * canvas);
+    assert!(peak_kept < 24 * canvas, "cgif/5: {peak_kept} bytes");
+    assert!(peak_first < 6 * canvas, "to PNG: {peak_first} bytes");
 }

@@ -396,6 +396,7 @@ fn limits_are_checked_from_the_header() {
         max_input_bytes: input.len() as u64,
         max_frames: 1,
         max_scans: 1,
+        max_memory_bytes: u64::MAX,
     };
     assert!(Processor::new()
         .with_limits(exact)

@@ -208,3 +208,34 @@ impl IntoLayout for Bitmap {
         }
     }
 }
+
+/// A 40-frame 400 x 400 animation of moving gradients.
+pub fn animated_gif() -> Vec<u8> {
+    let (w, h) = (400u32, 400u32);
+    let frames = (0..40u32)
+        .map(|f| {
+            let mut data = Vec::with_capacity((w * h * 4) as usize);
+            for y in 0..h {
+                for x in 0..w {
+                    let v = (x + y + 7 * f) as u8;
+                    data.extend_from_slice(&[v, (x * 255 / w) as u8, (y + 3 * f) as u8, 255]);
+                }
+            }
+            mogr_core::pixels::Frame {
+                bitmap: Bitmap {
+                    width: w,
+                    height: h,
+                    layout: Layout::Rgba,
+                    data,
+                },
+                delay_ms: 50,
+            }
+        })
+        .collect();
+    let raster = mogr_core::pixels::Raster {
+        frames,
+        loop_count: Some(0),
+        icc: None,
+    };
+    mogr_core::codecs::gif::encode(&raster).unwrap()
+}

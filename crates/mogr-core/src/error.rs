@@ -158,6 +158,14 @@ pub enum LimitKind {
         /// The limit.
         limit: u64,
     },
+    /// Estimated peak memory of a stage, in bytes ([`crate::Limits::max_memory_bytes`]).
+    #[error("processing needs an estimated {found} bytes of memory, the budget is {limit}")]
+    Memory {
+        /// Bytes estimated from the header.
+        found: u64,
+        /// The budget.
+        limit: u64,
+    },
     /// Frames of an animation.
     #[error("{found} frames, the limit is {limit}")]
     Frames {

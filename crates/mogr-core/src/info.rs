@@ -78,6 +78,7 @@ impl ImageInfo {
 /// Reads an image's facts: headers for most fields, the first frame's pixels for `Ave`.
 pub fn info(input: &[u8], limits: &Limits) -> Result<ImageInfo, Error> {
     let probe = transcode::probe(input, limits)?;
+    limits.check_memory(probe.format, crate::budget::info(input, &probe))?;
     let first = raster::decode(input, probe.format, 1, false)?;
     let bitmap = first.first().to_rgba();
     let pixels = (bitmap.len() / 4).max(1) as u64;

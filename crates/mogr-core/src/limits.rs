@@ -17,6 +17,10 @@ pub struct Limits {
     /// Most scans in a progressive JPEG (each one is a pass over the whole image; encoders
     /// write about 10, a work bomb hundreds). Default: 100.
     pub max_scans: u32,
+    /// Most bytes one stage may hold at its peak, as estimated from the header before
+    /// decoding (see [`crate::budget`]): a per-request memory budget. Default: no budget
+    /// (`u64::MAX`); the pixel limits above still bound every request.
+    pub max_memory_bytes: u64,
 }
 
 impl Default for Limits {
@@ -27,6 +31,7 @@ impl Default for Limits {
             max_pixels: 250_000_000,
             max_frames: 300,
             max_scans: 100,
+            max_memory_bytes: u64::MAX,
         }
     }
 }
@@ -40,6 +45,7 @@ impl Limits {
             max_pixels: u64::MAX,
             max_frames: u32::MAX,
             max_scans: u32::MAX,
+            max_memory_bytes: u64::MAX,
         }
     }
 
@@ -66,6 +72,21 @@ impl Limits {
                 kind: LimitKind::Scans {
                     found: scans.into(),
                     limit: self.max_scans.into(),
+                },
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks a stage's memory estimate (bytes, from [`crate::budget`]) against
+    /// [`Limits::max_memory_bytes`].
+    pub fn check_memory(&self, format: ImageFormat, estimate: u64) -> Result<(), Error> {
+        if estimate > self.max_memory_bytes {
+            return Err(Error::Limits {
+                format: FormatName(Some(format)),
+                kind: LimitKind::Memory {
+                    found: estimate,
+                    limit: self.max_memory_bytes,
                 },
             });
         }

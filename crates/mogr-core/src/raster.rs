@@ -53,16 +53,30 @@ fn limited<D: ImageDecoder>(mut decoder: D, format: ImageFormat) -> Result<D, Er
     Ok(decoder)
 }
 
+/// Composes the frames of an animation one at a time, keeping only those `pick` selects
+/// (the others are dropped as soon as they are composed, their delays added to the kept
+/// frame before them), so memory holds the kept frames and one canvas, not the whole
+/// animation.
 fn frames_from<'a>(
     frames: image::Frames<'a>,
     format: ImageFormat,
     max: u32,
+    pick: FramePick,
 ) -> Result<Vec<Frame>, Error> {
-    let mut out = Vec::new();
-    for frame in frames.take(max as usize) {
+    let mut out: Vec<Frame> = Vec::with_capacity(pick.capacity());
+    for (idx, frame) in frames.take(max as usize).enumerate() {
+        if pick.done(idx) {
+            break;
+        }
         let frame = frame.map_err(image_err(format))?;
         let (num, den) = frame.delay().numer_denom_ms();
         let delay_ms = num.checked_div(den).unwrap_or(0);
+        if !pick.keeps(idx) {
+            if let Some(last) = out.last_mut() {
+                last.delay_ms += delay_ms;
+            }
+            continue;
+        }
         let buffer = frame.into_buffer();
         let (width, height) = buffer.dimensions();
         out.push(Frame {
@@ -81,6 +95,71 @@ fn frames_from<'a>(
     Ok(out)
 }
 
+/// Which frames of an animation a stage keeps, decided from the header's frame count before
+/// any frame is decoded, so that frames a stage drops are never held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FramePick {
+    /// Every frame (up to the frame limit).
+    All,
+    /// The first `n` frames (at least one).
+    First(usize),
+    /// `n` frames of `total`: those at `floor(i * total / n)` for i in 0..n, each shown for
+    /// its own delay plus the delays of the dropped frames after it (`cgif`).
+    Spaced {
+        /// Frames kept.
+        n: usize,
+        /// Frames in the animation.
+        total: usize,
+    },
+}
+
+impl FramePick {
+    /// `cgif/n` on an animation of `total` frames: `n == 1` keeps the first 30 frames, as
+    /// the service documents; `n` in 2..=100 keeps `n` evenly spaced frames with the total
+    /// duration unchanged; an animation with no more than `n` frames keeps them all.
+    pub fn cgif(n: usize, total: usize) -> FramePick {
+        match n {
+            1 => FramePick::First(30),
+            _ if n == 0 || total <= n => FramePick::All,
+            _ => FramePick::Spaced { n, total },
+        }
+    }
+
+    /// How many frames of an animation of `total` this pick keeps.
+    pub fn count(&self, total: usize) -> usize {
+        match *self {
+            FramePick::All => total,
+            FramePick::First(n) => total.min(n.max(1)),
+            FramePick::Spaced { n, total: t } => n.min(t).min(total),
+        }
+    }
+
+    fn capacity(&self) -> usize {
+        match *self {
+            FramePick::All => 0,
+            FramePick::First(n) | FramePick::Spaced { n, .. } => n.clamp(1, 128),
+        }
+    }
+
+    /// Whether frame `idx` is kept.
+    pub fn keeps(&self, idx: usize) -> bool {
+        match *self {
+            FramePick::All => true,
+            FramePick::First(n) => idx < n.max(1),
+            FramePick::Spaced { n, total } => {
+                // The smallest i with floor(i * total / n) >= idx.
+                let i = (idx * n).div_ceil(total);
+                i < n && i * total / n == idx
+            }
+        }
+    }
+
+    /// Whether no frame from `idx` on is needed (not even for its delay).
+    fn done(&self, idx: usize) -> bool {
+        matches!(*self, FramePick::First(n) if idx >= n.max(1))
+    }
+}
+
 /// Decodes `input` (whose header has passed the limits) to composed frames.
 ///
 /// JPEG input gets its EXIF orientation applied when `orient` is set (for outputs that are
@@ -89,6 +168,18 @@ pub fn decode(
     input: &[u8],
     format: ImageFormat,
     max_frames: u32,
+    orient: bool,
+) -> Result<Raster, Error> {
+    decode_frames(input, format, max_frames, FramePick::All, orient)
+}
+
+/// As [`decode`], keeping only the frames `pick` selects from an animation (stills have
+/// one frame, always kept).
+pub fn decode_frames(
+    input: &[u8],
+    format: ImageFormat,
+    max_frames: u32,
+    pick: FramePick,
     orient: bool,
 ) -> Result<Raster, Error> {
     match format {
@@ -133,7 +224,7 @@ pub fn decode(
                     .map_err(image_err(format))?,
                 format,
             )?;
-            let frames = frames_from(d.into_frames(), format, max_frames)?;
+            let frames = frames_from(d.into_frames(), format, max_frames, pick)?;
             let loop_count = (frames.len() > 1).then(|| gif::loop_count(input).unwrap_or(1));
             Ok(Raster {
                 frames,
@@ -149,7 +240,7 @@ pub fn decode(
             )?;
             let icc = d.icc_profile().ok().flatten();
             if d.has_animation() {
-                let frames = frames_from(d.into_frames(), format, max_frames)?;
+                let frames = frames_from(d.into_frames(), format, max_frames, pick)?;
                 let loop_count = Some(webp::loop_count(input).unwrap_or(0));
                 return Ok(Raster {
                     frames,
@@ -399,27 +490,25 @@ fn icc_app2_payloads(icc: &[u8]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// `cgif` frame selection on composed frames (`F` of them). `n == 1` keeps the first 30
-/// frames, as the service documents; `n` in 2..=100 keeps the frames `floor(i * F / n)` for
-/// i in 0..n, each shown for its own delay plus the delays of the dropped frames after it,
-/// so the total duration is unchanged. Inputs with no more frames than the target keep all.
+/// `cgif` frame selection on frames already composed (`F` of them); see
+/// [`FramePick::cgif`]. [`decode_frames`] does the same while decoding, without holding the
+/// dropped frames.
 pub fn select_frames(frames: Vec<Frame>, n: usize) -> Vec<Frame> {
-    let total = frames.len();
-    if n == 1 {
-        return frames.into_iter().take(30).collect();
-    }
-    if n == 0 || total <= n {
-        return frames;
-    }
-    let kept: Vec<usize> = (0..n).map(|i| i * total / n).collect();
-    let mut out: Vec<Frame> = Vec::with_capacity(n);
-    let mut next_kept = 0;
+    let pick = FramePick::cgif(n, frames.len());
+    pick_frames(frames, pick)
+}
+
+/// The frames `pick` keeps from frames already composed, delays summed as
+/// [`decode_frames`] does.
+pub fn pick_frames(frames: Vec<Frame>, pick: FramePick) -> Vec<Frame> {
+    let mut out: Vec<Frame> = Vec::with_capacity(pick.count(frames.len()));
     for (idx, frame) in frames.into_iter().enumerate() {
-        if next_kept < kept.len() && kept[next_kept] == idx {
+        if pick.keeps(idx) {
             out.push(frame);
-            next_kept += 1;
-        } else if let Some(last) = out.last_mut() {
-            last.delay_ms += frame.delay_ms;
+        } else if !pick.done(idx) {
+            if let Some(last) = out.last_mut() {
+                last.delay_ms += frame.delay_ms;
+            }
         }
     }
     out

@@ -2,13 +2,14 @@
 
 use mogr_parse::{Format, MogrParams};
 
+use crate::budget;
 use crate::codecs::jpeg::{decode, encode, estimate, markers, requant};
 use crate::codecs::{bmp, gif, png, webp};
 use crate::error::Error;
 use crate::format::ImageFormat;
 use crate::limits::Limits;
 use crate::quality;
-use crate::raster;
+use crate::raster::{self, FramePick};
 
 pub use crate::codecs::jpeg::encode::Metadata;
 
@@ -242,21 +243,27 @@ pub fn apply_with(
             unchanged: true,
         });
     }
-    let decode = || raster::decode(input, probe.format, options.limits.max_frames, true);
-    let mut raster = match cache {
-        Some(c) => match c.raster.get() {
-            Some(r) => r.clone(),
-            None => {
-                let r = decode()?;
-                let _ = c.raster.set(r.clone());
-                r
-            }
-        },
-        None => decode()?,
+    let pick = frame_pick(target, cgif, &probe);
+    let estimate = budget::transcode(input, &probe, target, pick);
+    options.limits.check_memory(probe.format, estimate)?;
+    let max_frames = options.limits.max_frames;
+    let decode = || raster::decode(input, probe.format, max_frames, true);
+    let raster = match cache {
+        // A cache holds every frame: fill it only when every frame is needed anyway.
+        Some(c) if pick.count(probe.frames as usize) >= probe.frames as usize || c.is_filled() => {
+            let mut r = match c.raster.get() {
+                Some(r) => r.clone(),
+                None => {
+                    let r = decode()?;
+                    let _ = c.raster.set(r.clone());
+                    r
+                }
+            };
+            r.frames = raster::pick_frames(std::mem::take(&mut r.frames), pick);
+            r
+        }
+        _ => raster::decode_frames(input, probe.format, max_frames, pick, true)?,
     };
-    if let Some(n) = cgif {
-        raster.frames = raster::select_frames(std::mem::take(&mut raster.frames), n);
-    }
     let settings = raster::EncodeSettings {
         quality: q,
         progressive: params.progressive(),
@@ -293,6 +300,16 @@ pub fn apply_with(
         },
         unchanged: false,
     })
+}
+
+/// Which frames a stage to `target` holds: the first for a still format, the selected ones
+/// for `cgif`, every frame for an animated output.
+fn frame_pick(target: ImageFormat, cgif: Option<usize>, probe: &Probe) -> FramePick {
+    match (target, cgif) {
+        (ImageFormat::Gif, Some(n)) => FramePick::cgif(n, probe.frames as usize),
+        (ImageFormat::Gif | ImageFormat::Webp, None) => FramePick::All,
+        _ => FramePick::First(1),
+    }
 }
 
 /// JPEG to JPEG: DCT-domain requantization where the layout fits, else decode and encode.
@@ -340,12 +357,20 @@ fn jpeg_to_jpeg(
     let (width, height) = (header.width, header.height);
     // DCT-domain requantization where the layout already fits; the pixel path otherwise,
     // and also when the coefficient decoder gives up (it handles fewer kinds of damage).
-    let requantized = requant::eligible(&header, q)
+    let eligible = requant::eligible(&header, q);
+    if eligible {
+        options
+            .limits
+            .check_memory(target, budget::requantize(&probe))?;
+    }
+    let requantized = eligible
         .then(|| requant::requantize(input, q, progressive, header.density, &segments).ok())
         .flatten();
     let bytes = match requantized {
         Some(bytes) => bytes,
         None => {
+            let estimate = budget::transcode(input, &probe, target, FramePick::First(1));
+            options.limits.check_memory(target, estimate)?;
             let bitmap = decode::decode(input, &header)?;
             let settings = encode::JpegSettings {
                 quality: q,

@@ -156,6 +156,9 @@ pub fn slim(
     stop: &Stop,
 ) -> Result<Slimmed, Error> {
     let probe = transcode::probe(input, &options.limits)?;
+    options
+        .limits
+        .check_memory(probe.format, memory_estimate(input, &probe))?;
     let threshold = slim.threshold;
     let searched = match probe.format {
         ImageFormat::Jpeg => {
@@ -178,6 +181,31 @@ pub fn slim(
         return Err(e);
     }
     Ok(outcome(input, probe.format, searched))
+}
+
+/// Peak bytes an `imageSlim` search (or a `yjpeg` one) on `input` may hold, estimated from
+/// its header like [`mogr_core::budget`]: the decoded frames, the perceptual metric's
+/// planes (for at most [`metric::SCORE_PIXELS`] pixels of a still, and
+/// [`metric::MAX_SCORED_FRAMES`] frames of an animation), and the candidate encodings.
+pub fn memory_estimate(input: &[u8], probe: &transcode::Probe) -> u64 {
+    use mogr_core::budget;
+    let px = budget::frame_pixels(probe);
+    let frames = u64::from(probe.frames.max(1));
+    let decoded = budget::decode(input, probe, frames);
+    // SSIMULACRA2 keeps XYB planes of the reference and of a candidate at six scales, in
+    // f32, plus blur buffers: measured near 100 bytes per scored pixel.
+    let metric = if frames > 1 {
+        80 * px * frames.min(metric::MAX_SCORED_FRAMES as u64)
+    } else {
+        125 * px.min(metric::SCORE_PIXELS + metric::SCORE_PIXELS / 20)
+    };
+    let encoder = match probe.format {
+        ImageFormat::Heif | ImageFormat::Avif | ImageFormat::Webp => {
+            budget::encode_per_pixel(probe.format) * px * frames
+        }
+        _ => 12 * px * frames,
+    };
+    budget::BASE + decoded + metric + encoder
 }
 
 /// The result of a search as the service reports it: the smallest passing encoding when it

@@ -25,10 +25,17 @@ pub fn apply(
     if plain.unchanged {
         return Ok(plain);
     }
+    // The search's own estimate (only the first frame of an animation is read).
+    let probe = transcode::Probe {
+        frames: 1,
+        ..transcode::probe(input, &options.limits)?
+    };
+    options
+        .limits
+        .check_memory(probe.format, crate::memory_estimate(input, &probe))?;
     // The input's pixels as the jpg output shows them: as stored for a JPEG (its EXIF block
     // travels along), oriented and over white for other formats.
-    // The input passed its probe (limits included) in the jpg stage above.
-    let format = ImageFormat::sniff(input).unwrap_or(ImageFormat::Jpeg);
+    let format = probe.format;
     let bitmap = if format == ImageFormat::Jpeg {
         Source::new(input, options)?.bitmap
     } else {
