@@ -1,10 +1,13 @@
 # benches/compare/lib.sh: shared by the comparison scripts (source it).
 #
-# compare TITLE EXT FILES_ARRAY_NAME [POST_COMMAND]
+# compare TITLE EXT FILES_ARRAY_NAME [POST_COMMAND] [SCORE_COMMAND]
 #   Reads "name<TAB>command template" lines on stdin (templates use $IN, $OUT and $IM);
 #   runs each tool over every file, one process per file, timed by hyperfine over the whole
-#   set ($RUNS runs, one warm-up); then runs POST_COMMAND (if any) on each tool's output
-#   folder, e.g. to strip metadata; prints a markdown table with ratios to the first tool.
+#   set ($RUNS runs, $WARMUP warm-ups, default 1); then runs POST_COMMAND (if any) on each
+#   tool's output folder, e.g. to strip metadata; prints a markdown table with ratios to the
+#   first tool. SCORE_COMMAND OUTDIR (if any) prints a quality figure for a tool's outputs.
+#   With $REPORT_TSV set, appends "title, tool, ms, bytes, score" rows to it.
+#   NO_BYTES=1 leaves bytes out (operations whose outputs are not images).
 # Needs: $WORK (a scratch folder), $IM (ImageMagick), hyperfine, jq.
 
 find_imagemagick() {
@@ -15,11 +18,11 @@ find_imagemagick() {
 }
 
 compare() {
-  local title=$1 ext=$2 files_var=$3[@] post=${4:-}
+  local title=$1 ext=$2 files_var=$3[@] post=${4:-} scorer=${5:-}
   local -a files=("${!files_var}") names=() tpls=()
   local n t
   while IFS=$'\t' read -r n t; do names+=("$n"); tpls+=("$t"); done
-  declare -A ms bytes
+  declare -A ms bytes score
   local i name out script
   for i in "${!names[@]}"; do
     name=${names[$i]} out=$WORK/$ext-${names[$i]} script=$WORK/$ext-${names[$i]}.sh
@@ -27,19 +30,23 @@ compare() {
     { printf 'IM=%q\n' "$IM"; for f in "${files[@]}"; do
         printf 'IN=%q; OUT=%q; { %s ; } >/dev/null 2>&1 || true\n' "$f" "$out/$(basename "${f%.*}").$ext" "${tpls[$i]}"
       done; } > "$script"
-    hyperfine -N --warmup 1 --runs "$RUNS" --export-json "$script.json" "bash $script" >/dev/null
+    hyperfine -N --warmup "${WARMUP:-1}" --runs "$RUNS" --export-json "$script.json" "bash $script" >/dev/null
     ms[$name]=$(jq '.results[0].mean*1000' "$script.json")
     [ -z "$post" ] || $post "$out"
     bytes[$name]=$(cat "$out"/* 2>/dev/null | wc -c)
+    [ "${NO_BYTES:-0}" = 1 ] && bytes[$name]=0
+    score[$name]=-
+    [ -z "$scorer" ] || score[$name]=$($scorer "$out")
+    [ -z "${REPORT_TSV:-}" ] || printf '%s\t%s\t%s\t%s\t%s\n' "$title" "$name" "${ms[$name]}" "${bytes[$name]}" "${score[$name]}" >> "$REPORT_TSV"
   done
   local first=${names[0]}
   echo
   echo "### $title (${#files[@]} files)"
   echo
-  echo "| tool | time (ms, whole set) | time / $first | bytes | bytes / $first |"
-  echo "| --- | ---: | ---: | ---: | ---: |"
+  echo "| tool | time (ms, whole set) | time / $first | bytes | bytes / $first | score |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: |"
   for name in "${names[@]}"; do
-    awk -v n="$name" -v t="${ms[$name]}" -v b="${bytes[$name]}" -v tm="${ms[$first]}" -v bm="${bytes[$first]}" \
-      'BEGIN { printf "| %s | %.0f | %.2f | %d | %.3f |\n", n, t, t/tm, b, (bm ? b/bm : 0) }'
+    awk -v n="$name" -v t="${ms[$name]}" -v b="${bytes[$name]}" -v tm="${ms[$first]}" -v bm="${bytes[$first]}" -v s="${score[$name]}" \
+      'BEGIN { printf "| %s | %.0f | %.2f | %d | %.3f | %s |\n", n, t, t/tm, b, (bm ? b/bm : 0), s }'
   done
 }
