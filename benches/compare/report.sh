@@ -14,7 +14,8 @@
 # The smart-compression rows carry the lowest and median SSIMULACRA2 of the outputs against
 # their inputs (both decoded as a viewer shows them), so bytes compare at a known quality.
 # Prints the markdown table, writes it into benches/README.md (between the report markers)
-# with the machine and this command, and draws benches/report.svg (and report.png).
+# with the machine and this command, and draws benches/report.svg (and report.png, with
+# rsvg-convert from Debian's librsvg2-bin when it is installed).
 #
 # Needs ../shared/bench/install_tools.sh (ImageMagick, libvips, libjpeg-turbo, cwebp,
 # heif-enc, gifsicle, pngquant, oxipng, ssimulacra2_rs, hyperfine, jq, exiftool) and python3.
@@ -128,5 +129,10 @@ args=(--tsv "$REPORT_TSV" --svg "$ROOT/benches/report.svg" --machine "$machine"
       --command "RUNS=$RUNS benches/compare/report.sh" --commit "$(git -C "$ROOT" rev-parse --short HEAD)")
 [ "${NO_README:-0}" = 1 ] || args+=(--readme "$ROOT/benches/README.md")
 python3 "$ROOT/benches/compare/report.py" "${args[@]}"
-# A PNG beside the SVG, for viewers without SVG.
-"$IM" -density 96 "$ROOT/benches/report.svg" "$ROOT/benches/report.png" 2>/dev/null || true
+# A PNG beside the SVG, for viewers without SVG (rsvg-convert: Debian's librsvg2-bin;
+# ImageMagick 6 as built by Debian has no SVG reader).
+if command -v rsvg-convert >/dev/null; then
+  rsvg-convert -b white "$ROOT/benches/report.svg" -o "$ROOT/benches/report.png"
+else
+  echo "report.sh: no rsvg-convert (apt-get install librsvg2-bin): benches/report.png not redrawn" >&2
+fi
