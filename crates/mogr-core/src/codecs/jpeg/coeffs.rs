@@ -383,7 +383,9 @@ pub fn decode_coefficients(data: &[u8]) -> Result<Coefficients, Error> {
     loop {
         let (marker, seg) = match next_marker(data, pos)? {
             // The end of the data, or EOI, after at least one scan: take what was decoded.
-            Next::End | Next::Bare { marker: 0xD9 } => return coeffs.ok_or_else(|| bad("no scan")),
+            Next::End | Next::Bare { marker: 0xD9, .. } => {
+                return coeffs.ok_or_else(|| bad("no scan"))
+            }
             Next::Bare { .. } => return Err(bad("a second SOI marker")),
             Next::Segment {
                 marker,

@@ -144,6 +144,8 @@ pub(crate) enum Next<'a> {
     Bare {
         /// The marker byte.
         marker: u8,
+        /// Where the data after the marker starts.
+        next: usize,
     },
     /// The end of the data.
     End,
@@ -166,7 +168,7 @@ pub(crate) fn next_marker(data: &[u8], mut pos: usize) -> Result<Next<'_>, Error
         pos += 1;
         match marker {
             0x00 | 0x01 | 0xD0..=0xD7 => continue,
-            0xD8 | 0xD9 => return Ok(Next::Bare { marker }),
+            0xD8 | 0xD9 => return Ok(Next::Bare { marker, next: pos }),
             _ => {}
         }
         let len_bytes = data
@@ -197,8 +199,10 @@ pub fn count_scans(data: &[u8], stop_after: u32) -> u32 {
                 scans += u32::from(marker == 0xDA);
                 pos = next;
             }
-            Ok(Next::Bare { marker: 0xD9 }) | Ok(Next::End) | Err(_) => break,
-            Ok(Next::Bare { .. }) => pos += 1,
+            Ok(Next::Bare { marker: 0xD9, .. }) | Ok(Next::End) | Err(_) => break,
+            // Past a stray SOI (never from where the search started: that rescanned the
+            // same bytes once per marker, quadratic on crafted files).
+            Ok(Next::Bare { next, .. }) => pos = next,
         }
     }
     scans
@@ -361,4 +365,29 @@ pub fn without_segments(data: &[u8], keep: impl Fn(SegmentKind) -> bool) -> Resu
     }
     out.extend_from_slice(&data[copied_to..]);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scans_are_counted_past_stray_soi_markers() {
+        // SOI, then a scan header, entropy bytes holding stray SOI markers, a second scan
+        // header, more entropy bytes, EOI.
+        let sos = [0xFF, 0xDA, 0x00, 0x08, 1, 1, 0, 0, 63, 0];
+        let mut data = vec![0xFF, 0xD8];
+        data.extend_from_slice(&sos);
+        for _ in 0..1000 {
+            data.extend_from_slice(&[0x12, 0x34, 0xFF, 0xD8]);
+        }
+        data.extend_from_slice(&sos);
+        data.extend_from_slice(&[0x56, 0xFF, 0x00, 0x78, 0xFF, 0xD9]);
+        assert_eq!(count_scans(&data, 100), 2);
+        // A bare marker reports where the data after it starts.
+        match next_marker(&data, 12).unwrap() {
+            Next::Bare { marker, next } => assert_eq!((marker, next), (0xD8, 16)),
+            _ => panic!("expected a bare SOI"),
+        }
+    }
 }
