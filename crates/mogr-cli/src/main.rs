@@ -42,6 +42,13 @@ enum Command {
         /// profile.
         #[arg(long, value_parser = ["all", "keep-icc"])]
         strip: Option<String>,
+        /// Refuse (exit 1) a stage whose memory, estimated from the header before decoding,
+        /// is over SIZE: bytes, or with a K, M or G suffix (powers of 1024), e.g. `512M`.
+        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        memory_budget: Option<u64>,
+        /// Stop (exit 1) work still running after this many seconds, e.g. `2.5`.
+        #[arg(long, value_name = "SECONDS")]
+        deadline: Option<f64>,
     },
     /// Persistent processing: apply the rules of a `Pic-Operations` header to an uploaded
     /// image, write each result under OUTDIR at its resolved key (never outside OUTDIR), and
@@ -94,7 +101,23 @@ fn main() -> ExitCode {
             input,
             output,
             strip,
-        } => process(&rule, &input, &output, strip.as_deref()),
+            memory_budget,
+            deadline,
+        } => {
+            let metadata = match strip.as_deref() {
+                Some("all") => mogr::Metadata::Strip,
+                Some(_) => mogr::Metadata::IccOnly,
+                None => mogr::Metadata::Keep,
+            };
+            let mut processor = mogr::Processor::new().with_metadata(metadata);
+            if let Some(bytes) = memory_budget {
+                processor = processor.with_memory_budget(bytes);
+            }
+            if let Some(s) = deadline {
+                processor = processor.with_deadline(std::time::Duration::from_secs_f64(s.max(0.0)));
+            }
+            process(&processor, &rule, &input, &output)
+        }
         Command::Ops {
             key,
             pic_operations,
@@ -120,7 +143,23 @@ fn main() -> ExitCode {
     }
 }
 
-fn process(rule: &str, input: &PathBuf, output: &PathBuf, strip: Option<&str>) -> ExitCode {
+/// A size in bytes: digits with an optional K, M or G suffix (powers of 1024).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let (digits, shift) = match t.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&t[..i], 10),
+        Some((i, 'm' | 'M')) => (&t[..i], 20),
+        Some((i, 'g' | 'G')) => (&t[..i], 30),
+        _ => (t, 0),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1u64 << shift))
+        .ok_or_else(|| format!("`{text}` is not a size (e.g. 1048576, 512M, 2G)"))
+}
+
+fn process(processor: &mogr::Processor, rule: &str, input: &PathBuf, output: &PathBuf) -> ExitCode {
     let bytes = match read_input(input) {
         Ok(b) => b,
         Err(e) => {
@@ -128,12 +167,6 @@ fn process(rule: &str, input: &PathBuf, output: &PathBuf, strip: Option<&str>) -
             return ExitCode::from(1);
         }
     };
-    let metadata = match strip {
-        Some("all") => mogr::Metadata::Strip,
-        Some(_) => mogr::Metadata::IccOnly,
-        None => mogr::Metadata::Keep,
-    };
-    let processor = mogr::Processor::new().with_metadata(metadata);
     let out = match processor.process(&bytes, rule) {
         Ok(out) => out,
         Err(e) => {

@@ -219,3 +219,49 @@ fn ops_writes_each_result_under_outdir_and_prints_the_xml() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("rules"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn process_memory_budget_and_deadline() {
+    let input = image("jpeg/jxl-flower_q85_420_progr.jpg");
+    let dir = std::env::temp_dir().join(format!("mogr-cli-budget-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out_path = dir.join("out.webp");
+    let out_s = out_path.to_str().unwrap();
+    let rule = "imageMogr2/format/webp/quality/75";
+    // 3.4 MP to WebP needs far more than 1 MiB: refused before decoding, nothing written.
+    let refused = mogr(
+        &["process", "--memory-budget", "1M", rule, &input, out_s],
+        None,
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("budget is 1048576"), "{err}");
+    assert!(!out_path.exists());
+    // Enough budget: written and readable.
+    let ok = mogr(
+        &["process", "--memory-budget", "2G", rule, &input, out_s],
+        None,
+    );
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert_eq!(json(&ok.stdout)["width"], 2268);
+    assert!(std::fs::read(&out_path).unwrap().starts_with(b"RIFF"));
+    // A size that is not one is a usage error.
+    let bad = mogr(
+        &["process", "--memory-budget", "lots", rule, &input, out_s],
+        None,
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    // A deadline already past stops the work with an error.
+    let late = mogr(
+        &["process", "--deadline", "0", "imageSlim", &input, out_s],
+        None,
+    );
+    assert_eq!(late.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&late.stderr).contains("stopped"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
