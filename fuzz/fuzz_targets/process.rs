@@ -17,8 +17,14 @@ fuzz_target!(|data: &[u8]| {
     if data.len() > 256 * 1024 || data.is_empty() {
         return;
     }
-    // Small limits keep each run fast: the fuzzer looks for crashes, not big images.
-    let limits = mogr::Limits { max_pixels: 4_000_000, max_side: 4096, ..mogr::Limits::default() };
+    // Small limits keep each run fast: the fuzzer looks for crashes, not big images. The
+    // memory budget refuses the costliest stages (imageSlim, HEIF/AVIF) of the largest inputs.
+    let limits = mogr::Limits {
+        max_pixels: 4_000_000,
+        max_side: 4096,
+        max_memory_bytes: 256 << 20,
+        ..mogr::Limits::default()
+    };
     let processor = mogr::Processor::new().with_limits(limits);
     let (selector, rest) = data.split_first().unwrap();
     if selector % 2 == 0 {
