@@ -8,7 +8,8 @@
 #   JPEG quality estimate      ImageMagick identify %Q (score column: files where they agree)
 #   to WebP q75                cwebp, ImageMagick, libvips
 #   to HEIC / AVIF q50         heif-enc
-#   GIF to 10 frames           gifsicle (the same evenly spaced frames, -O2)
+#   GIF to 10 frames           gifsicle (the same evenly spaced frames, -O2; quality column:
+#                              each output frame against its source frame)
 #   smart JPEG (imageSlim)     libjpeg-turbo quality bisection to SSIMULACRA2 >= 80
 #   smart PNG (imageSlim)      pngquant --quality 65-80 + oxipng -o 2
 # The smart-compression rows carry the lowest and median SSIMULACRA2 of the outputs against
@@ -62,6 +63,24 @@ score_dir() {
   done | sort -g | awk '{v[NR]=$1} END { m = (NR % 2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2; printf "%.2f / %.2f", v[1], m }'
 }
 
+# score_frames OUTDIR: "lowest / median" SSIMULACRA2 of every output frame against the source
+# frame it stands for (frame floor(i * n / 10) of an n-frame source; all frames when n <= 10).
+score_frames() {
+  local dir=$1 f o n k i src s
+  for f in "${GIFS[@]}"; do
+    o=$dir/$(basename "${f%.*}").gif
+    rm -f "$WORK"/src-*.png "$WORK"/out-*.png
+    "$IM" "$f" -coalesce +repage -background gray50 -alpha remove -alpha off "PNG24:$WORK/src-%03d.png" 2>/dev/null
+    "$IM" "$o" -coalesce +repage -background gray50 -alpha remove -alpha off "PNG24:$WORK/out-%03d.png" 2>/dev/null
+    n=$(ls "$WORK"/src-*.png | wc -l); k=$(ls "$WORK"/out-*.png 2>/dev/null | wc -l)
+    for ((i = 0; i < k; i++)); do
+      src=$i; [ "$n" -gt 10 ] && src=$(( i * n / 10 ))
+      s=$(ssimulacra2_rs image "$(printf "$WORK/src-%03d.png" "$src")" "$(printf "$WORK/out-%03d.png" "$i")" 2>/dev/null | awk '/Score/{print $2}')
+      echo "${s:--1000}"
+    done
+  done | sort -g | awk '{v[NR]=$1} END { m = (NR % 2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2; printf "%.2f / %.2f", v[1], m }'
+}
+
 # agree_dir OUTDIR: files whose estimate equals ImageMagick's %Q (mogr's outputs are its
 # ImageInfo JSON, read here rather than piped through jq in the timed command).
 IDENTIFY=$(command -v identify)
@@ -108,9 +127,11 @@ mogr	$MOGR process 'imageMogr2/format/avif/quality/50!' "\$IN" "\$OUT"
 heif-enc	heif-enc --avif -q 50 "\$IN" -o "\$OUT"
 EOF2
 
-compare "GIF to 10 frames" gif GIFS <<EOF2
+# Quality: each output frame against the source frame it stands for (gifsicle cannot
+# recompose frames of some optimized animations with local colour tables, and says so).
+compare "GIF to 10 frames" gif GIFS "" score_frames <<EOF2
 mogr	$MOGR process 'imageMogr2/cgif/10' "\$IN" "\$OUT"
-gifsicle	n=\$(gifsicle --info "\$IN" | grep -c '+ image'); sel=\$(awk -v n=\$n 'BEGIN{for(i=0;i<10;i++) printf "#%d ", int(i*n/10)}'); gifsicle -O2 "\$IN" \$sel > "\$OUT"
+gifsicle	n=\$(gifsicle --info "\$IN" | grep -c '+ image'); sel=\$(awk -v n=\$n 'BEGIN{if(n>10) for(i=0;i<10;i++) printf "#%d ", int(i*n/10)}'); gifsicle -O2 "\$IN" \$sel > "\$OUT"
 EOF2
 
 SCORED=JPEGS RUNS=1 WARMUP=0 compare "smart JPEG (SSIMULACRA2 80)" jpg JPEGS "" score_dir <<EOF2
