@@ -553,7 +553,10 @@ fn photographs_become_gifs_with_a_faithful_palette() {
             .unwrap()
             .score(gif.first())
             .unwrap();
-        eprintln!("{rel} to GIF: {} bytes, SSIMULACRA2 {score:.1}", out.bytes.len());
+        eprintln!(
+            "{rel} to GIF: {} bytes, SSIMULACRA2 {score:.1}",
+            out.bytes.len()
+        );
         assert!(score >= floor, "{rel}: {score:.1}");
     }
 }

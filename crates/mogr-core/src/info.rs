@@ -79,8 +79,15 @@ impl ImageInfo {
 pub fn info(input: &[u8], limits: &Limits) -> Result<ImageInfo, Error> {
     let probe = transcode::probe(input, limits)?;
     limits.check_memory(probe.format, crate::budget::info(input, &probe))?;
-    let first = raster::decode(input, probe.format, 1, false)?;
-    let bitmap = first.first().to_rgba();
+    // A JPEG's mean colour comes from its 8x8 block means (a 1/8-scale decode).
+    let bitmap = if probe.format == ImageFormat::Jpeg {
+        let header = markers::read_header(input)?;
+        crate::codecs::jpeg::decode::decode_scaled(input, &header, true)?.to_rgba()
+    } else {
+        raster::decode(input, probe.format, 1, false)?
+            .first()
+            .to_rgba()
+    };
     let pixels = (bitmap.len() / 4).max(1) as u64;
     let mut sums = [0u64; 3];
     for p in bitmap.chunks_exact(4) {

@@ -12,7 +12,22 @@ use crate::pixels::{Bitmap, Layout};
 /// colour management; 12/16-bit samples are reduced to 8 bits. MPO files give their first
 /// image.
 pub fn decode(data: &[u8], header: &JpegHeader<'_>) -> Result<Bitmap, Error> {
+    decode_scaled(data, header, false)
+}
+
+/// As [`decode`]; with `eighth`, at one eighth of the size in each direction (each pixel
+/// the mean of an 8x8 block, from its DC coefficient: no full IDCT, no upsampling), which
+/// is all a mean colour needs.
+pub fn decode_scaled(data: &[u8], header: &JpegHeader<'_>, eighth: bool) -> Result<Bitmap, Error> {
     let mut decoder = jpeg_decoder::Decoder::new(data);
+    if eighth {
+        let side = |v: u32| u16::try_from(v.div_ceil(4)).unwrap_or(u16::MAX).max(1);
+        decoder
+            .scale(side(header.width), side(header.height))
+            .map_err(|e| {
+                Error::decode_with(ImageFormat::Jpeg, "corrupt or truncated JPEG data", e)
+            })?;
+    }
     // A bound on what the decoder may allocate: the output plus working planes for 4
     // components at 2 bytes per sample, all derived from the (already limited) header.
     let pixels = header.width as usize * header.height as usize;
