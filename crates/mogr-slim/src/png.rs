@@ -77,7 +77,28 @@ fn search(
     let pixels = u64::from(bitmap.width) * u64::from(bitmap.height);
     let mut opts = oxipng_options(options.metadata, pixels);
     opts.optimize_alpha = true;
+    // The families' results are sized with oxipng's fastest preset first; only those within
+    // 3% of the smallest get the full preset (the slow part: near-optimal deflate).
+    let mut quick = oxipng::Options::from_preset(0);
+    quick.strip = opts.strip.clone();
+    quick.optimize_alpha = true;
+    let mut sized = Vec::with_capacity(lossy.len());
+    let several = lossy.len() > 1;
     for (pixels, score) in lossy {
+        stop.check()?;
+        let len = if several {
+            found.encodes += 1;
+            encode(&pixels, raster.icc.as_deref(), &quick)?.len()
+        } else {
+            0
+        };
+        sized.push((len, pixels, score));
+    }
+    let smallest = sized.iter().map(|(len, ..)| *len).min().unwrap_or(0);
+    for (len, pixels, score) in sized {
+        if len * 100 > smallest * 103 {
+            continue;
+        }
         stop.check()?;
         let bytes = encode(&pixels, raster.icc.as_deref(), &opts)?;
         found.encodes += 1;
