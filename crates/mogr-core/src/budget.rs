@@ -76,14 +76,7 @@ mod tests {
     use super::*;
 
     fn probe(format: ImageFormat, width: u32, height: u32, frames: u32) -> Probe {
-        Probe {
-            format,
-            width,
-            height,
-            frames,
-            quality: None,
-            progressive: false,
-        }
+        Probe::plain(format, width, height, frames)
     }
 
     #[test]

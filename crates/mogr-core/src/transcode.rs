@@ -39,6 +39,20 @@ pub struct Probe {
     pub progressive: bool,
 }
 
+impl Probe {
+    /// A probe of a format that has no quality estimate, not progressive.
+    pub fn plain(format: ImageFormat, width: u32, height: u32, frames: u32) -> Probe {
+        Probe {
+            format,
+            width,
+            height,
+            frames,
+            quality: None,
+            progressive: false,
+        }
+    }
+}
+
 /// The result of one stage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Encoded {
@@ -96,14 +110,7 @@ pub fn probe(input: &[u8], limits: &Limits) -> Result<Probe, Error> {
                 _ => gif::read_header(input, limits.max_frames)?,
             };
             limits.check_dimensions(format, width, height, frames)?;
-            Ok(Probe {
-                format,
-                width,
-                height,
-                frames,
-                quality: None,
-                progressive: false,
-            })
+            Ok(Probe::plain(format, width, height, frames))
         }
         ImageFormat::Heif | ImageFormat::Avif => heif_probe(input, format, limits),
         ImageFormat::Json => Err(Error::decode(format, "JSON is not an image")),
@@ -114,14 +121,7 @@ pub fn probe(input: &[u8], limits: &Limits) -> Result<Probe, Error> {
 fn heif_probe(input: &[u8], format: ImageFormat, limits: &Limits) -> Result<Probe, Error> {
     let (width, height, _) = crate::codecs::heif::read_header(input, format)?;
     limits.check_dimensions(format, width, height, 1)?;
-    Ok(Probe {
-        format,
-        width,
-        height,
-        frames: 1,
-        quality: None,
-        progressive: false,
-    })
+    Ok(Probe::plain(format, width, height, 1))
 }
 
 #[cfg(not(feature = "heif"))]
