@@ -163,9 +163,9 @@ pub fn encode_with_colors(raster: &crate::pixels::Raster, colors: usize) -> Resu
         })
         .collect();
     let has_alpha = frames.iter().any(|f| f.chunks_exact(4).any(|p| p[3] == 0));
-    // Palette from opaque samples of every frame, at most about 262,000 pixels.
+    // Palette from opaque samples of every frame, at most about 65,000 pixels.
     let total_px: usize = frames.iter().map(|f| f.len() / 4).sum();
-    let step = total_px.div_ceil(1 << 18).max(1);
+    let step = total_px.div_ceil(1 << 16).max(1);
     let samples: Vec<u8> = frames
         .iter()
         .flat_map(|f| {
