@@ -63,11 +63,16 @@ fn damaged_inputs_never_panic() {
     })
     .collect();
     if let Some(corpus) = corpus() {
-        for d in ["gif", "webp", "avif", "heic", "bmp"] {
+        // Every corpus file (its copies in tests/images come twice; the damage differs).
+        for d in [
+            "jpeg", "png", "gif", "webp", "avif", "heic", "bmp", "corrupt",
+        ] {
             paths.extend(files(
                 &corpus,
                 d,
-                &["gif", "webp", "avif", "avifs", "heic", "bmp"],
+                &[
+                    "jpg", "mpo", "png", "gif", "webp", "avif", "avifs", "heic", "heif", "bmp",
+                ],
             ));
         }
     }
