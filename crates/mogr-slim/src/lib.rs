@@ -12,7 +12,7 @@
 //!   tiles of 128x128 first, then one full-size encode measures how far the whole image
 //!   scores from its tiles and the search finishes at full size. Metadata (EXIF with its orientation, ICC, XMP, IPTC, comments)
 //!   is kept as [`Options::metadata`](mogr_core::transcode::Options) says.
-//! - PNG: palette quantization (`quantette`, or NeuQuant with alpha), posterization, and
+//! - PNG: palette quantization (`quantette`, or NeuQuant refined by k-means with alpha), posterization, and
 //!   lossless `oxipng`; the smallest that passes.
 //! - GIF: frame-optimized re-encoding with the exact colours, then fewer palette colours.
 //! - WebP, HEIF, AVIF: a quality search in the same format.
