@@ -188,16 +188,29 @@ pub fn slim(
 /// planes (for at most [`metric::SCORE_PIXELS`] pixels of a still, and
 /// [`metric::MAX_SCORED_FRAMES`] frames of an animation), and the candidate encodings.
 pub fn memory_estimate(input: &[u8], probe: &transcode::Probe) -> u64 {
+    // imageSlim on a PNG searches its two lossy families on two threads.
+    estimate(input, probe, probe.format == ImageFormat::Png)
+}
+
+/// Peak bytes of a `yjpeg` search (one JPEG search, whatever the input format).
+pub(crate) fn yjpeg_estimate(input: &[u8], probe: &transcode::Probe) -> u64 {
+    estimate(input, probe, false)
+}
+
+/// [`memory_estimate`], with `two_candidates` when two searches run at once.
+fn estimate(input: &[u8], probe: &transcode::Probe, two_candidates: bool) -> u64 {
     use mogr_core::budget;
     let px = budget::frame_pixels(probe);
     let frames = u64::from(probe.frames.max(1));
     let decoded = budget::decode(input, probe, frames);
     // SSIMULACRA2 keeps XYB planes of the reference and of a candidate at six scales, in
-    // f32, plus blur buffers: measured near 100 bytes per scored pixel.
+    // f32, plus blur buffers: measured near 100 bytes per scored pixel, and up to 190 with
+    // two candidates scored at once (PNG's two searches, on two threads).
     let metric = if frames > 1 {
         80 * px * frames.min(metric::MAX_SCORED_FRAMES as u64)
     } else {
-        125 * px.min(metric::SCORE_PIXELS + metric::SCORE_PIXELS / 20)
+        let per_pixel = if two_candidates { 200 } else { 125 };
+        per_pixel * px.min(metric::SCORE_PIXELS + metric::SCORE_PIXELS / 20)
     };
     let encoder = match probe.format {
         ImageFormat::Heif | ImageFormat::Avif | ImageFormat::Webp => {

@@ -51,29 +51,39 @@ fn search(
     let bitmap = raster.first();
     let reference = Reference::new(bitmap)?;
     let mut found = Found::new(threshold);
-    // Lossy families: the most aggressive setting of each that passes, as pixels.
-    let mut lossy: Vec<(Bitmap, f64)> = Vec::new();
-    let mut family = |s: Search, key: &dyn Fn(f32) -> u16, make: &dyn Fn(u16) -> Bitmap| {
-        best_of_family(
-            s,
-            &reference,
-            threshold,
-            stop,
-            &mut found.encodes,
-            key,
-            make,
-        )
-    };
-    if bitmap.layout != Layout::Gray {
-        // Palettes: x is log2 of the colour count, 2..=256.
-        let colors = |x: f32| 2f32.powf(x).round() as u16;
-        let s = Search::new(1.0, 8.0, threshold, 8.0, 8.0, 0.25, 5);
-        lossy.extend(family(s, &colors, &|c| quantize(bitmap, c))?);
-    }
-    // Posterization: x is log2 of the levels per channel; the step is 256 / levels.
+    // Lossy families: the most aggressive setting of each that passes, as pixels. The two
+    // searches are independent: the palette one runs on a second thread.
+    let colors = |x: f32| 2f32.powf(x).round() as u16;
     let step = |x: f32| (256.0 / 2f32.powf(x)).round().max(2.0) as u16;
-    let s = Search::new(2.0, 7.9, threshold, 6.0, 6.0, 0.3, 4);
-    lossy.extend(family(s, &step, &|st| posterize(bitmap, st))?);
+    let reference = &reference;
+    let (palette, posterized) = std::thread::scope(|scope| {
+        let palette = (bitmap.layout != Layout::Gray).then(|| {
+            scope.spawn(move || {
+                // Palettes: x is log2 of the colour count, 2..=256.
+                let s = Search::new(1.0, 8.0, threshold, 8.0, 8.0, 0.25, 5);
+                let mut n = 0;
+                let best = best_of_family(s, reference, threshold, stop, &mut n, &colors, &|c| {
+                    quantize(bitmap, c)
+                });
+                (best, n)
+            })
+        });
+        // Posterization: x is log2 of the levels per channel; the step is 256 / levels.
+        let s = Search::new(2.0, 7.9, threshold, 6.0, 6.0, 0.3, 4);
+        let mut n = 0;
+        let best = best_of_family(s, reference, threshold, stop, &mut n, &step, &|st| {
+            posterize(bitmap, st)
+        });
+        let palette = palette.map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+        (palette, (best, n))
+    });
+    let mut lossy: Vec<(Bitmap, f64)> = Vec::new();
+    if let Some((best, n)) = palette {
+        found.encodes += n;
+        lossy.extend(best?);
+    }
+    found.encodes += posterized.1;
+    lossy.extend(posterized.0?);
     let pixels = u64::from(bitmap.width) * u64::from(bitmap.height);
     let mut opts = oxipng_options(options.metadata, pixels);
     opts.optimize_alpha = true;

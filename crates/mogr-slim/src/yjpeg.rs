@@ -32,7 +32,7 @@ pub fn apply(
     };
     options
         .limits
-        .check_memory(probe.format, crate::memory_estimate(input, &probe))?;
+        .check_memory(probe.format, crate::yjpeg_estimate(input, &probe))?;
     // The input's pixels as the jpg output shows them: as stored for a JPEG (its EXIF block
     // travels along), oriented and over white for other formats.
     let format = probe.format;
