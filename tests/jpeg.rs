@@ -37,9 +37,16 @@ fn cjpeg_quality_sweep_reads_back_exactly() {
     }
     for q in 1..=100u8 {
         // cjpeg's default allows 16-bit tables below q25; -baseline clamps them to 8 bits.
+        // Below 24, ImageMagick's method finds no match for the 16-bit tables and `%Q`
+        // prints its default, 92: the estimate agrees with it.
         for extra in [&[][..], &["-baseline"][..]] {
             let file = cjpeg(&source, q, extra);
-            assert_eq!(quality_of(&file), Some(q), "cjpeg -quality {q} {extra:?}");
+            let expected = if q < 24 && extra.is_empty() { 92 } else { q };
+            assert_eq!(
+                quality_of(&file),
+                Some(expected),
+                "cjpeg -quality {q} {extra:?}"
+            );
         }
     }
 }

@@ -1,16 +1,13 @@
-//! JPEG quality estimation from quantization tables alone.
+//! JPEG quality estimation from quantization tables alone, equal to ImageMagick's `%Q`.
 //!
-//! Three steps, first answer wins:
-//! 1. **Exact IJG match.** Tables that are the IJG (ITU-T T.81 Annex K) tables scaled by
-//!    libjpeg's `jpeg_quality_scaling` formula, with or without the baseline clamp to 255,
-//!    give exactly the quality that made them (1..=100). This is right where ImageMagick is
-//!    not: for 16-bit tables below quality 24 ImageMagick finds no match.
-//! 2. **ImageMagick's method** (`coders/jpeg.c`, `JPEGSetImageQuality`): a hash of four table
-//!    entries and the sum of all tables compared against thresholds per quality. Our answer
-//!    equals ImageMagick's `%Q` wherever it finds a match.
-//! 3. **Nearest IJG quality.** Where ImageMagick finds none (it then prints 92), the quality
-//!    whose scaled IJG tables are closest to the file's, by mean absolute log ratio of the
-//!    entries, over the luma table and (when present) the chroma table.
+//! ImageMagick's method (`coders/jpeg.c`, `JPEGSetImageQuality`): a hash of four table
+//! entries and the sum of all tables, compared against thresholds per quality. Where it finds
+//! no match, `identify -format %Q` prints its default quality, 92, and so does
+//! [`estimate_quality`]: the contract is agreement with ImageMagick for every file. The only
+//! libjpeg-made tables this happens to are 16-bit tables below quality 24 (what
+//! `cjpeg -quality N` writes without `-baseline`); [`imagemagick`] tells that case apart by
+//! returning `None`. For 8-bit (baseline-clamped) IJG tables at every quality 1..=100, and
+//! 16-bit ones from 24 up, the estimate is exactly the quality that made them.
 
 use super::markers::QuantTable;
 
@@ -36,22 +33,14 @@ pub(crate) fn scaled_table(base: &QuantTable, quality: u8, force_baseline: bool)
     base.map(|v| ((u32::from(v) * scale + 50) / 100).clamp(1, max) as u16)
 }
 
-/// Estimates quality 1..=100 from the tables by slot; `None` when there is no table 0.
-pub fn estimate_quality(tables: &[Option<QuantTable>; 4]) -> Option<u8> {
-    let luma = tables[0].as_ref()?;
-    let chroma = tables[1].as_ref();
-    exact_ijg(luma, chroma)
-        .or_else(|| imagemagick(tables))
-        .or_else(|| Some(nearest_ijg(luma, chroma)))
-}
+/// What `identify -format %Q` prints where ImageMagick's method finds no match.
+pub const IMAGEMAGICK_DEFAULT_QUALITY: u8 = 92;
 
-fn exact_ijg(luma: &QuantTable, chroma: Option<&QuantTable>) -> Option<u8> {
-    (1..=100u8).rev().find(|&q| {
-        [true, false].into_iter().any(|baseline| {
-            scaled_table(&IJG_LUMA, q, baseline) == *luma
-                && chroma.is_none_or(|c| scaled_table(&IJG_CHROMA, q, baseline) == *c)
-        })
-    })
+/// Estimates quality 1..=100 from the tables by slot, as ImageMagick's `%Q` reports it
+/// (its default, 92, where its method finds no match); `None` when there is no table 0.
+pub fn estimate_quality(tables: &[Option<QuantTable>; 4]) -> Option<u8> {
+    tables[0].as_ref()?;
+    Some(imagemagick(tables).unwrap_or(IMAGEMAGICK_DEFAULT_QUALITY))
 }
 
 // ImageMagick's thresholds, indexed by quality - 1 (from `coders/jpeg.c`).
@@ -122,26 +111,6 @@ pub fn imagemagick(tables: &[Option<QuantTable>; 4]) -> Option<u8> {
     None
 }
 
-fn nearest_ijg(luma: &QuantTable, chroma: Option<&QuantTable>) -> u8 {
-    let distance = |table: &QuantTable, base: &QuantTable, q: u8| -> f64 {
-        let scaled = scaled_table(base, q, false);
-        table
-            .iter()
-            .zip(scaled.iter())
-            .map(|(&a, &b)| (f64::from(a) / f64::from(b)).ln().abs())
-            .sum()
-    };
-    (1..=100u8)
-        .min_by(|&a, &b| {
-            let da =
-                distance(luma, &IJG_LUMA, a) + chroma.map_or(0.0, |c| distance(c, &IJG_CHROMA, a));
-            let db =
-                distance(luma, &IJG_LUMA, b) + chroma.map_or(0.0, |c| distance(c, &IJG_CHROMA, b));
-            da.total_cmp(&db)
-        })
-        .unwrap_or(75)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,29 +125,29 @@ mod tests {
     }
 
     #[test]
-    fn every_ijg_quality_reads_back_exactly() {
+    fn every_baseline_ijg_quality_reads_back_exactly() {
         for q in 1..=100 {
             assert_eq!(estimate_quality(&ijg(q, true)), Some(q), "baseline q{q}");
-            assert_eq!(estimate_quality(&ijg(q, false)), Some(q), "16-bit q{q}");
-            let grey = [Some(scaled_table(&IJG_LUMA, q, false)), None, None, None];
+            let grey = [Some(scaled_table(&IJG_LUMA, q, true)), None, None, None];
             assert_eq!(estimate_quality(&grey), Some(q), "grey q{q}");
         }
     }
 
     #[test]
-    fn imagemagick_agrees_on_baseline_ijg_tables_from_24_up() {
+    fn sixteen_bit_ijg_tables_read_back_from_24_up() {
         for q in 24..=100 {
-            assert_eq!(imagemagick(&ijg(q, true)), Some(q), "q{q}");
+            assert_eq!(estimate_quality(&ijg(q, false)), Some(q), "16-bit q{q}");
+            let grey = [Some(scaled_table(&IJG_LUMA, q, false)), None, None, None];
+            assert_eq!(estimate_quality(&grey), Some(q), "16-bit grey q{q}");
         }
     }
 
     #[test]
-    fn imagemagick_finds_nothing_for_16_bit_low_quality_tables() {
-        assert_eq!(imagemagick(&ijg(10, false)), None);
-        // ...where the nearest-table fallback gives the quality back.
-        let mut t = ijg(10, false);
-        t[0].as_mut().unwrap()[0] += 1; // no longer exact
-        assert_eq!(estimate_quality(&t), Some(10));
+    fn sixteen_bit_low_quality_tables_get_imagemagicks_default() {
+        for q in 1..24 {
+            assert_eq!(imagemagick(&ijg(q, false)), None, "q{q}");
+            assert_eq!(estimate_quality(&ijg(q, false)), Some(92), "q{q}");
+        }
     }
 
     #[test]
