@@ -166,3 +166,33 @@ fn corpus_heif_and_avif_files_convert() {
         }
     }
 }
+
+#[test]
+fn an_avif_sequence_reports_its_frames_and_converts_its_primary_image() {
+    let avifs = image("avif/pil-star.avifs");
+    let info = mogr::info(&avifs).unwrap();
+    assert_eq!((info.width, info.height, info.frame_count), (159, 159, 5));
+    let out = mogr::process(&avifs, "imageMogr2/format/png").unwrap();
+    let back = decode_any(&out.bytes);
+    assert_eq!((back.first().width, back.first().height), (159, 159));
+    // Still images have no track: one frame.
+    let still = mogr::info(&image("avif/pil-transparency.avif")).unwrap();
+    assert_eq!(still.frame_count, 1);
+}
+
+#[test]
+fn corpus_heif_and_avif_frame_counts_match_the_manifest() {
+    let Some(corpus) = corpus() else { return };
+    let manifest = std::fs::read_to_string(corpus.join("MANIFEST.tsv")).unwrap();
+    let mut checked = 0;
+    for line in manifest.lines().skip(1) {
+        let c: Vec<&str> = line.split('\t').collect();
+        if !matches!(c[1], "heic" | "avif") {
+            continue;
+        }
+        let info = mogr::info(&std::fs::read(corpus.join(c[0])).unwrap()).unwrap();
+        assert_eq!(info.frame_count.to_string(), c[5], "{}", c[0]);
+        checked += 1;
+    }
+    assert!(checked >= 5, "{checked}");
+}

@@ -57,7 +57,7 @@ fn damaged_inputs_never_panic() {
             &images(),
             d,
             &[
-                "jpg", "mpo", "png", "gif", "webp", "bmp", "heif", "heic", "avif",
+                "jpg", "mpo", "png", "gif", "webp", "bmp", "heif", "heic", "avif", "avifs",
             ],
         )
     })

@@ -4,7 +4,7 @@ use md5::{Digest, Md5};
 use serde::Serialize;
 
 use crate::codecs::jpeg::{exif, markers};
-use crate::codecs::png;
+use crate::codecs::{bmff, png};
 use crate::error::Error;
 use crate::format::ImageFormat;
 use crate::limits::Limits;
@@ -129,6 +129,14 @@ pub fn info(input: &[u8], limits: &Limits) -> Result<ImageInfo, Error> {
         _ => {}
     }
     let (horizontal_dpi, vertical_dpi) = dpi.unwrap_or((72, 72));
+    // A HEIF/AVIF image sequence is decoded as its primary image, but it reports the frames
+    // its track holds, as ImageMagick does.
+    let frame_count = match probe.format {
+        ImageFormat::Heif | ImageFormat::Avif => {
+            bmff::sequence_frames(input).map_or(probe.frames, |n| n.max(1))
+        }
+        _ => probe.frames,
+    };
     let md5 = Md5::digest(input)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -141,7 +149,7 @@ pub fn info(input: &[u8], limits: &Limits) -> Result<ImageInfo, Error> {
         quality: probe.quality,
         ave,
         orientation,
-        frame_count: probe.frames,
+        frame_count,
         bit_depth,
         horizontal_dpi,
         vertical_dpi,

@@ -1,5 +1,6 @@
 //! One module per codec.
 
+pub mod bmff;
 pub mod bmp;
 pub mod gif;
 #[cfg(feature = "heif")]

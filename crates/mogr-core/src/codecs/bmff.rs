@@ -1,0 +1,118 @@
+//! ISO base media file format boxes (the container of HEIF and AVIF), read only as far as
+//! the frame count of an image sequence needs: `moov/trak/mdia` with an image (`pict`) or
+//! video (`vide`) handler, and the sample count of its `stbl/stsz` (or `stz2`) box. Pure
+//! Rust and header-only: no sample data is touched, and every box read is bounded by its
+//! parent, so a hostile file costs at most one pass over its bytes.
+
+/// One box: its four-character type and its payload (the bytes after the header).
+struct Entry<'a> {
+    kind: [u8; 4],
+    payload: &'a [u8],
+}
+
+/// The boxes in `data`, in order; stops at the first box whose size does not fit.
+fn boxes(mut data: &[u8]) -> impl Iterator<Item = Entry<'_>> {
+    std::iter::from_fn(move || {
+        let size = u32::from_be_bytes(data.get(0..4)?.try_into().ok()?);
+        let kind: [u8; 4] = data.get(4..8)?.try_into().ok()?;
+        let (header, total) = match size {
+            0 => (8, data.len()),
+            1 => {
+                let large = u64::from_be_bytes(data.get(8..16)?.try_into().ok()?);
+                (16, usize::try_from(large).ok()?)
+            }
+            n => (8, n as usize),
+        };
+        if total < header || total > data.len() {
+            return None;
+        }
+        let payload = &data[header..total];
+        data = &data[total..];
+        Some(Entry { kind, payload })
+    })
+}
+
+/// The payload of the first child of `data` whose type is `kind`.
+fn child<'a>(data: &'a [u8], kind: &[u8; 4]) -> Option<&'a [u8]> {
+    boxes(data).find(|b| &b.kind == kind).map(|b| b.payload)
+}
+
+fn be_u32(data: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_be_bytes(data.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// The number of frames of the first image-sequence (or video) track, `None` for a file
+/// without one (a still HEIF/AVIF, whose images are items, not track samples).
+pub fn sequence_frames(data: &[u8]) -> Option<u32> {
+    let moov = child(data, b"moov")?;
+    boxes(moov).filter(|b| &b.kind == b"trak").find_map(|trak| {
+        let mdia = child(trak.payload, b"mdia")?;
+        // hdlr: version and flags (4), pre_defined (4), handler type (4).
+        let handler = child(mdia, b"hdlr")?.get(8..12)?;
+        if handler != b"pict" && handler != b"vide" {
+            return None;
+        }
+        let stbl = child(child(mdia, b"minf")?, b"stbl")?;
+        // stsz: version/flags, sample_size, sample_count; stz2: version/flags,
+        // reserved (3) and field size (1), sample_count.
+        let sizes = child(stbl, b"stsz").or_else(|| child(stbl, b"stz2"))?;
+        be_u32(sizes, 8)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bx(kind: &[u8; 4], payload: &[u8]) -> Vec<u8> {
+        let mut v = ((payload.len() + 8) as u32).to_be_bytes().to_vec();
+        v.extend_from_slice(kind);
+        v.extend_from_slice(payload);
+        v
+    }
+
+    fn track(handler: &[u8; 4], samples: u32) -> Vec<u8> {
+        let mut hdlr = vec![0; 8];
+        hdlr.extend_from_slice(handler);
+        hdlr.extend_from_slice(&[0; 12]);
+        let mut stsz = vec![0; 8];
+        stsz.extend_from_slice(&samples.to_be_bytes());
+        let stbl = bx(b"stbl", &bx(b"stsz", &stsz));
+        let minf = bx(b"minf", &stbl);
+        let mut mdia = bx(b"hdlr", &hdlr);
+        mdia.extend(minf);
+        bx(b"trak", &bx(b"mdia", &mdia))
+    }
+
+    fn file(tracks: &[Vec<u8>]) -> Vec<u8> {
+        let mut f = bx(b"ftyp", b"avisavif");
+        f.extend(bx(b"meta", &[0; 4]));
+        f.extend(bx(b"moov", &tracks.concat()));
+        f
+    }
+
+    #[test]
+    fn counts_the_samples_of_the_image_track() {
+        // An alpha (auxv) track before the colour track is skipped.
+        let f = file(&[track(b"auxv", 9), track(b"pict", 5)]);
+        assert_eq!(sequence_frames(&f), Some(5));
+        assert_eq!(sequence_frames(&file(&[track(b"vide", 3)])), Some(3));
+    }
+
+    #[test]
+    fn stills_and_damaged_boxes_have_no_sequence() {
+        assert_eq!(sequence_frames(&bx(b"ftyp", b"avifmif1")), None);
+        assert_eq!(sequence_frames(&file(&[track(b"auxv", 2)])), None);
+        let mut f = file(&[track(b"pict", 5)]);
+        let len = f.len();
+        f.truncate(len - 3); // the moov box now claims more than the file holds
+        assert_eq!(sequence_frames(&f), None);
+        assert_eq!(sequence_frames(&[]), None);
+        // A huge 64-bit size, and a size smaller than the header, stop the walk.
+        let mut huge = vec![0, 0, 0, 1];
+        huge.extend_from_slice(b"moov");
+        huge.extend_from_slice(&u64::MAX.to_be_bytes());
+        assert_eq!(sequence_frames(&huge), None);
+        assert_eq!(sequence_frames(&[0, 0, 0, 4, b'm', b'o', b'o', b'v']), None);
+    }
+}
