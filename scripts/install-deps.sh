@@ -7,10 +7,11 @@
 #     has it in bookworm-backports: the backports source is added by copying the machine's
 #     own Debian entry with the suite changed.
 #   - tests: reference tools the tests check outputs with: libjpeg-turbo (cjpeg, djpeg),
+#     ImageMagick (identify, for ImageInfo fields),
 #     libwebp (cwebp, dwebp, webpmux), gifsicle, pngcheck, libheif (heif-dec, heif-info)
 set -euo pipefail
 
-packages=(build-essential pkg-config libjpeg-turbo-progs webp gifsicle pngcheck)
+packages=(build-essential pkg-config libjpeg-turbo-progs webp gifsicle pngcheck imagemagick)
 heif_packages=(libheif-dev libheif-plugin-libde265 libheif-plugin-x265 libheif-plugin-aomenc
   libheif-plugin-dav1d libheif-examples)
 

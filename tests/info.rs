@@ -63,15 +63,18 @@ fn orientation_dpi_bit_depth_and_md5() {
     let info = |f: &str| mogr::info(&image(f)).unwrap();
     assert_eq!(info("jpeg/pil-hopper_orientation_6.jpg").orientation, 6);
     assert_eq!(info("jpeg/pil-flower.jpg").orientation, 1);
-    // JFIF density with its unit set wins; ImageMagick prefers this file's EXIF (180).
+    // JFIF says 72 dpi, EXIF 180: EXIF wins, as in ImageMagick (`identify -format %x`).
     assert_eq!(
         (
             info("jpeg/pil-flower.jpg").horizontal_dpi,
             info("jpeg/pil-flower.jpg").vertical_dpi
         ),
-        (72, 72)
+        (180, 180)
     );
     assert_eq!(info("jpeg/pil-iptc.jpg").horizontal_dpi, 300);
+    // A WebP's EXIF chunk (the same photograph's camera EXIF).
+    assert_eq!(info("webp/pil-flower.webp").vertical_dpi, 180);
+    assert_eq!(info("webp/pil-transparent.webp").vertical_dpi, 72);
     assert_eq!(info("jpeg/mpl-grace_hopper.jpg").vertical_dpi, 96);
     // EXIF resolution stored as integers rather than rationals.
     assert_eq!(info("jpeg/pil-exif-72dpi-int.jpg").horizontal_dpi, 72);
@@ -177,4 +180,31 @@ fn image_info_stage_reports_the_image_as_it_stands() {
         err.to_string().contains("imageInfo must be the last stage"),
         "{err}"
     );
+}
+
+#[test]
+fn corpus_jpeg_and_webp_dpi_agree_with_identify() {
+    let Some(corpus) = corpus() else { return };
+    if !have("identify") {
+        eprintln!("notice: no ImageMagick identify, skipping");
+        return;
+    }
+    let mut paths = files(&corpus, "jpeg", &["jpg", "jpeg", "mpo"]);
+    paths.extend(files(&corpus, "webp", &["webp"]));
+    for path in paths {
+        let out = std::process::Command::new("identify")
+            .args(["-format", "%x %y\\n"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        // One line per frame: the first frame's.
+        let im = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string();
+        let info = mogr::info(&std::fs::read(&path).unwrap()).unwrap();
+        let ours = format!("{} {}", info.horizontal_dpi, info.vertical_dpi);
+        assert_eq!(ours, im, "{}", path.display());
+    }
 }

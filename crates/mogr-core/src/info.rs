@@ -4,7 +4,7 @@ use md5::{Digest, Md5};
 use serde::Serialize;
 
 use crate::codecs::jpeg::{exif, markers};
-use crate::codecs::{bmff, png};
+use crate::codecs::{bmff, png, webp};
 use crate::error::Error;
 use crate::format::ImageFormat;
 use crate::limits::Limits;
@@ -34,8 +34,9 @@ pub struct ImageInfo {
     pub frame_count: u32,
     /// Bits per channel.
     pub bit_depth: u8,
-    /// Horizontal resolution: JFIF density when its unit is set, else EXIF, else PNG pHYs;
-    /// 72 when absent.
+    /// Horizontal resolution in dots per inch, as ImageMagick finds it: a JPEG's EXIF
+    /// resolution, else its JFIF density when the unit is set; a WebP's EXIF chunk; PNG
+    /// pHYs; 72 when absent.
     pub horizontal_dpi: u32,
     /// Vertical resolution, found like `horizontal_dpi`.
     pub vertical_dpi: u32,
@@ -110,21 +111,29 @@ pub fn info(input: &[u8], limits: &Limits) -> Result<ImageInfo, Error> {
             orientation = exif_seg
                 .and_then(|s| exif::orientation(s.payload))
                 .unwrap_or(1);
-            dpi = match h.density {
-                Some(d) if d.unit == 1 && d.x > 0 && d.y > 0 => {
-                    Some((u32::from(d.x), u32::from(d.y)))
-                }
-                Some(d) if d.unit == 2 && d.x > 0 && d.y > 0 => Some((
-                    (f64::from(d.x) * 2.54).round() as u32,
-                    (f64::from(d.y) * 2.54).round() as u32,
-                )),
-                _ => None,
-            }
-            .or_else(|| exif_seg.and_then(|s| exif::dpi(s.payload)));
+            // As ImageMagick: EXIF resolution first, then a JFIF density with its unit set.
+            dpi = exif_seg
+                .and_then(|s| exif::dpi(s.payload))
+                .or(match h.density {
+                    Some(d) if d.unit == 1 && d.x > 0 && d.y > 0 => {
+                        Some((u32::from(d.x), u32::from(d.y)))
+                    }
+                    Some(d) if d.unit == 2 && d.x > 0 && d.y > 0 => Some((
+                        (f64::from(d.x) * 2.54).round() as u32,
+                        (f64::from(d.y) * 2.54).round() as u32,
+                    )),
+                    _ => None,
+                });
         }
         ImageFormat::Png => {
             bit_depth = png::bit_depth(input);
             dpi = png::dpi(input);
+        }
+        ImageFormat::Webp => {
+            if let Some(e) = webp::exif(input) {
+                orientation = exif::orientation(e).unwrap_or(1);
+                dpi = exif::dpi(e);
+            }
         }
         _ => {}
     }

@@ -281,6 +281,14 @@ pub fn with_icc(data: &[u8], icc: &[u8]) -> Result<Vec<u8>, Error> {
     Ok(out)
 }
 
+/// The payload of a WebP's EXIF chunk, if any (a TIFF structure, with or without the
+/// `Exif\0\0` prefix some writers add).
+pub fn exif(data: &[u8]) -> Option<&[u8]> {
+    chunks(data.get(12..)?)
+        .map_while(Result::ok)
+        .find_map(|(fourcc, p)| (fourcc == b"EXIF").then_some(p))
+}
+
 /// The ICC profile in a WebP's ICCP chunk, if any.
 pub fn icc_profile(data: &[u8]) -> Option<Vec<u8>> {
     chunks(data.get(12..)?)

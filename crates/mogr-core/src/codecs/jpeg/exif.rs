@@ -11,7 +11,9 @@ struct Ifd0<'a> {
 
 impl<'a> Ifd0<'a> {
     fn parse(app1: &'a [u8]) -> Option<Ifd0<'a>> {
-        let tiff = app1.strip_prefix(b"Exif\0\0")?;
+        // A JPEG APP1 payload starts `Exif\0\0`; a WebP EXIF chunk may hold the TIFF
+        // structure bare.
+        let tiff = app1.strip_prefix(b"Exif\0\0").unwrap_or(app1);
         let le = match tiff.get(..4)? {
             [b'I', b'I', 42, 0] => true,
             [b'M', b'M', 0, 42] => false,
