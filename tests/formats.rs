@@ -149,6 +149,72 @@ fn exif_orientation_is_applied_for_other_outputs() {
 }
 
 #[test]
+fn webp_exif_orientation_is_applied_to_the_pixels() {
+    if !have("webpmux") {
+        return;
+    }
+    // A 480 x 360 WebP (at q95, so that smart compression has room) given an EXIF chunk
+    // with orientation 6 by libwebp's own muxer.
+    let webp = mogr::process(
+        &image("jpeg/pil-flower.jpg"),
+        "imageMogr2/format/webp/quality/95!",
+    )
+    .unwrap()
+    .bytes;
+    let stored = decode_any(&webp).first().clone();
+    assert_eq!((stored.width, stored.height), (480, 360));
+    let dir = std::env::temp_dir().join(format!("mogr-webp-exif-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("in.webp"), &webp).unwrap();
+    let tiff = mogr_core::codecs::jpeg::exif::orientation_only(6)
+        .strip_prefix(b"Exif\0\0")
+        .unwrap();
+    std::fs::write(dir.join("exif.bin"), tiff).unwrap();
+    let st = std::process::Command::new("webpmux")
+        .args(["-set", "exif", "exif.bin", "in.webp", "-o", "oriented.webp"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let oriented = std::fs::read(dir.join("oriented.webp")).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(mogr::info(&oriented).unwrap().orientation, 6);
+    let upright = stored.clone().oriented(6);
+
+    // Lossless outputs hold the rotated pixels exactly.
+    for fmt in ["png", "bmp"] {
+        let out = mogr::process(&oriented, &format!("imageMogr2/format/{fmt}")).unwrap();
+        let back = decode_any(&out.bytes);
+        assert_eq!(diff(&upright, back.first()), 0.0, "{fmt}");
+    }
+    // Lossy ones (a WebP re-encode, a JPEG, smart compression) come out 360 x 480 and look
+    // like the rotated pixels, not the stored ones.
+    for rule in [
+        "imageMogr2/quality/40",
+        "imageMogr2/format/jpg",
+        "imageSlim",
+    ] {
+        let out = mogr::process(&oriented, rule).unwrap();
+        assert_ne!(out.bytes, oriented, "{rule}: re-encoded");
+        assert_eq!((out.width, out.height), (360, 480), "{rule}");
+        let back = decode_any(&out.bytes).first().clone();
+        assert_eq!((back.width, back.height), (360, 480), "{rule}");
+        assert!(
+            diff(&upright, &back) < 6.0,
+            "{rule}: {}",
+            diff(&upright, &back)
+        );
+        if out.format == ImageFormat::Webp {
+            assert_eq!(mogr::info(&out.bytes).unwrap().orientation, 1, "{rule}");
+        }
+    }
+}
+
+#[test]
 fn alpha_goes_over_white_in_jpeg_and_bmp() {
     let input = image("webp/pil-transparent.webp");
     let source = decode_any(&input);

@@ -7,11 +7,15 @@ use mogr::{Error, ImageFormat, Limits};
 use mogr_core::transcode::probe;
 
 fn check_manifest(dir: &std::path::Path) -> usize {
-    let manifest = std::fs::read_to_string(dir.join("MANIFEST.tsv")).unwrap();
     let mut checked = 0;
-    for line in manifest.lines().skip(1) {
-        let c: Vec<&str> = line.split('\t').collect();
-        let (file, kind, dims, frames, im_q) = (c[0], c[1], c[3], c[5], c[6]);
+    for entry in manifest(dir) {
+        let (file, kind, dims, frames, im_q) = (
+            &*entry.file,
+            &*entry.kind,
+            &*entry.dims,
+            &*entry.frames,
+            &*entry.im_quality,
+        );
         if kind == "corrupt" || kind == "heic" || kind == "avif" {
             continue;
         }

@@ -31,6 +31,38 @@ pub fn corpus() -> Option<PathBuf> {
     }
 }
 
+/// One line of a `MANIFEST.tsv`: the columns the tests read.
+pub struct Entry {
+    /// Path relative to the manifest's folder.
+    pub file: String,
+    /// `jpeg`, `png`, `gif`, `webp`, `heic`, `avif`, `bmp` or `corrupt`.
+    pub kind: String,
+    /// `WIDTHxHEIGHT`.
+    pub dims: String,
+    /// Frame count.
+    pub frames: String,
+    /// ImageMagick's `%Q` quality estimate.
+    pub im_quality: String,
+}
+
+/// The entries of `dir/MANIFEST.tsv`, header skipped.
+pub fn manifest(dir: &Path) -> Vec<Entry> {
+    let text = std::fs::read_to_string(dir.join("MANIFEST.tsv")).unwrap();
+    text.lines()
+        .skip(1)
+        .map(|line| {
+            let c: Vec<&str> = line.split('\t').collect();
+            Entry {
+                file: c[0].to_string(),
+                kind: c[1].to_string(),
+                dims: c[3].to_string(),
+                frames: c[5].to_string(),
+                im_quality: c[6].to_string(),
+            }
+        })
+        .collect()
+}
+
 /// Every file under `dir/sub` with one of the extensions.
 pub fn files(dir: &Path, sub: &str, exts: &[&str]) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir.join(sub))

@@ -162,8 +162,8 @@ impl FramePick {
 
 /// Decodes `input` (whose header has passed the limits) to composed frames.
 ///
-/// JPEG input gets its EXIF orientation applied when `orient` is set (for outputs that are
-/// not JPEG, which would otherwise show it the wrong way up).
+/// JPEG and WebP input gets its EXIF orientation applied when `orient` is set (for outputs
+/// that do not carry the input's EXIF block, which would otherwise show it the wrong way up).
 pub fn decode(
     input: &[u8],
     format: ImageFormat,
@@ -239,8 +239,21 @@ pub fn decode_frames(
                 format,
             )?;
             let icc = d.icc_profile().ok().flatten();
+            // A WebP's EXIF chunk may carry an orientation as a JPEG's APP1 does; no
+            // output keeps the chunk, so it is applied whenever `orient` is set.
+            let o = if orient {
+                webp::exif(input).and_then(exif::orientation).unwrap_or(1)
+            } else {
+                1
+            };
             if d.has_animation() {
-                let frames = frames_from(d.into_frames(), format, max_frames, pick)?;
+                let frames = frames_from(d.into_frames(), format, max_frames, pick)?
+                    .into_iter()
+                    .map(|f| Frame {
+                        bitmap: f.bitmap.oriented(o),
+                        ..f
+                    })
+                    .collect();
                 let loop_count = Some(webp::loop_count(input).unwrap_or(0));
                 return Ok(Raster {
                     frames,
@@ -249,7 +262,7 @@ pub fn decode_frames(
                 });
             }
             let img = image::DynamicImage::from_decoder(d).map_err(image_err(format))?;
-            Ok(Raster::still(bitmap_from(img), icc))
+            Ok(Raster::still(bitmap_from(img).oriented(o), icc))
         }
         #[cfg(feature = "heif")]
         ImageFormat::Heif | ImageFormat::Avif => crate::codecs::heif::decode(input, format),

@@ -21,7 +21,8 @@ pub(crate) fn slim(
     threshold: f64,
     stop: &Stop,
 ) -> Result<Result<Found, Error>, Error> {
-    let raster = raster::decode(input, format, options.limits.max_frames, false)?;
+    // Oriented: the candidates carry no EXIF block, so their pixels hold the orientation.
+    let raster = raster::decode(input, format, options.limits.max_frames, true)?;
     let references = match FrameReferences::new(&raster) {
         Ok(r) => r,
         Err(e) => return Ok(Err(e)),
