@@ -163,23 +163,15 @@ fn webp_exif_orientation_is_applied_to_the_pixels() {
     .bytes;
     let stored = decode_any(&webp).first().clone();
     assert_eq!((stored.width, stored.height), (480, 360));
-    let dir = std::env::temp_dir().join(format!("mogr-webp-exif-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = tempdir();
     std::fs::write(dir.join("in.webp"), &webp).unwrap();
     let tiff = mogr_core::codecs::jpeg::exif::orientation_only(6)
         .strip_prefix(b"Exif\0\0")
         .unwrap();
     std::fs::write(dir.join("exif.bin"), tiff).unwrap();
-    let st = std::process::Command::new("webpmux")
+    run(std::process::Command::new("webpmux")
         .args(["-set", "exif", "exif.bin", "in.webp", "-o", "oriented.webp"])
-        .current_dir(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
+        .current_dir(&dir));
     let oriented = std::fs::read(dir.join("oriented.webp")).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(mogr::info(&oriented).unwrap().orientation, 6);

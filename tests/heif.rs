@@ -27,21 +27,12 @@ fn heif_dec(bytes: &[u8], ext: &str) -> Option<Bitmap> {
     if !have("heif-dec") {
         return None;
     }
-    let dir =
-        std::env::temp_dir().join(format!("mogr-heif-{}-{}", std::process::id(), bytes.len()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = tempdir();
     let (input, output) = (dir.join(format!("in.{ext}")), dir.join("out.png"));
     std::fs::write(&input, bytes).unwrap();
-    let st = std::process::Command::new("heif-dec")
+    run(std::process::Command::new("heif-dec")
         .arg(&input)
-        .arg(&output)
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "heif-dec: {}",
-        String::from_utf8_lossy(&st.stderr)
-    );
+        .arg(&output));
     let png = std::fs::read(&output).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
     Some(decode_any(&png).first().clone())

@@ -89,22 +89,25 @@ pub fn have(tool: &str) -> bool {
     ok
 }
 
+/// Runs a reference tool and returns its standard output; panics with its standard error
+/// when it fails.
+pub fn run(cmd: &mut Command) -> Vec<u8> {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{:?} failed: {}",
+        cmd.get_program(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 /// Decodes a JPEG with libjpeg-turbo's `djpeg` (a reference decoder).
 pub fn djpeg(bytes: &[u8]) -> Bitmap {
     let dir = tempdir();
     let input = dir.join("in.jpg");
     std::fs::write(&input, bytes).unwrap();
-    let out = Command::new("djpeg")
-        .arg("-pnm")
-        .arg(&input)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "djpeg failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    parse_pnm(&out.stdout)
+    parse_pnm(&run(Command::new("djpeg").arg("-pnm").arg(&input)))
 }
 
 /// Encodes with libjpeg-turbo's `cjpeg -quality q` from a bitmap.
@@ -112,22 +115,15 @@ pub fn cjpeg(bitmap: &Bitmap, quality: u8, extra: &[&str]) -> Vec<u8> {
     let dir = tempdir();
     let input = dir.join("in.pnm");
     std::fs::write(&input, to_pnm(bitmap)).unwrap();
-    let out = Command::new("cjpeg")
+    run(Command::new("cjpeg")
         .arg("-quality")
         .arg(quality.to_string())
         .args(extra)
-        .arg(&input)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "cjpeg failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+        .arg(&input))
 }
 
-fn tempdir() -> PathBuf {
+/// A new empty folder under the system's temporary folder.
+pub fn tempdir() -> PathBuf {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static N: AtomicUsize = AtomicUsize::new(0);
     let dir = std::env::temp_dir().join(format!(
