@@ -460,6 +460,88 @@ fn animations_convert_between_gif_and_webp_with_their_timing() {
     }
 }
 
+/// 30 frames of 64 x 48: an opaque 12 x 12 square (a colour per frame) moving over a
+/// transparent canvas, with a frame that is all transparent and one repeated.
+fn sprite_animation() -> mogr_core::pixels::Raster {
+    let (w, h) = (64usize, 48usize);
+    let frames = (0..30usize)
+        .map(|k| {
+            let mut data = vec![0u8; w * h * 4];
+            let x0 = if k == 21 { k - 1 } else { 2 * k };
+            if k != 12 {
+                for y in 10 + k / 3..22 + k / 3 {
+                    for x in x0..x0 + 12 {
+                        let i = (y * w + x) * 4;
+                        data[i..i + 4].copy_from_slice(&[(8 * k) as u8, 200, 255 - k as u8, 255]);
+                    }
+                }
+            }
+            mogr_core::pixels::Frame {
+                bitmap: Bitmap {
+                    width: w as u32,
+                    height: h as u32,
+                    layout: Layout::Rgba,
+                    data,
+                },
+                delay_ms: 40,
+            }
+        })
+        .collect();
+    mogr_core::pixels::Raster {
+        frames,
+        loop_count: Some(0),
+        icc: None,
+    }
+}
+
+#[test]
+fn transparent_animations_get_changed_rectangles_and_keep_their_pixels() {
+    let raster = sprite_animation();
+    let gif = mogr_core::codecs::gif::encode(&raster).unwrap();
+    // Every frame as it shows, read back by image-rs's compositor: the same RGBA, exactly
+    // (31 colours fit the palette; transparent pixels compared by alpha only).
+    let same = |k: usize, got: &[u8], who: &str| {
+        let want = &raster.frames[k].bitmap.data;
+        assert_eq!(got.len(), want.len(), "{who} frame {k}");
+        for (i, (g, e)) in got.chunks_exact(4).zip(want.chunks_exact(4)).enumerate() {
+            let ok = if e[3] == 0 { g[3] == 0 } else { g == e };
+            assert!(ok, "{who} frame {k} pixel {i}: {g:?} for {e:?}");
+        }
+    };
+    let back = decode_any(&gif);
+    assert_eq!(back.frames.len(), 30);
+    for (k, f) in back.frames.iter().enumerate() {
+        same(k, &f.bitmap.to_rgba(), "image-rs");
+    }
+    // ImageMagick composes the frames on its own.
+    if have("convert") {
+        let dir = tempdir();
+        std::fs::write(dir.join("a.gif"), &gif).unwrap();
+        let rgba = run(std::process::Command::new("convert")
+            .args(["a.gif", "-coalesce", "-depth", "8", "rgba:-"])
+            .current_dir(&dir));
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(rgba.len(), 30 * 64 * 48 * 4);
+        for (k, f) in rgba.chunks_exact(64 * 48 * 4).enumerate() {
+            same(k, f, "ImageMagick");
+        }
+    }
+    // Frames after the first hold a rectangle, not the canvas: far smaller than the file of
+    // 30 whole frames.
+    if have("gifsicle") {
+        let dir = tempdir();
+        std::fs::write(dir.join("a.gif"), &gif).unwrap();
+        let info = run(std::process::Command::new("gifsicle")
+            .args(["--info", "a.gif"])
+            .current_dir(&dir));
+        std::fs::remove_dir_all(&dir).unwrap();
+        let info = String::from_utf8(info).unwrap();
+        let whole = info.matches("+ image #").count() - info.matches(" at ").count();
+        assert_eq!(info.matches("+ image #").count(), 30, "{info}");
+        assert!(whole <= 2, "{whole} whole frames:\n{info}");
+    }
+}
+
 #[test]
 fn a_gif_that_keeps_every_frame_is_never_made_larger() {
     for file in [

@@ -110,10 +110,11 @@ pub fn loop_count(data: &[u8]) -> Option<u16> {
 
 /// Encodes composed frames as a GIF with one global palette of up to 255 colours (k-means in
 /// Oklab, from `quantette`, over samples of every frame; the index after the colours is
-/// transparent). In an opaque animation each frame
-/// after the first holds only the rectangle that changed, with unchanged pixels transparent
-/// (disposal "keep"); an animation with transparent pixels sends whole frames restored to
-/// the background. Alpha below 128 is transparent; other pixels are composed over white.
+/// transparent). Each frame after the first holds only the rectangle that changed, with
+/// unchanged pixels transparent (disposal "keep"); a frame whose pixels turn transparent in
+/// the next one also covers them and is disposed of to the background (cleared), since a
+/// frame cannot make a pixel transparent. Alpha below 128 is transparent; other pixels are
+/// composed over white.
 pub fn encode(raster: &crate::pixels::Raster) -> Result<Vec<u8>, Error> {
     encode_with_colors(raster, 255)
 }
@@ -161,7 +162,6 @@ pub fn encode_with_colors(raster: &crate::pixels::Raster, colors: usize) -> Resu
             rgba
         })
         .collect();
-    let has_alpha = frames.iter().any(|f| f.chunks_exact(4).any(|p| p[3] == 0));
     // Palette from opaque samples of every frame, at most about 65,000 pixels.
     let total_px: usize = frames.iter().map(|f| f.len() / 4).sum();
     let step = total_px.div_ceil(1 << 16).max(1);
@@ -236,68 +236,96 @@ pub fn encode_with_colors(raster: &crate::pixels::Raster, colors: usize) -> Resu
             };
             enc.set_repeat(repeat).map_err(fail)?;
         }
-        let mut previous: Option<Vec<u8>> = None;
-        for (frame, rgba) in raster.frames.iter().zip(&frames) {
-            let indices: Vec<u8> = rgba.chunks_exact(4).map(&mut index).collect();
+        let width = w as usize;
+        // What the canvas shows before the frame being written (a GIF starts transparent).
+        let mut base = vec![transparent; width * h as usize];
+        let mut next: Option<Vec<u8>> = frames
+            .first()
+            .map(|f| f.chunks_exact(4).map(&mut index).collect());
+        for (k, frame) in raster.frames.iter().enumerate() {
+            let Some(cur) = next.take() else { break };
+            next = frames
+                .get(k + 1)
+                .map(|f| f.chunks_exact(4).map(&mut index).collect());
+            // The rectangle that changed (the whole canvas for the first frame), grown by
+            // the pixels that turn transparent in the next frame: a frame can only keep or
+            // cover what is under it, so those are cleared when this one is disposed of.
+            let changed = if k == 0 {
+                Some((0, 0, width, h as usize))
+            } else {
+                bbox(width, cur.iter().zip(&base).map(|(a, b)| a != b))
+            };
+            let vanish = next.as_ref().and_then(|n| {
+                bbox(
+                    width,
+                    cur.iter()
+                        .zip(n)
+                        .map(|(&a, &b)| a != transparent && b == transparent),
+                )
+            });
+            let rect = match (changed, vanish) {
+                (Some(a), Some(b)) => (a.0.min(b.0), a.1.min(b.1), a.2.max(b.2), a.3.max(b.3)),
+                (Some(r), None) | (None, Some(r)) => r,
+                (None, None) => (0, 0, 1, 1), // nothing changed: one transparent pixel
+            };
+            let (x0, y0, x1, y1) = rect;
+            // Inside the rectangle, what the canvas already shows is left transparent.
+            let mut buf = Vec::with_capacity((x1 - x0) * (y1 - y0));
+            for y in y0..y1 {
+                for x in x0..x1 {
+                    let i = y * width + x;
+                    buf.push(if cur[i] == base[i] {
+                        transparent
+                    } else {
+                        cur[i]
+                    });
+                }
+            }
             // Nearest centisecond; a nonzero delay stays nonzero.
             let cs = if frame.delay_ms == 0 {
                 0
             } else {
                 ((frame.delay_ms + 5) / 10).max(1)
             };
-            let delay = u16::try_from(cs).unwrap_or(u16::MAX);
-            let mut f = ::gif::Frame {
-                width: w16,
-                height: h16,
-                delay,
+            let f = ::gif::Frame {
+                left: x0 as u16,
+                top: y0 as u16,
+                width: (x1 - x0) as u16,
+                height: (y1 - y0) as u16,
+                delay: u16::try_from(cs).unwrap_or(u16::MAX),
                 transparent: Some(transparent),
+                dispose: if vanish.is_some() {
+                    ::gif::DisposalMethod::Background
+                } else {
+                    ::gif::DisposalMethod::Keep
+                },
+                buffer: Cow::Owned(buf),
                 ..Default::default()
             };
-            match (&previous, has_alpha) {
-                (Some(prev), false) => {
-                    // Only the changed rectangle, unchanged pixels transparent.
-                    let (mut x0, mut y0, mut x1, mut y1) = (w as usize, h as usize, 0usize, 0usize);
-                    for (i, (a, b)) in indices.iter().zip(prev).enumerate() {
-                        if a != b {
-                            let (x, y) = (i % w as usize, i / w as usize);
-                            (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x + 1), y1.max(y + 1));
-                        }
-                    }
-                    if x0 >= x1 {
-                        (x0, y0, x1, y1) = (0, 0, 1, 1); // nothing changed: one transparent pixel
-                    }
-                    let mut buf = Vec::with_capacity((x1 - x0) * (y1 - y0));
-                    for y in y0..y1 {
-                        for x in x0..x1 {
-                            let i = y * w as usize + x;
-                            buf.push(if indices[i] == prev[i] {
-                                transparent
-                            } else {
-                                indices[i]
-                            });
-                        }
-                    }
-                    f.left = x0 as u16;
-                    f.top = y0 as u16;
-                    f.width = (x1 - x0) as u16;
-                    f.height = (y1 - y0) as u16;
-                    f.dispose = ::gif::DisposalMethod::Keep;
-                    f.buffer = Cow::Owned(buf);
-                }
-                _ => {
-                    f.dispose = if has_alpha {
-                        ::gif::DisposalMethod::Background
-                    } else {
-                        ::gif::DisposalMethod::Keep
-                    };
-                    f.buffer = Cow::Borrowed(&indices);
+            enc.write_frame(&f).map_err(fail)?;
+            base = cur;
+            if vanish.is_some() {
+                for y in y0..y1 {
+                    base[y * width + x0..y * width + x1].fill(transparent);
                 }
             }
-            enc.write_frame(&f).map_err(fail)?;
-            previous = Some(indices);
         }
     }
     Ok(out)
+}
+
+/// The bounding box `(x0, y0, x1, y1)` (ends exclusive) of the pixels of a `width`-wide
+/// image for which `marks` is true; `None` when there are none.
+fn bbox(width: usize, marks: impl Iterator<Item = bool>) -> Option<(usize, usize, usize, usize)> {
+    let mut r: Option<(usize, usize, usize, usize)> = None;
+    for (i, _) in marks.enumerate().filter(|m| m.1) {
+        let (x, y) = (i % width, i / width);
+        r = Some(match r {
+            None => (x, y, x + 1, y + 1),
+            Some((x0, y0, x1, y1)) => (x0.min(x), y0.min(y), x1.max(x + 1), y1.max(y + 1)),
+        });
+    }
+    r
 }
 
 /// Palette index by packed RGB colour. The keys are small integers, so a multiplicative hash
