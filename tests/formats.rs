@@ -195,11 +195,8 @@ fn webp_exif_orientation_is_applied_to_the_pixels() {
         assert_eq!((out.width, out.height), (360, 480), "{rule}");
         let back = decode_any(&out.bytes).first().clone();
         assert_eq!((back.width, back.height), (360, 480), "{rule}");
-        assert!(
-            diff(&upright, &back) < 6.0,
-            "{rule}: {}",
-            diff(&upright, &back)
-        );
+        let d = diff(&upright, &back);
+        assert!(d < 6.0, "{rule}: {d}");
         if out.format == ImageFormat::Webp {
             assert_eq!(mogr::info(&out.bytes).unwrap().orientation, 1, "{rule}");
         }
@@ -513,14 +510,13 @@ fn transparent_animations_get_changed_rectangles_and_keep_their_pixels() {
     for (k, f) in back.frames.iter().enumerate() {
         same(k, &f.bitmap.to_rgba(), "image-rs");
     }
+    let dir = tempdir();
+    std::fs::write(dir.join("a.gif"), &gif).unwrap();
     // ImageMagick composes the frames on its own.
     if have("convert") {
-        let dir = tempdir();
-        std::fs::write(dir.join("a.gif"), &gif).unwrap();
         let rgba = run(std::process::Command::new("convert")
             .args(["a.gif", "-coalesce", "-depth", "8", "rgba:-"])
             .current_dir(&dir));
-        std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(rgba.len(), 30 * 64 * 48 * 4);
         for (k, f) in rgba.chunks_exact(64 * 48 * 4).enumerate() {
             same(k, f, "ImageMagick");
@@ -529,17 +525,15 @@ fn transparent_animations_get_changed_rectangles_and_keep_their_pixels() {
     // Frames after the first hold a rectangle, not the canvas: far smaller than the file of
     // 30 whole frames.
     if have("gifsicle") {
-        let dir = tempdir();
-        std::fs::write(dir.join("a.gif"), &gif).unwrap();
         let info = run(std::process::Command::new("gifsicle")
             .args(["--info", "a.gif"])
             .current_dir(&dir));
-        std::fs::remove_dir_all(&dir).unwrap();
         let info = String::from_utf8(info).unwrap();
         let whole = info.matches("+ image #").count() - info.matches(" at ").count();
         assert_eq!(info.matches("+ image #").count(), 30, "{info}");
         assert!(whole <= 2, "{whole} whole frames:\n{info}");
     }
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

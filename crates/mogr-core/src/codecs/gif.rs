@@ -239,14 +239,14 @@ pub fn encode_with_colors(raster: &crate::pixels::Raster, colors: usize) -> Resu
         let width = w as usize;
         // What the canvas shows before the frame being written (a GIF starts transparent).
         let mut base = vec![transparent; width * h as usize];
-        let mut next: Option<Vec<u8>> = frames
-            .first()
-            .map(|f| f.chunks_exact(4).map(&mut index).collect());
+        // Palette indices frame by frame, with the next frame's looked at before it is written.
+        let mut all = frames
+            .iter()
+            .map(|f| f.chunks_exact(4).map(&mut index).collect::<Vec<u8>>())
+            .peekable();
         for (k, frame) in raster.frames.iter().enumerate() {
-            let Some(cur) = next.take() else { break };
-            next = frames
-                .get(k + 1)
-                .map(|f| f.chunks_exact(4).map(&mut index).collect());
+            let Some(cur) = all.next() else { break };
+            let next = all.peek();
             // The rectangle that changed (the whole canvas for the first frame), grown by
             // the pixels that turn transparent in the next frame: a frame can only keep or
             // cover what is under it, so those are cleared when this one is disposed of.
@@ -255,7 +255,7 @@ pub fn encode_with_colors(raster: &crate::pixels::Raster, colors: usize) -> Resu
             } else {
                 bbox(width, cur.iter().zip(&base).map(|(a, b)| a != b))
             };
-            let vanish = next.as_ref().and_then(|n| {
+            let vanish = next.and_then(|n| {
                 bbox(
                     width,
                     cur.iter()
