@@ -25,7 +25,9 @@
 //! `quality/q` gives min(input, q), `quality/q!` exactly q, `rquality/r` input x r / 100
 //! (rounded half up, at least 1), `lquality/l` a floor applied last; with no quality parameter
 //! the input's quality is kept. JPEG input quality is estimated from its quantization tables
-//! and agrees with ImageMagick's `%Q`. Where the input has no quality, the output format's
+//! and agrees with ImageMagick's `%Q` wherever ImageMagick's method finds a match (elsewhere it
+//! is the quality of the nearest libjpeg-scaled tables, never ImageMagick's fallback 92).
+//! Where the input has no quality, the output format's
 //! default stands in for it (75 for JPEG). When the result is the input's own quality, the
 //! format is unchanged and nothing else asks for a re-encode, the input bytes come back as
 //! they are ([`Returned::Unchanged`]).

@@ -37,17 +37,32 @@ fn cjpeg_quality_sweep_reads_back_exactly() {
     }
     for q in 1..=100u8 {
         // cjpeg's default allows 16-bit tables below q25; -baseline clamps them to 8 bits.
-        // Below 24, ImageMagick's method finds no match for the 16-bit tables and `%Q`
-        // prints its default, 92: the estimate agrees with it.
+        // Below 24, ImageMagick's method finds no match for the 16-bit tables (its `%Q`
+        // prints a fallback, 92): the estimate is still exactly q.
         for extra in [&[][..], &["-baseline"][..]] {
             let file = cjpeg(&source, q, extra);
-            let expected = if q < 24 && extra.is_empty() { 92 } else { q };
-            assert_eq!(
-                quality_of(&file),
-                Some(expected),
-                "cjpeg -quality {q} {extra:?}"
-            );
+            assert_eq!(quality_of(&file), Some(q), "cjpeg -quality {q} {extra:?}");
         }
+    }
+}
+
+#[test]
+fn quality_never_goes_up_on_low_quality_sixteen_bit_tables() {
+    if !have("cjpeg") {
+        return;
+    }
+    let source = decode(&image("jpeg/mpl-grace_hopper.jpg"));
+    for q in [5u8, 12, 23] {
+        let input = cjpeg(&source, q, &[]);
+        let out = mogr::process(&input, "imageMogr2/quality/60").unwrap();
+        assert_eq!(out.quality, Some(q), "cjpeg -quality {q}");
+        assert!(
+            out.bytes.len() <= input.len(),
+            "cjpeg -quality {q}: {} -> {} bytes",
+            input.len(),
+            out.bytes.len()
+        );
+        assert_eq!(mogr::info(&input).unwrap().quality, Some(q), "info");
     }
 }
 

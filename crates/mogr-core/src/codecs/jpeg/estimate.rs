@@ -1,13 +1,20 @@
-//! JPEG quality estimation from quantization tables alone, equal to ImageMagick's `%Q`.
+//! JPEG quality estimation from quantization tables alone.
 //!
-//! ImageMagick's method (`coders/jpeg.c`, `JPEGSetImageQuality`): a hash of four table
-//! entries and the sum of all tables, compared against thresholds per quality. Where it finds
-//! no match, `identify -format %Q` prints its default quality, 92, and so does
-//! [`estimate_quality`]: the contract is agreement with ImageMagick for every file. The only
-//! libjpeg-made tables this happens to are 16-bit tables below quality 24 (what
-//! `cjpeg -quality N` writes without `-baseline`); [`imagemagick`] tells that case apart by
-//! returning `None`. For 8-bit (baseline-clamped) IJG tables at every quality 1..=100, and
-//! 16-bit ones from 24 up, the estimate is exactly the quality that made them.
+//! Three steps, first answer wins:
+//! 1. **ImageMagick's method** (`coders/jpeg.c`, `JPEGSetImageQuality`): a hash of four table
+//!    entries and the sum of all tables, compared against thresholds per quality. Wherever it
+//!    finds a match, the estimate equals ImageMagick's `%Q`.
+//! 2. **Exact IJG match.** Where ImageMagick finds none (its `%Q` then prints a fallback, 92,
+//!    which is no estimate: a `cjpeg -quality 5` file would read as 92 and `quality/60`
+//!    would make it larger), tables that are the IJG (ITU-T T.81 Annex K) tables scaled by
+//!    libjpeg's `jpeg_quality_scaling`, with or without the baseline clamp to 255, give
+//!    exactly the quality that made them. In practice: 16-bit tables below quality 24, what
+//!    `cjpeg -quality N` writes without `-baseline`.
+//! 3. **Nearest IJG quality.** Otherwise, the quality whose scaled IJG tables are closest to
+//!    the file's, by mean absolute log ratio of the entries, over the luma table and (when
+//!    present) the chroma table.
+//!
+//! The estimate is never ImageMagick's fallback 92 unless the tables mean 92.
 
 use super::markers::QuantTable;
 
@@ -33,14 +40,43 @@ pub(crate) fn scaled_table(base: &QuantTable, quality: u8, force_baseline: bool)
     base.map(|v| ((u32::from(v) * scale + 50) / 100).clamp(1, max) as u16)
 }
 
-/// What `identify -format %Q` prints where ImageMagick's method finds no match.
-pub const IMAGEMAGICK_DEFAULT_QUALITY: u8 = 92;
-
-/// Estimates quality 1..=100 from the tables by slot, as ImageMagick's `%Q` reports it
-/// (its default, 92, where its method finds no match); `None` when there is no table 0.
+/// Estimates quality 1..=100 from the tables by slot; `None` when there is no table 0.
+///
+/// ImageMagick's `%Q` where its method finds a match, else the exact or nearest libjpeg
+/// (IJG-scaled) quality (module docs).
 pub fn estimate_quality(tables: &[Option<QuantTable>; 4]) -> Option<u8> {
-    tables[0].as_ref()?;
-    Some(imagemagick(tables).unwrap_or(IMAGEMAGICK_DEFAULT_QUALITY))
+    let luma = tables[0].as_ref()?;
+    let chroma = tables[1].as_ref();
+    imagemagick(tables)
+        .or_else(|| exact_ijg(luma, chroma))
+        .or_else(|| Some(nearest_ijg(luma, chroma)))
+}
+
+/// The quality whose libjpeg-scaled IJG tables (8- or 16-bit) are exactly these.
+fn exact_ijg(luma: &QuantTable, chroma: Option<&QuantTable>) -> Option<u8> {
+    (1..=100u8).rev().find(|&q| {
+        [true, false].into_iter().any(|baseline| {
+            scaled_table(&IJG_LUMA, q, baseline) == *luma
+                && chroma.is_none_or(|c| scaled_table(&IJG_CHROMA, q, baseline) == *c)
+        })
+    })
+}
+
+/// The quality whose 16-bit IJG tables are nearest by mean absolute log ratio.
+fn nearest_ijg(luma: &QuantTable, chroma: Option<&QuantTable>) -> u8 {
+    let distance = |table: &QuantTable, base: &QuantTable, q: u8| -> f64 {
+        let scaled = scaled_table(base, q, false);
+        table
+            .iter()
+            .zip(scaled.iter())
+            .map(|(&a, &b)| (f64::from(a.max(1)) / f64::from(b)).ln().abs())
+            .sum()
+    };
+    let total =
+        |q: u8| distance(luma, &IJG_LUMA, q) + chroma.map_or(0.0, |c| distance(c, &IJG_CHROMA, q));
+    (1..=100u8)
+        .min_by(|&a, &b| total(a).total_cmp(&total(b)))
+        .unwrap_or(75)
 }
 
 // ImageMagick's thresholds, indexed by quality - 1 (from `coders/jpeg.c`).
@@ -78,7 +114,8 @@ const IM_SUMS_GRAY: [i64; 101] = [
     441, 369, 292, 221, 151, 86, 64, 0,
 ];
 
-/// ImageMagick's estimate, `None` where it finds no match (where `%Q` falls back to 92).
+/// ImageMagick's estimate, `None` where its method finds no match (where `%Q` prints its
+/// fallback, 92).
 pub fn imagemagick(tables: &[Option<QuantTable>; 4]) -> Option<u8> {
     let t0 = tables[0].as_ref()?;
     let sum: i64 = tables
@@ -143,10 +180,23 @@ mod tests {
     }
 
     #[test]
-    fn sixteen_bit_low_quality_tables_get_imagemagicks_default() {
+    fn sixteen_bit_low_quality_tables_read_back_where_imagemagick_finds_nothing() {
         for q in 1..24 {
             assert_eq!(imagemagick(&ijg(q, false)), None, "q{q}");
-            assert_eq!(estimate_quality(&ijg(q, false)), Some(92), "q{q}");
+            assert_eq!(estimate_quality(&ijg(q, false)), Some(q), "q{q}");
+            let grey = [Some(scaled_table(&IJG_LUMA, q, false)), None, None, None];
+            assert_eq!(estimate_quality(&grey), Some(q), "16-bit grey q{q}");
+        }
+    }
+
+    #[test]
+    fn tables_near_a_low_ijg_quality_get_that_quality_not_92() {
+        for q in [3u8, 10, 20] {
+            let mut t = ijg(q, false);
+            t[0].as_mut().unwrap()[0] += 1; // no longer exact
+            t[1].as_mut().unwrap()[5] -= 1;
+            assert_eq!(imagemagick(&t), None, "q{q}");
+            assert_eq!(estimate_quality(&t), Some(q), "q{q}");
         }
     }
 
