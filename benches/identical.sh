@@ -5,13 +5,13 @@
 #   benches/identical.sh [CORPUS] > after.tsv        # CORPUS defaults to ../shared/corpus
 #   diff benches/identical-before.tsv after.tsv       # no line may differ
 #
-# Runs target/release/mogr (build it first: cargo build --release -p mogr-cli). Each line is
+# Runs $MOGR, by default target/release/mogr (build it first: cargo build --release -p mogr-cli). Each line is
 # "file<TAB>rule<TAB>sha256 of the output" (or "error: <exit code>" when the call failed).
 # `imageSlim` is included (it is deterministic); set NO_SLIM=1 to leave it out (faster).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 corpus=${1:-../shared/corpus}
-mogr=target/release/mogr
+mogr=${MOGR:-target/release/mogr}
 [ -x "$mogr" ] || { echo "build the CLI first: cargo build --release -p mogr-cli" >&2; exit 1; }
 rules=(
   'imageMogr2/quality/60'

@@ -61,21 +61,6 @@ fn text(status: StatusCode, message: impl Into<String>) -> Response {
     reply(status, "text/plain; charset=utf-8", m)
 }
 
-fn mime(format: mogr::ImageFormat) -> &'static str {
-    use mogr::ImageFormat as F;
-    match format {
-        F::Jpeg => "image/jpeg",
-        F::Png => "image/png",
-        F::Gif => "image/gif",
-        F::Webp => "image/webp",
-        F::Bmp => "image/bmp",
-        F::Heif => "image/heic",
-        F::Avif => "image/avif",
-        F::Json => "application/json",
-        _ => "application/octet-stream",
-    }
-}
-
 /// Why a key does not name a file that may be served.
 enum Refused {
     Missing,
@@ -139,7 +124,8 @@ async fn handle(State(served): State<Arc<Served>>, request: Request) -> Response
     };
     let rule = request.uri().query().unwrap_or("").to_owned();
     if rule.is_empty() {
-        let format = mogr::ImageFormat::sniff(&bytes).map_or("application/octet-stream", mime);
+        let format = mogr::ImageFormat::sniff(&bytes)
+            .map_or("application/octet-stream", mogr::ImageFormat::mime_type);
         return reply(StatusCode::OK, format, bytes);
     }
     // Bounded: at most `concurrency` images are processed at once, off the async threads.
@@ -150,7 +136,7 @@ async fn handle(State(served): State<Arc<Served>>, request: Request) -> Response
     let result = tokio::task::spawn_blocking(move || worker.processor.process(&bytes, &rule)).await;
     match result {
         Ok(Ok(out)) => {
-            let mut response = reply(StatusCode::OK, mime(out.format), out.bytes);
+            let mut response = reply(StatusCode::OK, out.format.mime_type(), out.bytes);
             if let Some(flag) = out.slim_flag {
                 response
                     .headers_mut()
@@ -159,12 +145,9 @@ async fn handle(State(served): State<Arc<Served>>, request: Request) -> Response
             response
         }
         Ok(Err(e)) => {
-            let status = match &e {
-                mogr::Error::Rule(_) | mogr::Error::Unsupported { .. } => StatusCode::BAD_REQUEST,
-                mogr::Error::Limits { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-                mogr::Error::Decode { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                _ => StatusCode::INTERNAL_SERVER_ERROR,
-            };
+            // One mapping for every front end: `ErrorKind::http_status`.
+            let status = StatusCode::from_u16(e.kind().http_status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             text(status, e.to_string())
         }
         Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "processing failed"),

@@ -55,5 +55,5 @@ if [ "$codename" = bookworm ]; then
   heif_from=(-t bookworm-backports)
 fi
 $sudo apt-get install -y -qq --no-install-recommends "${heif_from[@]}" "${heif_packages[@]}"
-heif_ok || { echo "install-deps: libheif >= 1.17 not available; build with --no-default-features on mogr-core's heif feature" >&2; exit 1; }
+heif_ok || { echo "install-deps: libheif >= 1.17 not available; the mogr library builds without it (HEIF/AVIF are its opt-in feature \`heif\`), the CLI with --no-default-features" >&2; exit 1; }
 echo "install-deps: done (libheif $(pkg-config --modversion libheif))"

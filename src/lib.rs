@@ -43,7 +43,10 @@
 
 pub use mogr_core::info::ImageInfo;
 pub use mogr_core::transcode::Metadata;
-pub use mogr_core::{quality, Error, FormatName, ImageFormat, LimitKind, Limits, Stop};
+pub use mogr_core::{
+    quality, Error, ErrorKind, FormatName, ImageFormat, LimitKind, Limits, ServiceCode, Stop,
+    StopReason,
+};
 pub use mogr_parse::{self as rule, ParseError, Pipeline};
 pub use mogr_slim::{SlimFlag, SlimOptions};
 pub use ops::{process_operations, PicOperations, Styles, UploadResult};

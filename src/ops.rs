@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use mogr_core::transcode::DecodeCache;
 use sha1::{Digest, Sha1};
 
-use crate::{Error, ImageFormat, ImageInfo, Processor};
+use crate::{ImageFormat, ImageInfo, Processor, ServiceCode};
 
 /// At most this many rules in one `Pic-Operations` header (the service's limit).
 pub const MAX_RULES: usize = 5;
@@ -272,9 +272,8 @@ pub enum ProcessResult {
     Failed {
         /// The resolved key (or the fileid as given when it could not be resolved).
         key: String,
-        /// A short code: `InvalidArgument`, `ImageTooLarge`, `UnsupportedFormat`,
-        /// `InvalidImage` or `ProcessFailed`.
-        code: &'static str,
+        /// The service's code (from [`Error::kind`] for processing errors).
+        code: ServiceCode,
         /// The error's message.
         message: String,
     },
@@ -347,7 +346,7 @@ impl UploadResult {
                 }
                 ProcessResult::Failed { key, code, message } => {
                     el(&mut x, "Key", key);
-                    el(&mut x, "Code", code);
+                    el(&mut x, "Code", code.as_str());
                     el(&mut x, "Message", message);
                 }
             }
@@ -394,16 +393,6 @@ fn location(bucket: Option<&str>, key: &str) -> String {
     }
 }
 
-fn code_of(e: &Error) -> &'static str {
-    match e {
-        Error::Rule(_) => "InvalidArgument",
-        Error::Limits { .. } => "ImageTooLarge",
-        Error::Unsupported { .. } => "UnsupportedFormat",
-        Error::Decode { .. } => "InvalidImage",
-        _ => "ProcessFailed",
-    }
-}
-
 impl Processor {
     /// Persistent processing: applies each rule of `ops` to `input` (the object at
     /// `object_key`), decoding the input once for all of them, and reports the results as
@@ -434,7 +423,7 @@ impl Processor {
                     Err(e) => {
                         return ProcessResult::Failed {
                             key: r.fileid.clone(),
-                            code: "InvalidArgument",
+                            code: ServiceCode::InvalidArgument,
                             message: e.to_string(),
                         }
                     }
@@ -446,7 +435,7 @@ impl Processor {
                 };
                 let rule = match styles.expand(&r.rule) {
                     Ok(rule) => rule,
-                    Err(e) => return fail("InvalidArgument", e.to_string()),
+                    Err(e) => return fail(ServiceCode::InvalidArgument, e.to_string()),
                 };
                 match self.process_cached(input, rule, &cache) {
                     Ok(out) => ProcessResult::Done(ProcessedObject {
@@ -462,7 +451,7 @@ impl Processor {
                         etag: etag(&out.bytes),
                         bytes: out.bytes,
                     }),
-                    Err(e) => fail(code_of(&e), e.to_string()),
+                    Err(e) => fail(e.kind().service_code(), e.to_string()),
                 }
             })
             .collect();

@@ -68,7 +68,10 @@ fn several_results_from_one_upload() {
     assert_eq!(done[2].quality, Some(40));
     match &result.results[3] {
         ProcessResult::Failed { key, code, message } => {
-            assert_eq!((key.as_str(), *code), ("photos/bad.jpg", "InvalidArgument"));
+            assert_eq!(
+                (key.as_str(), code.as_str()),
+                ("photos/bad.jpg", "InvalidArgument")
+            );
             assert!(message.contains("quality"), "{message}");
         }
         other => panic!("{other:?}"),
@@ -102,7 +105,7 @@ fn refused_fileids_fail_alone() {
         .iter()
         .map(|r| match r {
             ProcessResult::Done(_) => "done",
-            ProcessResult::Failed { code, .. } => code,
+            ProcessResult::Failed { code, .. } => code.as_str(),
             _ => "other",
         })
         .collect();

@@ -20,7 +20,7 @@ fn a_passed_deadline_stops_before_any_work() {
         "imageInfo",
     ] {
         match p.process(&input, rule) {
-            Err(Error::Stopped { reason }) => assert_eq!(reason, "deadline passed"),
+            Err(Error::Stopped { reason }) => assert_eq!(reason, mogr::StopReason::DeadlinePassed),
             other => panic!("{rule}: {other:?}"),
         }
     }
@@ -47,7 +47,7 @@ fn a_search_stops_within_its_deadline_and_on_a_flag() {
         matches!(
             stopped,
             Err(Error::Stopped {
-                reason: "deadline passed"
+                reason: mogr::StopReason::DeadlinePassed
             })
         ),
         "{stopped:?}"
@@ -73,7 +73,7 @@ fn a_search_stops_within_its_deadline_and_on_a_flag() {
         matches!(
             cancelled,
             Err(Error::Stopped {
-                reason: "cancelled"
+                reason: mogr::StopReason::Cancelled
             })
         ),
         "{cancelled:?}"

@@ -171,11 +171,7 @@ fn process(processor: &mogr::Processor, rule: &str, input: &PathBuf, output: &Pa
         Ok(out) => out,
         Err(e) => {
             eprintln!("mogr: {e}");
-            return ExitCode::from(if matches!(e, mogr::Error::Rule(_)) {
-                2
-            } else {
-                1
-            });
+            return ExitCode::from(e.kind().exit_code());
         }
     };
     let to_stdout = output.as_os_str() == "-";
@@ -267,7 +263,7 @@ fn ops(
         if let Err(e) = written {
             *r = mogr::ops::ProcessResult::Failed {
                 key: o.key.clone(),
-                code: "ProcessFailed",
+                code: mogr::ServiceCode::ProcessFailed,
                 message: format!("cannot write {}: {e}", path.display()),
             };
         }

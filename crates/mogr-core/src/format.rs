@@ -37,6 +37,77 @@ impl ImageFormat {
         }
     }
 
+    /// The media type for `Content-Type`: `image/jpeg`, `image/png`, `image/gif`,
+    /// `image/webp`, `image/bmp`, `image/heic` (mogr's HEIF output is HEVC-coded),
+    /// `image/avif`, and `application/json` for an `imageInfo` result.
+    ///
+    /// ```
+    /// assert_eq!(mogr_core::ImageFormat::Webp.mime_type(), "image/webp");
+    /// ```
+    pub fn mime_type(self) -> &'static str {
+        match self {
+            ImageFormat::Jpeg => "image/jpeg",
+            ImageFormat::Png => "image/png",
+            ImageFormat::Gif => "image/gif",
+            ImageFormat::Webp => "image/webp",
+            ImageFormat::Bmp => "image/bmp",
+            ImageFormat::Heif => "image/heic",
+            ImageFormat::Avif => "image/avif",
+            ImageFormat::Json => "application/json",
+        }
+    }
+
+    /// The cargo feature of mogr that a format's codec needs (`heif` for HEIF and AVIF),
+    /// `None` for the formats every build has.
+    pub fn feature(self) -> Option<&'static str> {
+        matches!(self, ImageFormat::Heif | ImageFormat::Avif).then_some("heif")
+    }
+
+    /// Whether this build can decode the format: always for JPEG, PNG, GIF, WebP and BMP;
+    /// HEIF and AVIF when the `heif` feature is on and the libheif loaded at run time has a
+    /// decoder plugin for them; never for `Json`.
+    ///
+    /// ```
+    /// assert!(mogr_core::ImageFormat::Png.can_decode());
+    /// assert!(!mogr_core::ImageFormat::Json.can_decode());
+    /// ```
+    pub fn can_decode(self) -> bool {
+        match self {
+            ImageFormat::Json => false,
+            #[cfg(feature = "heif")]
+            ImageFormat::Heif | ImageFormat::Avif => crate::codecs::heif::has_decoder(self),
+            #[cfg(not(feature = "heif"))]
+            ImageFormat::Heif | ImageFormat::Avif => false,
+            _ => true,
+        }
+    }
+
+    /// Whether this build can encode the format, on the same terms as
+    /// [`ImageFormat::can_decode`] (HEIF and AVIF need libheif's x265 and aom plugins).
+    pub fn can_encode(self) -> bool {
+        match self {
+            ImageFormat::Json => false,
+            #[cfg(feature = "heif")]
+            ImageFormat::Heif | ImageFormat::Avif => crate::codecs::heif::has_encoder(self),
+            #[cfg(not(feature = "heif"))]
+            ImageFormat::Heif | ImageFormat::Avif => false,
+            _ => true,
+        }
+    }
+
+    /// The error for a format whose codec this build leaves out (`None` when it has it):
+    /// [`Error::NotCompiled`](crate::Error::NotCompiled), naming the cargo feature.
+    pub(crate) fn not_compiled(self) -> Option<crate::Error> {
+        let feature = self.feature()?;
+        if cfg!(feature = "heif") {
+            return None;
+        }
+        Some(crate::Error::NotCompiled {
+            format: self,
+            feature,
+        })
+    }
+
     /// Recognises a format from the first bytes of a file (`None` when unknown).
     pub fn sniff(bytes: &[u8]) -> Option<ImageFormat> {
         if bytes.starts_with(&[0xFF, 0xD8]) {
@@ -80,5 +151,44 @@ impl ImageFormat {
 impl std::fmt::Display for ImageFormat {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_build_reads_and_writes_the_core_formats() {
+        for f in [
+            ImageFormat::Jpeg,
+            ImageFormat::Png,
+            ImageFormat::Gif,
+            ImageFormat::Webp,
+            ImageFormat::Bmp,
+        ] {
+            assert!(f.can_decode() && f.can_encode(), "{f}");
+            assert!(f.not_compiled().is_none(), "{f}");
+            assert!(f.mime_type().starts_with("image/"), "{f}");
+        }
+        assert!(!ImageFormat::Json.can_decode() && !ImageFormat::Json.can_encode());
+    }
+
+    #[test]
+    fn heif_and_avif_follow_the_heif_feature() {
+        for f in [ImageFormat::Heif, ImageFormat::Avif] {
+            if cfg!(feature = "heif") {
+                assert!(f.not_compiled().is_none());
+                continue;
+            }
+            assert!(!f.can_decode() && !f.can_encode(), "{f}");
+            let e = f.not_compiled().unwrap();
+            let name = f.name().to_ascii_uppercase();
+            assert_eq!(
+                e.to_string(),
+                format!("{name} support is not compiled in (feature `heif` of mogr)")
+            );
+            assert!(e.is_ignorable());
+        }
     }
 }

@@ -42,7 +42,7 @@ pub mod raster;
 pub mod stop;
 pub mod transcode;
 
-pub use error::{Error, FormatName, LimitKind};
+pub use error::{Error, ErrorKind, FormatName, LimitKind, ServiceCode, StopReason};
 pub use format::ImageFormat;
 pub use limits::Limits;
 pub use stop::Stop;

@@ -267,10 +267,9 @@ pub fn decode_frames(
         #[cfg(feature = "heif")]
         ImageFormat::Heif | ImageFormat::Avif => crate::codecs::heif::decode(input, format),
         #[allow(unreachable_patterns)]
-        other => Err(Error::decode(
-            other,
-            format!("{other} support is not built in (the `heif` feature of mogr-core)"),
-        )),
+        other => Err(other
+            .not_compiled()
+            .unwrap_or_else(|| Error::decode(other, "not an image format"))),
     }
 }
 
@@ -397,9 +396,9 @@ pub fn encode(
         }
         #[allow(unreachable_patterns)]
         other => {
-            return Err(Error::Unsupported {
-                what: format!("output format {other} (the `heif` feature of mogr-core is off)"),
-            })
+            return Err(other.not_compiled().unwrap_or_else(|| Error::Unsupported {
+                what: format!("output format {other}"),
+            }))
         }
     }
     Ok(out)

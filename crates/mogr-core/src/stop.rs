@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::Error;
+use crate::error::{Error, StopReason};
 
 /// When to stop: a deadline, a flag another thread can raise, both, or neither (the
 /// default). Checked between stages of a rule and between the encodes of an `imageSlim`
@@ -41,12 +41,12 @@ impl Stop {
             .is_some_and(|f| f.load(Ordering::Relaxed))
         {
             return Err(Error::Stopped {
-                reason: "cancelled",
+                reason: StopReason::Cancelled,
             });
         }
         if self.deadline.is_some_and(|d| Instant::now() >= d) {
             return Err(Error::Stopped {
-                reason: "deadline passed",
+                reason: StopReason::DeadlinePassed,
             });
         }
         Ok(())
@@ -67,14 +67,14 @@ mod tests {
         assert!(matches!(
             s.check(),
             Err(Error::Stopped {
-                reason: "cancelled"
+                reason: StopReason::Cancelled
             })
         ));
         let past = Stop::never().at(Instant::now());
         assert!(matches!(
             past.check(),
             Err(Error::Stopped {
-                reason: "deadline passed"
+                reason: StopReason::DeadlinePassed
             })
         ));
     }

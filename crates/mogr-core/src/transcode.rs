@@ -126,10 +126,9 @@ fn heif_probe(input: &[u8], format: ImageFormat, limits: &Limits) -> Result<Prob
 
 #[cfg(not(feature = "heif"))]
 fn heif_probe(_: &[u8], format: ImageFormat, _: &Limits) -> Result<Probe, Error> {
-    Err(Error::decode(
-        format,
-        format!("{format} support is not built in (the `heif` feature of mogr-core)"),
-    ))
+    Err(format
+        .not_compiled()
+        .unwrap_or_else(|| Error::decode(format, "no decoder")))
 }
 
 fn jpeg_probe(header: &markers::JpegHeader<'_>) -> Probe {
@@ -188,14 +187,17 @@ pub fn apply_with(
         Some(Format::Bmp) => ImageFormat::Bmp,
         Some(Format::Gif) => ImageFormat::Gif,
         Some(Format::Webp) => ImageFormat::Webp,
-        Some(Format::Heif) if cfg!(feature = "heif") => ImageFormat::Heif,
-        Some(Format::Avif) if cfg!(feature = "heif") => ImageFormat::Avif,
+        Some(Format::Heif) => ImageFormat::Heif,
+        Some(Format::Avif) => ImageFormat::Avif,
         Some(other) => {
             return Err(Error::Unsupported {
                 what: format!("output format {other}"),
             })
         }
     };
+    if let Some(e) = target.not_compiled() {
+        return Err(e);
+    }
     if probe.format == ImageFormat::Jpeg && target == ImageFormat::Jpeg {
         return jpeg_to_jpeg(input, params, options, probe);
     }

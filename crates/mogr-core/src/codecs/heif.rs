@@ -110,16 +110,33 @@ pub fn encode(
         let _ = image.set_color_profile_raw(&profile);
     }
     let lib = LibHeif::new();
-    let codec = if format == ImageFormat::Avif {
-        CompressionFormat::Av1
-    } else {
-        CompressionFormat::Hevc
-    };
-    let mut encoder = lib.encoder_for_format(codec).map_err(fail)?;
+    let mut encoder = lib.encoder_for_format(codec_of(format)).map_err(fail)?;
     encoder
         .set_quality(EncoderQuality::Lossy(quality.clamp(1, 100)))
         .map_err(fail)?;
     let mut ctx = HeifContext::new().map_err(fail)?;
     ctx.encode_image(&image, &mut encoder, None).map_err(fail)?;
     ctx.write_to_bytes().map_err(fail)
+}
+
+fn codec_of(format: ImageFormat) -> CompressionFormat {
+    if format == ImageFormat::Avif {
+        CompressionFormat::Av1
+    } else {
+        CompressionFormat::Hevc
+    }
+}
+
+/// Whether the libheif loaded at run time has a decoder plugin for `format`'s codec.
+pub(crate) fn has_decoder(format: ImageFormat) -> bool {
+    !LibHeif::new()
+        .decoder_descriptors(1, Some(codec_of(format)))
+        .is_empty()
+}
+
+/// Whether the libheif loaded at run time has an encoder plugin for `format`'s codec.
+pub(crate) fn has_encoder(format: ImageFormat) -> bool {
+    !LibHeif::new()
+        .encoder_descriptors(1, Some(codec_of(format)), None)
+        .is_empty()
 }
