@@ -6,7 +6,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 use std::path::PathBuf;
 
-use mogr_core::codecs::jpeg::{decode, encode, estimate, markers};
+use mogr_core::internals::{estimate, jpeg_decode as decode, jpeg_encode as encode, markers};
 
 fn inputs() -> Vec<(String, Vec<u8>)> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));

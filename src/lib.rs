@@ -41,19 +41,18 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub use mogr_core::info::ImageInfo;
-pub use mogr_core::transcode::Metadata;
 pub use mogr_core::{
     quality, Error, ErrorKind, FormatName, ImageFormat, LimitKind, Limits, ServiceCode, Stop,
     StopReason,
 };
+pub use mogr_core::{ImageInfo, Metadata};
 pub use mogr_parse::{self as rule, ParseError, Pipeline};
 pub use mogr_slim::{SlimFlag, SlimOptions};
 pub use ops::{process_operations, PicOperations, Styles, UploadResult};
 
 pub mod ops;
 
-use mogr_core::transcode::{self, Probe};
+use mogr_core::{DecodeCache, Probe};
 use mogr_parse::{Format, Stage};
 
 /// Why the input bytes were returned as they are.
@@ -132,7 +131,7 @@ impl Output {
 /// `Processor` is `Send + Sync`; share one across threads.
 #[derive(Debug, Clone, Default)]
 pub struct Processor {
-    options: transcode::Options,
+    options: mogr_core::Options,
     slim: SlimOptions,
     deadline: Option<std::time::Duration>,
     cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
@@ -223,7 +222,7 @@ impl Processor {
         &self,
         input: &[u8],
         rule: &str,
-        cache: &transcode::DecodeCache,
+        cache: &DecodeCache,
     ) -> Result<Output, Error> {
         let pipeline = mogr_parse::parse(rule)?;
         self.run(input, &pipeline, Some(cache))
@@ -233,7 +232,7 @@ impl Processor {
         &self,
         input: &[u8],
         pipeline: &Pipeline,
-        cache: Option<&transcode::DecodeCache>,
+        cache: Option<&DecodeCache>,
     ) -> Result<Output, Error> {
         for stage in &pipeline.stages {
             if let Stage::Mogr(params) = stage {
@@ -256,7 +255,10 @@ impl Processor {
                 Stage::Mogr(params) => {
                     // The cache holds the original input's pixels: first stage only.
                     let cache = cache.filter(|_| current.is_none());
-                    transcode::apply_with(bytes, params, &self.options, cache)
+                    match cache {
+                        Some(c) => c.apply(bytes, params, &self.options),
+                        None => mogr_core::apply(bytes, params, &self.options),
+                    }
                 }
                 // The grammar only allows it last: report on the image as it stands.
                 Stage::Info => {
@@ -278,7 +280,7 @@ impl Processor {
                         Ok(s) => {
                             let probe = match current.take() {
                                 Some((_, probe)) if s.flag != SlimFlag::Compressed => probe,
-                                _ => transcode::probe(&s.bytes, &Limits::none())?,
+                                _ => mogr_core::probe(&s.bytes, &Limits::none())?,
                             };
                             slim = Some(match (s.flag, s.error) {
                                 (SlimFlag::Compressed, _) => (s.flag, None),
@@ -294,6 +296,9 @@ impl Processor {
                         Err(e) => Err(e),
                     }
                 }
+                other => Err(Error::Unsupported {
+                    what: format!("stage {other:?}"),
+                }),
             };
             match result {
                 Ok(encoded) => {
@@ -318,7 +323,7 @@ impl Processor {
 
     /// Facts about an image (`ImageInfo`): headers, and the first frame for `Ave`.
     pub fn info(&self, input: &[u8]) -> Result<ImageInfo, Error> {
-        mogr_core::info::info(input, &self.options.limits)
+        mogr_core::info(input, &self.options.limits)
     }
 
     /// Returns the input unchanged when `stage` carries `ignore-error/1` and the error is one
@@ -328,7 +333,7 @@ impl Processor {
             return Err(error);
         }
         // The header is read again with no limits, only to describe what is returned.
-        let probe = transcode::probe(input, &Limits::none())?;
+        let probe = mogr_core::probe(input, &Limits::none())?;
         Ok(Output::from_probe(
             input.to_vec(),
             probe,

@@ -18,7 +18,7 @@
 
 use std::collections::HashMap;
 
-use mogr_core::transcode::DecodeCache;
+use mogr_core::DecodeCache;
 use sha1::{Digest, Sha1};
 
 use crate::{ImageFormat, ImageInfo, Processor, ServiceCode};
@@ -272,7 +272,7 @@ pub enum ProcessResult {
     Failed {
         /// The resolved key (or the fileid as given when it could not be resolved).
         key: String,
-        /// The service's code (from [`Error::kind`] for processing errors).
+        /// The service's code (from [`crate::Error::kind`] for processing errors).
         code: ServiceCode,
         /// The error's message.
         message: String,

@@ -5,8 +5,7 @@ mod common;
 
 use common::*;
 use mogr::{ImageFormat, Returned};
-use mogr_core::pixels::{Bitmap, Layout};
-use mogr_core::raster;
+use mogr_core::{Bitmap, Layout};
 
 const INPUTS: &[&str] = &[
     "jpeg/pil-flower.jpg",
@@ -22,9 +21,8 @@ const INPUTS: &[&str] = &[
     "bmp/pil-bmpsuite-pal8.bmp",
 ];
 
-fn decode_any(bytes: &[u8]) -> mogr_core::pixels::Raster {
-    let p = mogr_core::transcode::probe(bytes, &mogr::Limits::default()).unwrap();
-    raster::decode(bytes, p.format, 300, false).unwrap()
+fn decode_any(bytes: &[u8]) -> mogr_core::Raster {
+    common::decode_all(bytes)
 }
 
 /// Mean absolute difference of two frames, both as RGBA over white.
@@ -165,7 +163,7 @@ fn webp_exif_orientation_is_applied_to_the_pixels() {
     assert_eq!((stored.width, stored.height), (480, 360));
     let dir = tempdir();
     std::fs::write(dir.join("in.webp"), &webp).unwrap();
-    let tiff = mogr_core::codecs::jpeg::exif::orientation_only(6)
+    let tiff = mogr_core::internals::exif::orientation_only(6)
         .strip_prefix(b"Exif\0\0")
         .unwrap();
     std::fs::write(dir.join("exif.bin"), tiff).unwrap();
@@ -246,7 +244,7 @@ fn webp_quality_follows_the_rules() {
     assert_eq!(unchanged.returned, Some(Returned::Unchanged));
     // A re-encoded WebP reads back near its quality (libwebp's estimate is rough).
     let out = mogr::process(&lossy, "imageMogr2/quality/60!").unwrap();
-    let est = mogr_core::codecs::webp::estimate_quality(&out.bytes).unwrap();
+    let est = mogr_core::internals::webp::estimate_quality(&out.bytes).unwrap();
     assert!((35..=60).contains(&est), "estimate {est} for q60");
 }
 
@@ -266,7 +264,7 @@ fn lossless_webp_stays_lossless_without_a_quality_parameter() {
     let lossy = mogr::process(&input, "imageMogr2/quality/80").unwrap();
     assert_eq!(lossy.quality, Some(80));
     assert!(
-        mogr_core::codecs::webp::read_header(&lossy.bytes)
+        mogr_core::internals::webp::read_header(&lossy.bytes)
             .unwrap()
             .lossy
     );
@@ -317,7 +315,7 @@ fn cgif_keeps_evenly_spread_frames_and_the_duration() {
 
 #[test]
 fn select_frames_sums_dropped_delays() {
-    let frame = |d| mogr_core::pixels::Frame {
+    let frame = |d| mogr_core::Frame {
         bitmap: Bitmap {
             width: 1,
             height: 1,
@@ -327,7 +325,7 @@ fn select_frames_sums_dropped_delays() {
         delay_ms: d,
     };
     let frames: Vec<_> = (1..=10).map(|i| frame(i * 10)).collect();
-    let kept = raster::select_frames(frames, 3); // indices 0, 3, 6
+    let kept = mogr_core::internals::select_frames(frames, 3); // indices 0, 3, 6
     let delays: Vec<u32> = kept.iter().map(|f| f.delay_ms).collect();
     assert_eq!(delays, vec![10 + 20 + 30, 40 + 50 + 60, 70 + 80 + 90 + 100]);
 }
@@ -459,7 +457,7 @@ fn animations_convert_between_gif_and_webp_with_their_timing() {
 
 /// 30 frames of 64 x 48: an opaque 12 x 12 square (a colour per frame) moving over a
 /// transparent canvas, with a frame that is all transparent and one repeated.
-fn sprite_animation() -> mogr_core::pixels::Raster {
+fn sprite_animation() -> mogr_core::Raster {
     let (w, h) = (64usize, 48usize);
     let frames = (0..30usize)
         .map(|k| {
@@ -473,7 +471,7 @@ fn sprite_animation() -> mogr_core::pixels::Raster {
                     }
                 }
             }
-            mogr_core::pixels::Frame {
+            mogr_core::Frame {
                 bitmap: Bitmap {
                     width: w as u32,
                     height: h as u32,
@@ -484,7 +482,7 @@ fn sprite_animation() -> mogr_core::pixels::Raster {
             }
         })
         .collect();
-    mogr_core::pixels::Raster {
+    mogr_core::Raster {
         frames,
         loop_count: Some(0),
         icc: None,
@@ -494,7 +492,7 @@ fn sprite_animation() -> mogr_core::pixels::Raster {
 #[test]
 fn transparent_animations_get_changed_rectangles_and_keep_their_pixels() {
     let raster = sprite_animation();
-    let gif = mogr_core::codecs::gif::encode(&raster).unwrap();
+    let gif = mogr_core::internals::gif::encode(&raster).unwrap();
     // Every frame as it shows, read back by image-rs's compositor: the same RGBA, exactly
     // (31 colours fit the palette; transparent pixels compared by alpha only).
     let same = |k: usize, got: &[u8], who: &str| {
@@ -562,7 +560,7 @@ fn a_gif_that_keeps_every_frame_is_never_made_larger() {
 
 #[test]
 fn icc_profiles_go_into_outputs_that_hold_one() {
-    use mogr_core::codecs::{jpeg::markers, webp};
+    use mogr_core::internals::{markers, webp};
     // A 16-bit PNG with an ICC profile.
     let input = image("png/jxl-DJI-FC6310-16bit.png");
     let icc = decode_any(&input)

@@ -1,7 +1,9 @@
 //! Property test of GIF animation encoding: whatever the transparent and opaque pixels do
 //! from frame to frame, the changed-rectangle frames show exactly the frames given.
 
-use mogr_core::pixels::{Bitmap, Frame, Layout, Raster};
+mod common;
+
+use mogr_core::{Bitmap, Frame, Layout, Raster};
 use proptest::prelude::*;
 
 /// Transparent, then five opaque colours.
@@ -45,8 +47,8 @@ proptest! {
             loop_count: Some(0),
             icc: None,
         };
-        let gif = mogr_core::codecs::gif::encode(&raster).unwrap();
-        let back = mogr_core::raster::decode(&gif, mogr::ImageFormat::Gif, 100, false).unwrap();
+        let gif = mogr_core::internals::gif::encode(&raster).unwrap();
+        let back = common::decode_all(&gif);
         prop_assert_eq!(back.frames.len(), frames.len());
         for (k, (got, want)) in back.frames.iter().zip(&frames).enumerate() {
             let got = got.bitmap.to_rgba();

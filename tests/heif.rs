@@ -5,12 +5,10 @@ mod common;
 
 use common::*;
 use mogr::{ImageFormat, Returned};
-use mogr_core::pixels::{Bitmap, Layout};
-use mogr_core::raster;
+use mogr_core::{Bitmap, Layout};
 
-fn decode_any(bytes: &[u8]) -> mogr_core::pixels::Raster {
-    let p = mogr_core::transcode::probe(bytes, &mogr::Limits::default()).unwrap();
-    raster::decode(bytes, p.format, 300, false).unwrap()
+fn decode_any(bytes: &[u8]) -> mogr_core::Raster {
+    common::decode_all(bytes)
 }
 
 fn flat(b: &Bitmap) -> Bitmap {
@@ -45,7 +43,7 @@ fn heif_and_avif_decode_like_heif_dec() {
         ("avif/pil-transparency.avif", "avif", (64, 64), true),
     ] {
         let bytes = image(file);
-        let probe = mogr_core::transcode::probe(&bytes, &mogr::Limits::default()).unwrap();
+        let probe = mogr_core::probe(&bytes, &mogr::Limits::default()).unwrap();
         assert_eq!(
             (probe.width, probe.height, probe.quality),
             (size.0, size.1, None),

@@ -77,10 +77,7 @@ fn damaged_inputs_never_panic() {
         }
     }
     // Small limits keep the run short; damage in big files is covered by the fuzzers.
-    let limits = mogr::Limits {
-        max_pixels: 2_000_000,
-        ..mogr::Limits::default()
-    };
+    let limits = mogr::Limits::default().with_max_pixels(2_000_000);
     let processor = mogr::Processor::new().with_limits(limits);
     let rules = [
         "imageMogr2/quality/50",
@@ -99,7 +96,7 @@ fn damaged_inputs_never_panic() {
                 match processor.process(&bytes, rule) {
                     Ok(out) => {
                         // Whatever comes out must itself be readable.
-                        let probe = mogr_core::transcode::probe(&out.bytes, &mogr::Limits::none());
+                        let probe = mogr_core::probe(&out.bytes, &mogr::Limits::none());
                         assert!(
                             probe.is_ok(),
                             "{name}: output does not parse: {:?}",

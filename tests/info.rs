@@ -25,7 +25,7 @@ fn info_matches_the_manifest_and_reference_tools() {
         assert_eq!(info.md5.len(), 32);
         if kind == "jpeg" && have("djpeg") && !file.contains("cmyk") {
             // The mean colour of the reference decode, to within rounding.
-            let reference = djpeg(&bytes).into_layout(mogr_core::pixels::Layout::Rgb);
+            let reference = djpeg(&bytes).into_layout(mogr_core::Layout::Rgb);
             let n = (reference.data.len() / 3) as u64;
             let mean: Vec<u64> = (0..3)
                 .map(|ch| {
@@ -98,7 +98,7 @@ fn orientation_dpi_bit_depth_and_md5() {
 
 #[test]
 fn ave_composes_alpha_over_white() {
-    use mogr_core::pixels::{Bitmap, Layout, Raster};
+    use mogr_core::{Bitmap, Layout, Raster};
     // Red at alpha 128 everywhere: over white, green and blue are 255 x (255 - 128) / 255 = 127.
     let bitmap = Bitmap {
         width: 8,
@@ -106,11 +106,8 @@ fn ave_composes_alpha_over_white() {
         layout: Layout::Rgba,
         data: [255u8, 0, 0, 128].repeat(64),
     };
-    let settings = mogr_core::raster::EncodeSettings {
-        quality: None,
-        progressive: false,
-    };
-    let png = mogr_core::raster::encode(
+    let settings = mogr_core::EncodeSettings::default();
+    let png = mogr_core::encode(
         &Raster::still(bitmap, None),
         mogr::ImageFormat::Png,
         settings,

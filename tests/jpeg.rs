@@ -5,8 +5,8 @@ mod common;
 
 use common::*;
 use mogr::{Error, ImageFormat, Limits, Processor, Returned};
-use mogr_core::codecs::jpeg::markers::{read_header, SegmentKind};
-use mogr_core::pixels::Layout;
+use mogr_core::internals::markers::{read_header, SegmentKind};
+use mogr_core::Layout;
 
 const JPEGS: &[&str] = &[
     "jpeg/pil-flower.jpg",
@@ -239,7 +239,7 @@ fn metadata_is_kept_byte_for_byte_and_can_be_stripped() {
         let left = |b: &[u8]| -> Vec<(SegmentKind, Vec<u8>)> {
             let o = mogr::info(&input).unwrap().orientation;
             let minimal = (o != 1).then(|| {
-                let p = mogr_core::codecs::jpeg::exif::orientation_only(o).to_vec();
+                let p = mogr_core::internals::exif::orientation_only(o).to_vec();
                 (SegmentKind::Exif, p)
             });
             kinds(b)
@@ -386,18 +386,9 @@ fn ignore_error_returns_the_input_byte_for_byte() {
 fn limits_are_checked_from_the_header() {
     let input = image("jpeg/pil-flower.jpg"); // 480x360
     let cases = [
-        Limits {
-            max_side: 479,
-            ..Limits::default()
-        },
-        Limits {
-            max_pixels: 480 * 360 - 1,
-            ..Limits::default()
-        },
-        Limits {
-            max_input_bytes: input.len() as u64 - 1,
-            ..Limits::default()
-        },
+        Limits::default().with_max_side(479),
+        Limits::default().with_max_pixels(480 * 360 - 1),
+        Limits::default().with_max_input_bytes(input.len() as u64 - 1),
     ];
     for limits in cases {
         let p = Processor::new().with_limits(limits);
@@ -412,14 +403,12 @@ fn limits_are_checked_from_the_header() {
             Some(Returned::IgnoredError(Error::Limits { .. }))
         ));
     }
-    let exact = Limits {
-        max_side: 480,
-        max_pixels: 480 * 360,
-        max_input_bytes: input.len() as u64,
-        max_frames: 1,
-        max_scans: 1,
-        max_memory_bytes: u64::MAX,
-    };
+    let exact = Limits::none()
+        .with_max_side(480)
+        .with_max_pixels(480 * 360)
+        .with_max_input_bytes(input.len() as u64)
+        .with_max_frames(1)
+        .with_max_scans(1);
     assert!(Processor::new()
         .with_limits(exact)
         .process(&input, "imageMogr2/quality/60")
@@ -549,7 +538,7 @@ fn top_level_marker(b: &[u8], marker: u8) -> Option<usize> {
 
 #[test]
 fn dct_domain_requantization_is_clean_and_close_to_the_pixel_path() {
-    use mogr_core::codecs::jpeg::{decode as pixel_decode, encode, requant};
+    use mogr_core::internals::{jpeg_decode as pixel_decode, jpeg_encode as encode, requant};
     let mut paths: Vec<std::path::PathBuf> = JPEGS.iter().map(|f| images().join(f)).collect();
     if let Some(corpus) = corpus() {
         paths.extend(files(&corpus, "jpeg", &["jpg", "jpeg", "mpo"]));
@@ -576,7 +565,7 @@ fn dct_domain_requantization_is_clean_and_close_to_the_pixel_path() {
             assert_eq!((h.width, h.height), (header.width, header.height), "{name}");
             assert_eq!(h.is_progressive(), progressive, "{name}");
             assert_eq!(
-                mogr_core::codecs::jpeg::estimate::estimate_quality(&h.qtables),
+                mogr_core::internals::estimate::estimate_quality(&h.qtables),
                 Some(q),
                 "{name}"
             );
@@ -618,7 +607,7 @@ fn dct_domain_requantization_is_clean_and_close_to_the_pixel_path() {
 
 #[test]
 fn restart_markers_and_junk_between_segments_decode_on_both_paths() {
-    use mogr_core::codecs::jpeg::requant;
+    use mogr_core::internals::requant;
     if !have("cjpeg") {
         return;
     }

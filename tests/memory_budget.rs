@@ -12,7 +12,7 @@ use std::process::Command;
 
 use common::*;
 use mogr::{Error, LimitKind, Processor};
-use mogr_core::pixels::{Bitmap, Layout, Raster};
+use mogr_core::{Bitmap, Layout, Raster};
 
 /// The largest estimate a rule reports: refused at a budget of one byte, then at each
 /// estimate it reported, until it runs (a stage may check more than once, as `yjpeg` does
@@ -113,18 +113,17 @@ fn big_jpeg() -> Vec<u8> {
         layout: Layout::Rgb,
         data,
     };
-    let settings = mogr_core::codecs::jpeg::encode::JpegSettings {
+    let settings = mogr_core::internals::jpeg_encode::JpegSettings {
         quality: 85,
         progressive: false,
         density: None,
         segments: vec![],
     };
-    mogr_core::codecs::jpeg::encode::encode(bitmap, &settings).unwrap()
+    mogr_core::internals::jpeg_encode::encode(bitmap, &settings).unwrap()
 }
 
 fn raster_of(bytes: &[u8]) -> Raster {
-    let probe = mogr_core::transcode::probe(bytes, &mogr::Limits::default()).unwrap();
-    mogr_core::raster::decode(bytes, probe.format, 300, false).unwrap()
+    common::decode_all(bytes)
 }
 
 fn write_temp(name: &str, bytes: &[u8]) -> PathBuf {

@@ -54,7 +54,7 @@ fn several_results_from_one_upload() {
     assert_eq!(done[3].location, "photos/slim.jpg", "no bucket: the key");
     for o in &done {
         // Every result is what it says it is.
-        let probe = mogr_core::transcode::probe(&o.bytes, &mogr::Limits::none()).unwrap();
+        let probe = mogr_core::probe(&o.bytes, &mogr::Limits::none()).unwrap();
         assert_eq!(
             (probe.format, probe.width, probe.height),
             (o.format, o.width, o.height)

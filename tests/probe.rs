@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use mogr::{Error, ImageFormat, Limits};
-use mogr_core::transcode::probe;
+use mogr_core::probe;
 
 fn check_manifest(dir: &std::path::Path) -> usize {
     let mut checked = 0;
@@ -30,8 +30,8 @@ fn check_manifest(dir: &std::path::Path) -> usize {
         assert_eq!(p.frames.to_string(), frames, "{file}");
         match p.format {
             ImageFormat::Jpeg => {
-                let header = mogr_core::codecs::jpeg::markers::read_header(&bytes).unwrap();
-                if mogr_core::codecs::jpeg::estimate::imagemagick(&header.qtables).is_some() {
+                let header = mogr_core::internals::markers::read_header(&bytes).unwrap();
+                if mogr_core::internals::estimate::imagemagick(&header.qtables).is_some() {
                     assert_eq!(
                         p.quality.map(|q| q.to_string()).as_deref(),
                         Some(im_q),

@@ -7,7 +7,7 @@
 
 mod common;
 
-use mogr_core::codecs::jpeg::{coeffs, markers, requant};
+use mogr_core::internals::{coeffs, markers, requant};
 
 fn regression_files() -> Vec<(String, Vec<u8>)> {
     let root = common::images().join("../regression");
@@ -30,11 +30,9 @@ fn regression_files() -> Vec<(String, Vec<u8>)> {
 fn every_regression_input_is_handled() {
     let files = regression_files();
     assert!(!files.is_empty());
-    let limits = mogr::Limits {
-        max_pixels: 4_000_000,
-        max_side: 4096,
-        ..Default::default()
-    };
+    let limits = mogr::Limits::default()
+        .with_max_pixels(4_000_000)
+        .with_max_side(4096);
     let processor = mogr::Processor::new().with_limits(limits);
     for (name, data) in files {
         for rule in [

@@ -8,14 +8,13 @@ use std::process::{Command, Stdio};
 
 use common::*;
 use mogr::{ImageFormat, Processor, Returned, SlimFlag};
-use mogr_core::{raster, Limits};
+use mogr_core::Limits;
 use mogr_slim::metric::FrameReferences;
 
 /// Decodes any format to frames, as stored (no EXIF orientation: JPEG outputs keep the EXIF
 /// block, so stored pixels compare with stored pixels).
-fn frames(bytes: &[u8]) -> mogr_core::pixels::Raster {
-    let probe = mogr_core::transcode::probe(bytes, &Limits::none()).unwrap();
-    raster::decode(bytes, probe.format, 1000, false).unwrap()
+fn frames(bytes: &[u8]) -> mogr_core::Raster {
+    common::decode_all(bytes)
 }
 
 /// Whether a reference tool reads `bytes` cleanly.
@@ -56,9 +55,7 @@ fn check_slim(path: &Path) -> (usize, usize) {
     let name = path.display();
     let out = Processor::new().process(&input, "imageSlim").unwrap();
     let flag = out.slim_flag.expect("imageSlim reports a flag");
-    let in_format = mogr_core::transcode::probe(&input, &Limits::none())
-        .unwrap()
-        .format;
+    let in_format = mogr_core::probe(&input, &Limits::none()).unwrap().format;
     assert_eq!(out.format, in_format, "{name}: format kept");
     assert!(out.bytes.len() <= input.len(), "{name}: never larger");
     match flag {
@@ -77,7 +74,7 @@ fn check_slim(path: &Path) -> (usize, usize) {
             if let Some(ok) = reference_reads(out.format, &out.bytes) {
                 assert!(ok, "{name}: the reference decoder rejects the output");
             }
-            let probe = mogr_core::transcode::probe(&out.bytes, &Limits::none()).unwrap();
+            let probe = mogr_core::probe(&out.bytes, &Limits::none()).unwrap();
             assert_eq!(
                 (out.width, out.height),
                 (probe.width, probe.height),
@@ -129,12 +126,12 @@ fn jpeg_keeps_its_metadata_and_orientation() {
     let out = mogr::process(&input, "imageSlim").unwrap();
     assert_eq!(out.slim_flag, Some(SlimFlag::Compressed));
     let kinds = |b: &[u8]| {
-        mogr_core::codecs::jpeg::markers::read_header(b)
+        mogr_core::internals::markers::read_header(b)
             .unwrap()
             .segments
             .iter()
             .map(|s| s.kind())
-            .filter(|k| *k == mogr_core::codecs::jpeg::markers::SegmentKind::Iptc)
+            .filter(|k| *k == mogr_core::internals::markers::SegmentKind::Iptc)
             .count()
     };
     assert_eq!(kinds(&out.bytes), kinds(&input));
@@ -213,10 +210,10 @@ fn check_yjpeg(path: &Path, rule_q: u8) -> Option<(usize, usize)> {
     }
     if y.bytes != jpg.bytes {
         let src = frames(&input);
-        let src = if src.frames[0].bitmap.layout == mogr_core::pixels::Layout::Rgba {
+        let src = if src.frames[0].bitmap.layout == mogr_core::Layout::Rgba {
             // Non-JPEG inputs: compared as jpg sees them, over white.
             let b = src.frames[0].bitmap.clone().without_alpha();
-            mogr_core::pixels::Raster::still(b, None)
+            mogr_core::Raster::still(b, None)
         } else {
             src
         };

@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use mogr_core::codecs::webp;
+use mogr_core::internals::webp;
 
 #[test]
 fn lossy_webp_has_an_estimate_and_lossless_has_none() {
@@ -11,7 +11,7 @@ fn lossy_webp_has_an_estimate_and_lossless_has_none() {
     let h = webp::read_header(&flower).unwrap();
     assert_eq!((h.width, h.height, h.frames, h.lossy), (480, 360, 1, true));
     assert_eq!(webp::estimate_quality(&flower), Some(84));
-    let probe = mogr_core::transcode::probe(&flower, &mogr::Limits::default()).unwrap();
+    let probe = mogr_core::probe(&flower, &mogr::Limits::default()).unwrap();
     assert_eq!(probe.quality, Some(84));
 
     let alpha = image("webp/pil-transparent.webp");
@@ -23,7 +23,7 @@ fn lossy_webp_has_an_estimate_and_lossless_has_none() {
 
     if let Some(corpus) = corpus() {
         let lossless = std::fs::read(corpus.join("webp/ski-logo.lossless.webp")).unwrap();
-        let probe = mogr_core::transcode::probe(&lossless, &mogr::Limits::default()).unwrap();
+        let probe = mogr_core::probe(&lossless, &mogr::Limits::default()).unwrap();
         assert_eq!((probe.width, probe.height, probe.quality), (500, 500, None));
         let animated = std::fs::read(corpus.join("webp/pil-iss634.webp")).unwrap();
         let h = webp::read_header(&animated).unwrap();

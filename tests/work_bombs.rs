@@ -19,7 +19,7 @@ fn with_scans(scans: usize) -> Vec<u8> {
         .unwrap();
     let eoi = progressive.len() - 2;
     assert_eq!(&progressive[eoi..], &[0xFF, 0xD9]);
-    let have = mogr_core::codecs::jpeg::markers::count_scans(&progressive, u32::MAX) as usize;
+    let have = mogr_core::internals::markers::count_scans(&progressive, u32::MAX) as usize;
     let mut out = progressive[..eoi].to_vec();
     for _ in have..scans {
         out.extend_from_slice(&progressive[last_sos..eoi]);
@@ -48,7 +48,7 @@ fn hundreds_of_progressive_scans_are_refused() {
     // Under the limit: decoded as usual (the repeated refinement scan is harmless).
     let fine = with_scans(50);
     assert!(mogr::process(&fine, "imageMogr2/format/png").is_ok());
-    let counted = mogr_core::codecs::jpeg::markers::count_scans(&bomb, u32::MAX);
+    let counted = mogr_core::internals::markers::count_scans(&bomb, u32::MAX);
     assert_eq!(counted, 500);
 }
 
@@ -65,7 +65,7 @@ fn oversized_metadata_is_not_copied() {
     bomb.extend_from_slice(&input[2..]);
     let out = mogr::process(&bomb, "imageMogr2/quality/50").unwrap();
     assert!(out.bytes.len() < input.len(), "{} bytes", out.bytes.len());
-    let comments = mogr_core::codecs::jpeg::markers::read_header(&out.bytes)
+    let comments = mogr_core::internals::markers::read_header(&out.bytes)
         .unwrap()
         .segments
         .iter()

@@ -1,7 +1,7 @@
 //! The JPEG marker reader and quality estimator on arbitrary bytes.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use mogr_core::codecs::jpeg::{estimate, markers};
+use mogr_core::internals::{estimate, markers};
 
 fuzz_target!(|data: &[u8]| {
     if data.len() > 1024 * 1024 {

@@ -2,14 +2,14 @@
 //! requantization and writing. Whatever it writes must read back through our own parsers.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use mogr_core::codecs::jpeg::{coeffs, markers, requant};
+use mogr_core::internals::{coeffs, markers, requant};
 
 fuzz_target!(|data: &[u8]| {
     if data.len() > 512 * 1024 {
         return;
     }
-    let limits = mogr_core::Limits { max_pixels: 4_000_000, max_side: 4096, ..Default::default() };
-    if mogr_core::transcode::probe(data, &limits).is_err() {
+    let limits = mogr_core::Limits::default().with_max_pixels(4_000_000).with_max_side(4096);
+    if mogr_core::probe(data, &limits).is_err() {
         return;
     }
     let Ok(header) = markers::read_header(data) else { return };

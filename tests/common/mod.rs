@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mogr_core::pixels::{Bitmap, Layout};
+use mogr_core::{Bitmap, Layout};
 
 /// The images committed in the repo.
 pub fn images() -> PathBuf {
@@ -172,8 +172,8 @@ pub fn parse_pnm(data: &[u8]) -> Bitmap {
 
 /// Decodes with mogr's own JPEG decoder.
 pub fn decode(bytes: &[u8]) -> Bitmap {
-    let header = mogr_core::codecs::jpeg::markers::read_header(bytes).unwrap();
-    mogr_core::codecs::jpeg::decode::decode(bytes, &header).unwrap()
+    let header = mogr_core::internals::markers::read_header(bytes).unwrap();
+    mogr_core::internals::jpeg_decode::decode(bytes, &header).unwrap()
 }
 
 /// Mean absolute difference per sample.
@@ -190,14 +190,14 @@ pub fn mean_abs_diff(a: &Bitmap, b: &Bitmap) -> f64 {
 
 /// Estimated quality of a JPEG, from its header.
 pub fn quality_of(bytes: &[u8]) -> Option<u8> {
-    mogr_core::transcode::probe(bytes, &mogr::Limits::default())
+    mogr_core::probe(bytes, &mogr::Limits::default())
         .unwrap()
         .quality
 }
 
 /// The markers of a JPEG in order, up to the first SOS.
 pub fn sof_marker(bytes: &[u8]) -> u8 {
-    mogr_core::codecs::jpeg::markers::read_header(bytes)
+    mogr_core::internals::markers::read_header(bytes)
         .unwrap()
         .sof
 }
@@ -249,7 +249,7 @@ pub fn animated_gif() -> Vec<u8> {
                     data.extend_from_slice(&[v, (x * 255 / w) as u8, (y + 3 * f) as u8, 255]);
                 }
             }
-            mogr_core::pixels::Frame {
+            mogr_core::Frame {
                 bitmap: Bitmap {
                     width: w,
                     height: h,
@@ -260,10 +260,20 @@ pub fn animated_gif() -> Vec<u8> {
             }
         })
         .collect();
-    let raster = mogr_core::pixels::Raster {
+    let raster = mogr_core::Raster {
         frames,
         loop_count: Some(0),
         icc: None,
     };
-    mogr_core::codecs::gif::encode(&raster).unwrap()
+    mogr_core::internals::gif::encode(&raster).unwrap()
+}
+
+/// Every frame of an image, decoded by mogr with no limits (trusted test input).
+pub fn decode_all(bytes: &[u8]) -> mogr_core::Raster {
+    let limits = mogr::Limits::none();
+    let admitted = mogr_core::probe(bytes, &limits)
+        .unwrap()
+        .admit(&limits, 0)
+        .unwrap();
+    mogr_core::decode(bytes, &admitted, mogr_core::FramePick::All, false).unwrap()
 }

@@ -12,14 +12,14 @@
 
 use crate::codecs::png;
 use crate::format::ImageFormat;
-use crate::raster::FramePick;
-use crate::transcode::Probe;
+use crate::frames::FramePick;
+use crate::probe::Probe;
 
 /// Bytes every stage may use whatever the image: code, tables, small buffers.
 pub const BASE: u64 = 24 << 20;
 
 /// Pixels of one frame.
-pub fn frame_pixels(probe: &Probe) -> u64 {
+pub(crate) fn frame_pixels(probe: &Probe) -> u64 {
     u64::from(probe.width) * u64::from(probe.height)
 }
 
@@ -55,19 +55,19 @@ pub fn encode_per_pixel(target: ImageFormat) -> u64 {
 
 /// Peak bytes of a decode-and-encode stage from `input` (described by `probe`) to `target`,
 /// keeping the frames `pick` selects.
-pub fn transcode(input: &[u8], probe: &Probe, target: ImageFormat, pick: FramePick) -> u64 {
+pub(crate) fn transcode(input: &[u8], probe: &Probe, target: ImageFormat, pick: FramePick) -> u64 {
     let held = pick.count(probe.frames.max(1) as usize) as u64;
     BASE + decode(input, probe, held) + encode_per_pixel(target) * frame_pixels(probe) * held
 }
 
 /// Peak bytes of JPEG-to-JPEG requantization in the DCT domain (coefficients in, tokens and
 /// bytes out; no pixels).
-pub fn requantize(probe: &Probe) -> u64 {
+pub(crate) fn requantize(probe: &Probe) -> u64 {
     BASE + 5 * frame_pixels(probe)
 }
 
 /// Peak bytes of reading `ImageInfo` (headers and the first frame, for the mean colour).
-pub fn info(input: &[u8], probe: &Probe) -> u64 {
+pub(crate) fn info(input: &[u8], probe: &Probe) -> u64 {
     BASE + decode(input, probe, 1)
 }
 

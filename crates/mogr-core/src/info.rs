@@ -8,8 +8,6 @@ use crate::codecs::{bmff, png, webp};
 use crate::error::Error;
 use crate::format::ImageFormat;
 use crate::limits::Limits;
-use crate::raster;
-use crate::transcode;
 
 /// Facts about an image, with the service's field names when serialized.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -78,14 +76,15 @@ impl ImageInfo {
 
 /// Reads an image's facts: headers for most fields, the first frame's pixels for `Ave`.
 pub fn info(input: &[u8], limits: &Limits) -> Result<ImageInfo, Error> {
-    let probe = transcode::probe(input, limits)?;
-    limits.check_memory(probe.format, crate::budget::info(input, &probe))?;
+    let probe = crate::probe::probe(input, limits)?;
+    let admitted = probe.admit(limits, crate::budget::info(input, &probe))?;
     // A JPEG's mean colour comes from its 8x8 block means (a 1/8-scale decode).
     let bitmap = if probe.format == ImageFormat::Jpeg {
         let header = markers::read_header(input)?;
         crate::codecs::jpeg::decode::decode_scaled(input, &header, true)?.to_rgba()
     } else {
-        raster::decode(input, probe.format, 1, false)?
+        let first = crate::frames::FramePick::First(1);
+        crate::decode::decode(input, &admitted, first, false)?
             .first()
             .to_rgba()
     };

@@ -4,7 +4,16 @@ use crate::error::{Error, FormatName, LimitKind};
 use crate::format::ImageFormat;
 
 /// Limits on untrusted input; the defaults are the cloud service's own.
+///
+/// Build from [`Limits::default`] (or [`Limits::none`], for trusted input) with the `with_`
+/// methods; limits may be added in any release.
+///
+/// ```
+/// let limits = mogr_core::Limits::default().with_max_side(8000).with_max_frames(100);
+/// assert_eq!((limits.max_side, limits.max_pixels), (8000, 250_000_000));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Limits {
     /// Largest input in bytes. Default: 32 MiB (33,554,432).
     pub max_input_bytes: u64,
@@ -49,8 +58,50 @@ impl Limits {
         }
     }
 
+    /// With the largest input size in bytes.
+    #[must_use]
+    pub fn with_max_input_bytes(mut self, bytes: u64) -> Limits {
+        self.max_input_bytes = bytes;
+        self
+    }
+
+    /// With the largest width or height.
+    #[must_use]
+    pub fn with_max_side(mut self, pixels: u32) -> Limits {
+        self.max_side = pixels;
+        self
+    }
+
+    /// With the largest width x height x frames.
+    #[must_use]
+    pub fn with_max_pixels(mut self, pixels: u64) -> Limits {
+        self.max_pixels = pixels;
+        self
+    }
+
+    /// With the most frames of an animation.
+    #[must_use]
+    pub fn with_max_frames(mut self, frames: u32) -> Limits {
+        self.max_frames = frames;
+        self
+    }
+
+    /// With the most scans of a progressive JPEG.
+    #[must_use]
+    pub fn with_max_scans(mut self, scans: u32) -> Limits {
+        self.max_scans = scans;
+        self
+    }
+
+    /// With a per-stage memory budget in bytes (see [`Limits::max_memory_bytes`]).
+    #[must_use]
+    pub fn with_max_memory_bytes(mut self, bytes: u64) -> Limits {
+        self.max_memory_bytes = bytes;
+        self
+    }
+
     /// Checks the input size, before anything is parsed.
-    pub fn check_input_size(&self, len: usize) -> Result<(), Error> {
+    pub(crate) fn check_input_size(&self, len: usize) -> Result<(), Error> {
         let found = len as u64;
         if found > self.max_input_bytes {
             return Err(Error::Limits {
@@ -65,7 +116,7 @@ impl Limits {
     }
 
     /// Checks the number of scans of a progressive JPEG.
-    pub fn check_scans(&self, scans: u32) -> Result<(), Error> {
+    pub(crate) fn check_scans(&self, scans: u32) -> Result<(), Error> {
         if scans > self.max_scans {
             return Err(Error::Limits {
                 format: FormatName(Some(ImageFormat::Jpeg)),
@@ -80,7 +131,7 @@ impl Limits {
 
     /// Checks a stage's memory estimate (bytes, from [`crate::budget`]) against
     /// [`Limits::max_memory_bytes`].
-    pub fn check_memory(&self, format: ImageFormat, estimate: u64) -> Result<(), Error> {
+    pub(crate) fn check_memory(&self, format: ImageFormat, estimate: u64) -> Result<(), Error> {
         if estimate > self.max_memory_bytes {
             return Err(Error::Limits {
                 format: FormatName(Some(format)),
@@ -94,7 +145,7 @@ impl Limits {
     }
 
     /// Checks dimensions and frame count read from a header.
-    pub fn check_dimensions(
+    pub(crate) fn check_dimensions(
         &self,
         format: ImageFormat,
         width: u32,

@@ -3,13 +3,43 @@
 use mogr_parse::{MogrParams, Quality};
 
 /// Default quality of JPEG output where the input has none.
-pub const DEFAULT_JPEG: u8 = 75;
+pub(crate) const DEFAULT_JPEG: u8 = 75;
 /// Default quality of WebP output where the input has none.
-pub const DEFAULT_WEBP: u8 = 75;
+pub(crate) const DEFAULT_WEBP: u8 = 75;
 /// Default quality of HEIF output where the input has none.
-pub const DEFAULT_HEIF: u8 = 50;
+pub(crate) const DEFAULT_HEIF: u8 = 50;
 /// Default quality of AVIF output where the input has none.
-pub const DEFAULT_AVIF: u8 = 50;
+pub(crate) const DEFAULT_AVIF: u8 = 50;
+
+/// The documented default quality of an output format (SPEC: 75 for JPEG and WebP, 50 for
+/// HEIF and AVIF), used where the input has no quality of its own; `None` for formats without
+/// a quality (PNG, BMP, GIF).
+///
+/// ```
+/// use mogr_core::{quality::default_quality, ImageFormat};
+/// assert_eq!(default_quality(ImageFormat::Avif), Some(50));
+/// assert_eq!(default_quality(ImageFormat::Png), None);
+/// ```
+pub fn default_quality(format: crate::ImageFormat) -> Option<u8> {
+    use crate::ImageFormat as F;
+    match format {
+        F::Jpeg => Some(DEFAULT_JPEG),
+        F::Webp => Some(DEFAULT_WEBP),
+        F::Heif => Some(DEFAULT_HEIF),
+        F::Avif => Some(DEFAULT_AVIF),
+        F::Png | F::Bmp | F::Gif | F::Json => None,
+    }
+}
+
+/// The quality an encoder for `format` uses: [`output_quality`] with the format's
+/// [`default_quality`]; `None` where the format has no quality.
+pub(crate) fn for_format(
+    input: Option<u8>,
+    params: &MogrParams,
+    format: crate::ImageFormat,
+) -> Option<u8> {
+    default_quality(format).map(|d| output_quality(input, params, d))
+}
 
 /// The output quality (1..=100) for an encoder whose documented default is `default`.
 ///

@@ -2,19 +2,23 @@
 
 use mogr_parse::{Format, MogrParams};
 
+use crate::probe::{output_format, probe, Probe};
+
 use crate::budget;
-use crate::codecs::jpeg::{decode, encode, estimate, markers, requant};
-use crate::codecs::{bmp, gif, png, webp};
+use crate::codecs::jpeg::{encode, markers, requant};
+use crate::codecs::webp;
 use crate::error::Error;
 use crate::format::ImageFormat;
+use crate::frames::FramePick;
 use crate::limits::Limits;
 use crate::quality;
-use crate::raster::{self, FramePick};
 
-pub use crate::codecs::jpeg::encode::Metadata;
+use crate::metadata::Metadata;
 
-/// Settings that apply to every stage.
+/// Settings that apply to every stage. Build from [`Options::default`] with the `with_`
+/// methods; settings may be added in any release.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Options {
     /// Input limits. Default: [`Limits::default`], the service's own.
     pub limits: Limits,
@@ -22,34 +26,19 @@ pub struct Options {
     pub metadata: Metadata,
 }
 
-/// Facts about an image read from its header, without decoding pixels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Probe {
-    /// The container format.
-    pub format: ImageFormat,
-    /// Width in pixels.
-    pub width: u32,
-    /// Height in pixels.
-    pub height: u32,
-    /// Frames (1 for still images).
-    pub frames: u32,
-    /// Estimated quality, where the format has one.
-    pub quality: Option<u8>,
-    /// Whether the image is progressive/interlaced.
-    pub progressive: bool,
-}
+impl Options {
+    /// With these limits.
+    #[must_use]
+    pub fn with_limits(mut self, limits: Limits) -> Options {
+        self.limits = limits;
+        self
+    }
 
-impl Probe {
-    /// A probe of a format that has no quality estimate, not progressive.
-    pub fn plain(format: ImageFormat, width: u32, height: u32, frames: u32) -> Probe {
-        Probe {
-            format,
-            width,
-            height,
-            frames,
-            quality: None,
-            progressive: false,
-        }
+    /// With this metadata policy.
+    #[must_use]
+    pub fn with_metadata(mut self, metadata: Metadata) -> Options {
+        self.metadata = metadata;
+        self
     }
 }
 
@@ -62,84 +51,6 @@ pub struct Encoded {
     pub probe: Probe,
     /// True when the input bytes were returned as they are because nothing would change.
     pub unchanged: bool,
-}
-
-/// Reads an input's header: format, dimensions, frames and quality; checks the limits.
-pub fn probe(input: &[u8], limits: &Limits) -> Result<Probe, Error> {
-    limits.check_input_size(input.len())?;
-    let format = ImageFormat::sniff(input).ok_or_else(|| Error::Decode {
-        format: crate::error::FormatName(None),
-        message: if input.is_empty() {
-            "empty input".into()
-        } else {
-            "not a recognised image format".into()
-        },
-        source: None,
-    })?;
-    match format {
-        ImageFormat::Jpeg => {
-            let header = markers::read_header(input)?;
-            let probe = jpeg_probe(&header);
-            limits.check_dimensions(format, probe.width, probe.height, 1)?;
-            if header.is_progressive() {
-                let stop_after = limits.max_scans.saturating_add(1);
-                limits.check_scans(markers::count_scans(input, stop_after))?;
-            }
-            Ok(probe)
-        }
-        ImageFormat::Webp => {
-            let h = webp::read_header(input)?;
-            limits.check_dimensions(format, h.width, h.height, h.frames)?;
-            Ok(Probe {
-                format,
-                width: h.width,
-                height: h.height,
-                frames: h.frames,
-                quality: if h.lossy {
-                    webp::estimate_quality(input)
-                } else {
-                    None
-                },
-                progressive: false,
-            })
-        }
-        ImageFormat::Png | ImageFormat::Bmp | ImageFormat::Gif => {
-            let (width, height, frames) = match format {
-                ImageFormat::Png => png::read_size(input).map(|(w, h)| (w, h, 1))?,
-                ImageFormat::Bmp => bmp::read_size(input).map(|(w, h)| (w, h, 1))?,
-                _ => gif::read_header(input, limits.max_frames)?,
-            };
-            limits.check_dimensions(format, width, height, frames)?;
-            Ok(Probe::plain(format, width, height, frames))
-        }
-        ImageFormat::Heif | ImageFormat::Avif => heif_probe(input, format, limits),
-        ImageFormat::Json => Err(Error::decode(format, "JSON is not an image")),
-    }
-}
-
-#[cfg(feature = "heif")]
-fn heif_probe(input: &[u8], format: ImageFormat, limits: &Limits) -> Result<Probe, Error> {
-    let (width, height, _) = crate::codecs::heif::read_header(input, format)?;
-    limits.check_dimensions(format, width, height, 1)?;
-    Ok(Probe::plain(format, width, height, 1))
-}
-
-#[cfg(not(feature = "heif"))]
-fn heif_probe(_: &[u8], format: ImageFormat, _: &Limits) -> Result<Probe, Error> {
-    Err(format
-        .not_compiled()
-        .unwrap_or_else(|| Error::decode(format, "no decoder")))
-}
-
-fn jpeg_probe(header: &markers::JpegHeader<'_>) -> Probe {
-    Probe {
-        format: ImageFormat::Jpeg,
-        width: header.width,
-        height: header.height,
-        frames: 1,
-        quality: estimate::estimate_quality(&header.qtables),
-        progressive: header.is_progressive(),
-    }
 }
 
 /// Applies one `imageMogr2` stage (already validated) to `input`.
@@ -169,35 +80,29 @@ impl DecodeCache {
     pub fn is_filled(&self) -> bool {
         self.raster.get().is_some()
     }
+
+    /// As [`apply`], taking the input's decoded pixels from this cache (which must only
+    /// ever see this `input`) and filling it on first use.
+    pub fn apply(
+        &self,
+        input: &[u8],
+        params: &MogrParams,
+        options: &Options,
+    ) -> Result<Encoded, Error> {
+        apply_with(input, params, options, Some(self))
+    }
 }
 
 /// As [`apply`], taking the input's decoded pixels from `cache` (which must only ever see
 /// this `input`) and filling it on first use.
-pub fn apply_with(
+pub(crate) fn apply_with(
     input: &[u8],
     params: &MogrParams,
     options: &Options,
     cache: Option<&DecodeCache>,
 ) -> Result<Encoded, Error> {
     let probe = probe(input, &options.limits)?;
-    let target = match params.format {
-        None => probe.format,
-        Some(Format::Jpg | Format::Yjpeg) => ImageFormat::Jpeg,
-        Some(Format::Png) => ImageFormat::Png,
-        Some(Format::Bmp) => ImageFormat::Bmp,
-        Some(Format::Gif) => ImageFormat::Gif,
-        Some(Format::Webp) => ImageFormat::Webp,
-        Some(Format::Heif) => ImageFormat::Heif,
-        Some(Format::Avif) => ImageFormat::Avif,
-        Some(other) => {
-            return Err(Error::Unsupported {
-                what: format!("output format {other}"),
-            })
-        }
-    };
-    if let Some(e) = target.not_compiled() {
-        return Err(e);
-    }
+    let target = output_format(params.format, probe.format)?;
     if probe.format == ImageFormat::Jpeg && target == ImageFormat::Jpeg {
         return jpeg_to_jpeg(input, params, options, probe);
     }
@@ -207,28 +112,10 @@ pub fn apply_with(
         && probe.quality.is_none()
         && params.quality.is_none()
         && params.lquality.is_none();
-    let q = match target {
-        ImageFormat::Jpeg => Some(quality::output_quality(
-            probe.quality,
-            params,
-            quality::DEFAULT_JPEG,
-        )),
-        ImageFormat::Webp if !keep_lossless => Some(quality::output_quality(
-            probe.quality,
-            params,
-            quality::DEFAULT_WEBP,
-        )),
-        ImageFormat::Heif => Some(quality::output_quality(
-            probe.quality,
-            params,
-            quality::DEFAULT_HEIF,
-        )),
-        ImageFormat::Avif => Some(quality::output_quality(
-            probe.quality,
-            params,
-            quality::DEFAULT_AVIF,
-        )),
-        _ => None,
+    let q = if keep_lossless {
+        None
+    } else {
+        quality::for_format(probe.quality, params, target)
     };
     let cgif = params
         .cgif
@@ -245,11 +132,10 @@ pub fn apply_with(
             unchanged: true,
         });
     }
-    let pick = frame_pick(target, cgif, &probe);
+    let pick = FramePick::for_output(target, cgif, probe.frames);
     let estimate = budget::transcode(input, &probe, target, pick);
-    options.limits.check_memory(probe.format, estimate)?;
-    let max_frames = options.limits.max_frames;
-    let decode = || raster::decode(input, probe.format, max_frames, true);
+    let admitted = probe.admit(&options.limits, estimate)?;
+    let decode = || crate::decode::decode(input, &admitted, FramePick::All, true);
     let raster = match cache {
         // A cache holds every frame: fill it only when every frame is needed anyway.
         Some(c) if pick.count(probe.frames as usize) >= probe.frames as usize || c.is_filled() => {
@@ -261,16 +147,17 @@ pub fn apply_with(
                     r
                 }
             };
-            r.frames = raster::pick_frames(std::mem::take(&mut r.frames), pick);
+            r.frames = crate::frames::pick_frames(std::mem::take(&mut r.frames), pick);
             r
         }
-        _ => raster::decode_frames(input, probe.format, max_frames, pick, true)?,
+        _ => crate::decode::decode(input, &admitted, pick, true)?,
     };
-    let settings = raster::EncodeSettings {
+    let settings = crate::encode::EncodeSettings {
         quality: q,
         progressive: params.progressive(),
+        ..Default::default()
     };
-    let bytes = raster::encode(&raster, target, settings)?;
+    let bytes = crate::encode::encode(&raster, target, settings)?;
     // A GIF that kept every frame and did not get smaller: the input is better.
     let all_kept = raster.frames.len() as u32 == probe.frames;
     if target == ImageFormat::Gif
@@ -304,16 +191,6 @@ pub fn apply_with(
     })
 }
 
-/// Which frames a stage to `target` holds: the first for a still format, the selected ones
-/// for `cgif`, every frame for an animated output.
-fn frame_pick(target: ImageFormat, cgif: Option<usize>, probe: &Probe) -> FramePick {
-    match (target, cgif) {
-        (ImageFormat::Gif, Some(n)) => FramePick::cgif(n, probe.frames as usize),
-        (ImageFormat::Gif | ImageFormat::Webp, None) => FramePick::All,
-        _ => FramePick::First(1),
-    }
-}
-
 /// JPEG to JPEG: DCT-domain requantization where the layout fits, else decode and encode.
 fn jpeg_to_jpeg(
     input: &[u8],
@@ -331,7 +208,7 @@ fn jpeg_to_jpeg(
         let strips = header
             .segments
             .iter()
-            .any(|s| !options.metadata.keeps(s.kind()) && is_metadata(s.kind()));
+            .any(|s| !options.metadata.keeps(s.kind()) && crate::metadata::is_metadata(s.kind()));
         if !strips {
             return Ok(Encoded {
                 bytes: input.to_vec(),
@@ -361,9 +238,7 @@ fn jpeg_to_jpeg(
     // and also when the coefficient decoder gives up (it handles fewer kinds of damage).
     let eligible = requant::eligible(&header, q);
     if eligible {
-        options
-            .limits
-            .check_memory(target, budget::requantize(&probe))?;
+        probe.admit(&options.limits, budget::requantize(&probe))?;
     }
     let requantized = eligible
         .then(|| requant::requantize(input, q, progressive, header.density, &segments).ok())
@@ -372,8 +247,9 @@ fn jpeg_to_jpeg(
         Some(bytes) => bytes,
         None => {
             let estimate = budget::transcode(input, &probe, target, FramePick::First(1));
-            options.limits.check_memory(target, estimate)?;
-            let bitmap = decode::decode(input, &header)?;
+            let admitted = probe.admit(&options.limits, estimate)?;
+            let mut still = crate::decode::decode(input, &admitted, FramePick::First(1), false)?;
+            let bitmap = still.frames.swap_remove(0).bitmap;
             let settings = encode::JpegSettings {
                 quality: q,
                 progressive,
@@ -395,14 +271,6 @@ fn jpeg_to_jpeg(
         },
         unchanged: false,
     })
-}
-
-/// Segments that carry metadata (as opposed to what decoders need, like JFIF and Adobe).
-fn is_metadata(kind: markers::SegmentKind) -> bool {
-    !matches!(
-        kind,
-        markers::SegmentKind::Jfif | markers::SegmentKind::Adobe
-    )
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! JPEG quality estimates against ImageMagick's `%Q` in `../shared/corpus/MANIFEST.tsv`.
 
-use mogr_core::codecs::jpeg::{estimate, markers};
+use mogr_core::internals::{estimate, markers};
 use std::path::PathBuf;
 
 fn corpus() -> Option<PathBuf> {

@@ -116,7 +116,17 @@ pub enum Quality {
 }
 
 /// The parameters of one `imageMogr2` stage; each is given at most once.
+///
+/// Parameters may be added in any release: build one from [`MogrParams::default`] with the
+/// `with_` methods (or by setting fields), not with a struct literal.
+///
+/// ```
+/// use mogr_parse::{Format, MogrParams};
+/// let p = MogrParams::default().with_format(Format::Webp).with_quality(75, false);
+/// assert_eq!(p.to_string(), "imageMogr2/format/webp/quality/75");
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MogrParams {
     /// `format/<name>`: the output format; `None` keeps the input's.
     pub format: Option<Format>,
@@ -133,6 +143,58 @@ pub struct MogrParams {
 }
 
 impl MogrParams {
+    /// With `format/<format>`.
+    #[must_use]
+    pub fn with_format(mut self, format: Format) -> MogrParams {
+        self.format = Some(format);
+        self
+    }
+
+    /// With `quality/<q>` (`quality/<q>!` when `force`).
+    #[must_use]
+    pub fn with_quality(mut self, q: u64, force: bool) -> MogrParams {
+        self.quality = Some(Quality::Absolute {
+            value: Value::new(q),
+            force,
+        });
+        self
+    }
+
+    /// With `rquality/<r>`.
+    #[must_use]
+    pub fn with_rquality(mut self, r: u64) -> MogrParams {
+        self.quality = Some(Quality::Relative(Value::new(r)));
+        self
+    }
+
+    /// With `lquality/<l>`.
+    #[must_use]
+    pub fn with_lquality(mut self, l: u64) -> MogrParams {
+        self.lquality = Some(Value::new(l));
+        self
+    }
+
+    /// With `cgif/<n>`.
+    #[must_use]
+    pub fn with_cgif(mut self, n: u64) -> MogrParams {
+        self.cgif = Some(Value::new(n));
+        self
+    }
+
+    /// With `interlace/<0|1>`.
+    #[must_use]
+    pub fn with_interlace(mut self, progressive: bool) -> MogrParams {
+        self.interlace = Some(Value::new(u64::from(progressive)));
+        self
+    }
+
+    /// With `ignore-error/1`.
+    #[must_use]
+    pub fn with_ignore_error(mut self) -> MogrParams {
+        self.ignore_error = Some(Value::new(1));
+        self
+    }
+
     /// Whether the stage carries `ignore-error/1` (the value 1 exactly).
     pub fn ignores_errors(&self) -> bool {
         self.ignore_error.is_some_and(|v| v.value == 1)
@@ -144,8 +206,9 @@ impl MogrParams {
     }
 }
 
-/// One stage of a pipeline.
+/// One stage of a pipeline. Stages may be added in any release.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Stage {
     /// `imageMogr2/...`.
     Mogr(MogrParams),

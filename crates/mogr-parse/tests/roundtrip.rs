@@ -23,13 +23,15 @@ fn params() -> impl Strategy<Value = MogrParams> {
         proptest::option::of(value()),
     )
         .prop_map(
-            |(format, quality, lquality, cgif, interlace, ignore_error)| MogrParams {
-                format,
-                quality,
-                lquality,
-                cgif,
-                interlace,
-                ignore_error,
+            |(format, quality, lquality, cgif, interlace, ignore_error)| {
+                let mut p = MogrParams::default();
+                p.format = format;
+                p.quality = quality;
+                p.lquality = lquality;
+                p.cgif = cgif;
+                p.interlace = interlace;
+                p.ignore_error = ignore_error;
+                p
             },
         )
 }

@@ -2,9 +2,7 @@
 //! exact colours when they fit), then with fewer palette colours while every scored frame
 //! still meets the threshold.
 
-use mogr_core::codecs::gif;
-use mogr_core::transcode::Options;
-use mogr_core::{raster, Error, ImageFormat, Stop};
+use mogr_core::{Admitted, EncodeSettings, Error, FramePick, ImageFormat, Stop};
 
 use crate::metric::FrameReferences;
 use crate::search::Search;
@@ -13,11 +11,11 @@ use crate::Found;
 /// Decodes the input (errors are the input's), then searches.
 pub(crate) fn slim(
     input: &[u8],
-    options: &Options,
+    admitted: &Admitted,
     threshold: f64,
     stop: &Stop,
 ) -> Result<Result<Found, Error>, Error> {
-    let raster = raster::decode(input, ImageFormat::Gif, options.limits.max_frames, false)?;
+    let raster = mogr_core::decode(input, admitted, FramePick::All, false)?;
     let references = match FrameReferences::new(&raster) {
         Ok(r) => r,
         Err(e) => return Ok(Err(e)),
@@ -34,10 +32,10 @@ pub(crate) fn slim(
             }
             tried.push(colors);
             stop.check()?;
-            let bytes = gif::encode_with_colors(&raster, colors)?;
+            let settings = EncodeSettings::default().with_gif_colors(colors);
+            let bytes = mogr_core::encode(&raster, ImageFormat::Gif, settings)?;
             found.encodes += 1;
-            let decoded =
-                raster::decode(&bytes, ImageFormat::Gif, options.limits.max_frames, false)?;
+            let decoded = crate::decode_candidate(&bytes)?;
             let score = references.score(&decoded)?;
             s.record(x, score);
             found.offer(bytes, score);

@@ -1,10 +1,7 @@
 //! JPEG: a mozjpeg-class encoder (trellis quantization, tuned tables, progressive scans,
 //! optimized Huffman tables) searched for the lowest quality that still meets the threshold.
 
-use mogr_core::codecs::jpeg::markers::{self, Density, Segment};
-use mogr_core::codecs::jpeg::{decode, encode::splice_segments};
-use mogr_core::pixels::{Bitmap, Layout};
-use mogr_core::transcode::Options;
+use mogr_core::{Admitted, Bitmap, FramePick, JpegMetadata, Layout, Options};
 use mogr_core::{Error, FormatName, ImageFormat, Stop};
 use mozjpeg_rs::{Encoder, Preset, QuantTableIdx, Subsampling};
 
@@ -51,8 +48,7 @@ pub(crate) struct Settings {
 pub(crate) fn encode(
     bitmap: &Bitmap,
     settings: Settings,
-    density: Option<Density>,
-    segments: &[Segment<'_>],
+    meta: &JpegMetadata<'_>,
 ) -> Result<Vec<u8>, Error> {
     let preset = match (settings.progressive, settings.optimize_scans) {
         (false, _) => Preset::BaselineBalanced,
@@ -67,7 +63,7 @@ pub(crate) fn encode(
         mozjpeg_rs::quant::get_chrominance_quant_table(TABLES),
         settings.quality,
     );
-    let density = density.filter(|d| d.x > 0 && d.y > 0).map_or(
+    let density = meta.density().filter(|d| d.x > 0 && d.y > 0).map_or(
         mozjpeg_rs::PixelDensity {
             unit: mozjpeg_rs::DensityUnit::None,
             x: 1,
@@ -104,34 +100,45 @@ pub(crate) fn encode(
         }
     }
     .map_err(fail)?;
-    Ok(splice_segments(out, segments))
+    Ok(meta.splice(out))
 }
 
 /// Decodes one of our own candidates for scoring.
 pub(crate) fn decode_candidate(bytes: &[u8]) -> Result<Bitmap, Error> {
-    let header = markers::read_header(bytes)?;
-    decode::decode(bytes, &header)
+    first_bitmap(crate::decode_candidate(bytes)?)
+}
+
+fn first_bitmap(raster: mogr_core::Raster) -> Result<Bitmap, Error> {
+    raster
+        .frames
+        .into_iter()
+        .next()
+        .map(|f| f.bitmap)
+        .ok_or_else(|| Error::Encode {
+            format: FormatName(Some(ImageFormat::Jpeg)),
+            message: "no frame decoded".into(),
+            source: None,
+        })
 }
 
 /// A JPEG ready to be searched: its pixels as stored (orientation untouched, since the
 /// EXIF block travels with the output), the metadata to keep, the reference.
 pub(crate) struct Source<'a> {
     pub bitmap: Bitmap,
-    pub density: Option<Density>,
-    pub segments: Vec<Segment<'a>>,
+    pub meta: JpegMetadata<'a>,
 }
 
 impl<'a> Source<'a> {
     /// Decodes `input`; an error here is the input's fault.
-    pub fn new(input: &'a [u8], options: &Options) -> Result<Source<'a>, Error> {
-        let header = markers::read_header(input)?;
-        let bitmap = decode::decode(input, &header)?;
-        let cmyk = header.components.len() == 4;
-        let segments = options.metadata.select(&header.segments, cmyk);
+    pub fn new(
+        input: &'a [u8],
+        admitted: &Admitted,
+        options: &Options,
+    ) -> Result<Source<'a>, Error> {
+        let raster = mogr_core::decode(input, admitted, FramePick::First(1), false)?;
         Ok(Source {
-            bitmap,
-            density: header.density,
-            segments,
+            bitmap: first_bitmap(raster)?,
+            meta: JpegMetadata::read(input, options.metadata)?,
         })
     }
 }
@@ -173,7 +180,11 @@ pub(crate) fn search(
             s.record(Q_START, subsampling.1);
             while let Some(q) = s.next() {
                 stop.check()?;
-                let bytes = encode(tiles, search_settings(q, subsampling.0), None, &[])?;
+                let bytes = encode(
+                    tiles,
+                    search_settings(q, subsampling.0),
+                    &JpegMetadata::default(),
+                )?;
                 encodes += 1;
                 let score = tile_ref.score(&decode_candidate(&bytes)?)?;
                 s.record(q, score);
@@ -251,12 +262,7 @@ impl Full<'_, '_> {
             optimize_scans: progressive,
             ..search_settings(q, subsampling)
         };
-        encode(
-            &self.source.bitmap,
-            settings,
-            self.source.density,
-            &self.source.segments,
-        )
+        encode(&self.source.bitmap, settings, &self.source.meta)
     }
 
     /// Encodes baseline and scores.
@@ -465,7 +471,11 @@ fn choose_subsampling(
     encodes: &mut u32,
 ) -> Result<(Subsampling, f64), Error> {
     let mut score = |sub| -> Result<f64, Error> {
-        let bytes = encode(bitmap, search_settings(Q_START, sub), None, &[])?;
+        let bytes = encode(
+            bitmap,
+            search_settings(Q_START, sub),
+            &JpegMetadata::default(),
+        )?;
         *encodes += 1;
         reference.score(&decode_candidate(&bytes)?)
     };

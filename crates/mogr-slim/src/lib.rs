@@ -11,7 +11,7 @@
 //!   smaller), searched over a fractional quality; images over 1.2 MP are searched on 32
 //!   tiles of 128x128 first, then one full-size encode measures how far the whole image
 //!   scores from its tiles and the search finishes at full size. Metadata (EXIF with its orientation, ICC, XMP, IPTC, comments)
-//!   is kept as [`Options::metadata`](mogr_core::transcode::Options) says.
+//!   is kept as [`Options::metadata`](mogr_core::Options) says.
 //! - PNG: palette quantization (`quantette`, or NeuQuant refined by k-means with alpha), posterization, and
 //!   lossless `oxipng`; the smallest that passes.
 //! - GIF: frame-optimized re-encoding with the exact colours, then fewer palette colours.
@@ -28,7 +28,7 @@
 //!
 //! ```
 //! use mogr_slim::{slim, SlimFlag, SlimOptions};
-//! use mogr_core::{transcode::Options, Stop};
+//! use mogr_core::{Options, Stop};
 //!
 //! // A 64x64 gradient as a high-quality JPEG.
 //! let pixels: Vec<u8> = (0..64 * 64).flat_map(|i| [(i % 64 * 4) as u8, (i / 64 * 4) as u8, 90]).collect();
@@ -55,8 +55,7 @@ pub mod proxy;
 pub mod search;
 mod yjpeg;
 
-use mogr_core::transcode::{self, Options};
-use mogr_core::{Error, ImageFormat, Stop};
+use mogr_core::{Error, FramePick, ImageFormat, Limits, Options, Probe, Raster, Stop};
 
 pub use yjpeg::apply as yjpeg;
 
@@ -155,24 +154,22 @@ pub fn slim(
     slim: &SlimOptions,
     stop: &Stop,
 ) -> Result<Slimmed, Error> {
-    let probe = transcode::probe(input, &options.limits)?;
-    options
-        .limits
-        .check_memory(probe.format, memory_estimate(input, &probe))?;
+    let probe = mogr_core::probe(input, &options.limits)?;
+    let admitted = probe.admit(&options.limits, memory_estimate(input, &probe))?;
     let threshold = slim.threshold;
     let searched = match probe.format {
         ImageFormat::Jpeg => {
-            let source = jpeg::Source::new(input, options)?;
+            let source = jpeg::Source::new(input, &admitted, options)?;
             // Aimed a hair above the threshold: other decoders (libjpeg-turbo's IDCT and
             // upsampling) see slightly different pixels than ours.
             let aim = threshold + DECODER_MARGIN;
             let scans = jpeg::Scans::Smallest;
             jpeg::search(&source, None, aim, scans, jpeg::Precision::Fast, stop)
         }
-        ImageFormat::Png => png::slim(input, options, threshold, stop)?,
-        ImageFormat::Gif => gif::slim(input, options, threshold, stop)?,
+        ImageFormat::Png => png::slim(input, &admitted, options, threshold, stop)?,
+        ImageFormat::Gif => gif::slim(input, &admitted, threshold, stop)?,
         ImageFormat::Webp | ImageFormat::Heif | ImageFormat::Avif => {
-            lossy::slim(input, probe.format, options, threshold, stop)?
+            lossy::slim(input, &admitted, threshold, stop)?
         }
         // BMP is uncompressed by nature (and JSON is not an image): nothing to search.
         _ => Ok(Found::new(threshold)),
@@ -183,24 +180,32 @@ pub fn slim(
     Ok(outcome(input, probe.format, searched))
 }
 
+/// Decodes one of a search's own candidates (made here from an admitted input, so no
+/// limits apply), every frame, orientation as stored.
+pub(crate) fn decode_candidate(bytes: &[u8]) -> Result<Raster, Error> {
+    let limits = Limits::none();
+    let admitted = mogr_core::probe(bytes, &limits)?.admit(&limits, 0)?;
+    mogr_core::decode(bytes, &admitted, FramePick::All, false)
+}
+
 /// Peak bytes an `imageSlim` search (or a `yjpeg` one) on `input` may hold, estimated from
 /// its header like [`mogr_core::budget`]: the decoded frames, the perceptual metric's
 /// planes (for at most [`metric::SCORE_PIXELS`] pixels of a still, and
 /// [`metric::MAX_SCORED_FRAMES`] frames of an animation), and the candidate encodings.
-pub fn memory_estimate(input: &[u8], probe: &transcode::Probe) -> u64 {
+pub fn memory_estimate(input: &[u8], probe: &Probe) -> u64 {
     // imageSlim on a PNG searches its two lossy families on two threads.
     estimate(input, probe, probe.format == ImageFormat::Png)
 }
 
 /// Peak bytes of a `yjpeg` search (one JPEG search, whatever the input format).
-pub(crate) fn yjpeg_estimate(input: &[u8], probe: &transcode::Probe) -> u64 {
+pub(crate) fn yjpeg_estimate(input: &[u8], probe: &Probe) -> u64 {
     estimate(input, probe, false)
 }
 
 /// [`memory_estimate`], with `two_candidates` when two searches run at once.
-fn estimate(input: &[u8], probe: &transcode::Probe, two_candidates: bool) -> u64 {
+fn estimate(input: &[u8], probe: &Probe, two_candidates: bool) -> u64 {
     use mogr_core::budget;
-    let px = budget::frame_pixels(probe);
+    let px = u64::from(probe.width) * u64::from(probe.height);
     let frames = u64::from(probe.frames.max(1));
     let decoded = budget::decode(input, probe, frames);
     // SSIMULACRA2 keeps XYB planes of the reference and of a candidate at six scales, in

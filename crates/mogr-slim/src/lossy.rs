@@ -2,9 +2,7 @@
 //! frame). A lossless WebP may come back lossy: the format stays WebP and the look stays
 //! above the threshold.
 
-use mogr_core::raster::{self, EncodeSettings};
-use mogr_core::transcode::Options;
-use mogr_core::{Error, ImageFormat, Stop};
+use mogr_core::{Admitted, EncodeSettings, Error, FramePick, ImageFormat, Stop};
 
 use crate::metric::FrameReferences;
 use crate::search::Search;
@@ -16,13 +14,13 @@ const Q_RANGE: (f32, f32) = (5.0, 98.0);
 /// Decodes the input (errors are the input's), then searches.
 pub(crate) fn slim(
     input: &[u8],
-    format: ImageFormat,
-    options: &Options,
+    admitted: &Admitted,
     threshold: f64,
     stop: &Stop,
 ) -> Result<Result<Found, Error>, Error> {
+    let format = admitted.probe().format;
     // Oriented: the candidates carry no EXIF block, so their pixels hold the orientation.
-    let raster = raster::decode(input, format, options.limits.max_frames, true)?;
+    let raster = mogr_core::decode(input, admitted, FramePick::All, true)?;
     let references = match FrameReferences::new(&raster) {
         Ok(r) => r,
         Err(e) => return Ok(Err(e)),
@@ -39,13 +37,10 @@ pub(crate) fn slim(
         while let Some(x) = s.next() {
             stop.check()?;
             let q = x.round() as u8;
-            let settings = EncodeSettings {
-                quality: Some(q),
-                progressive: false,
-            };
-            let bytes = raster::encode(&raster, format, settings)?;
+            let settings = EncodeSettings::default().with_quality(q);
+            let bytes = mogr_core::encode(&raster, format, settings)?;
             found.encodes += 1;
-            let decoded = raster::decode(&bytes, format, options.limits.max_frames, false)?;
+            let decoded = crate::decode_candidate(&bytes)?;
             let score = references.score(&decoded)?;
             s.record(f32::from(q), score);
             found.offer(bytes, score);

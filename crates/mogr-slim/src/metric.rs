@@ -1,8 +1,8 @@
 //! The perceptual metric: SSIMULACRA2 (through `fast-ssim2`) against a reference prepared once.
 
 use fast_ssim2::{PixelDescriptor, PixelSlice, Ssimulacra2Reference};
-use mogr_core::pixels::{Bitmap, Layout};
 use mogr_core::Error;
+use mogr_core::{Bitmap, Layout};
 
 /// Alpha is composed over this grey before scoring, so that both colour and coverage count.
 const ALPHA_BACKGROUND: u32 = 128;
@@ -124,7 +124,7 @@ pub const MAX_SCORED_FRAMES: usize = 16;
 
 impl FrameReferences {
     /// Prepares references for `raster`'s frames.
-    pub fn new(raster: &mogr_core::pixels::Raster) -> Result<FrameReferences, Error> {
+    pub fn new(raster: &mogr_core::Raster) -> Result<FrameReferences, Error> {
         let n = raster.frames.len();
         let k = n.min(MAX_SCORED_FRAMES);
         let mut picks: Vec<usize> = (0..k).map(|i| i * n / k).collect();
@@ -142,7 +142,7 @@ impl FrameReferences {
 
     /// The lowest score over the scored frames; negative infinity when the frame count
     /// differs.
-    pub fn score(&self, candidate: &mogr_core::pixels::Raster) -> Result<f64, Error> {
+    pub fn score(&self, candidate: &mogr_core::Raster) -> Result<f64, Error> {
         if candidate.frames.len() != self.frames {
             return Ok(f64::NEG_INFINITY);
         }

@@ -1,9 +1,8 @@
 //! PNG: palette quantization or posterization when the score allows, lossless deflate
 //! optimization always (oxipng), the smallest result wins.
 
-use mogr_core::pixels::{Bitmap, Layout, Raster};
-use mogr_core::transcode::{Metadata, Options};
-use mogr_core::{raster, Error, FormatName, ImageFormat, Stop};
+use mogr_core::{Admitted, Error, FormatName, FramePick, ImageFormat, Metadata, Options, Stop};
+use mogr_core::{Bitmap, Layout, Raster};
 use quantette::deps::palette::Srgb;
 
 use crate::metric::Reference;
@@ -33,11 +32,12 @@ fn oxipng_options(metadata: Metadata, pixels: u64) -> oxipng::Options {
 /// Decodes the input (errors are the input's), then searches.
 pub(crate) fn slim(
     input: &[u8],
+    admitted: &Admitted,
     options: &Options,
     threshold: f64,
     stop: &Stop,
 ) -> Result<Result<Found, Error>, Error> {
-    let raster = raster::decode(input, ImageFormat::Png, 1, false)?;
+    let raster = mogr_core::decode(input, admitted, FramePick::First(1), false)?;
     Ok(search(input, &raster, options, threshold, stop))
 }
 

@@ -5,7 +5,7 @@
 //! the quality the whole image needs at a fraction of the cost, and the full-size encodes that
 //! follow only confirm and fine-tune it.
 
-use mogr_core::pixels::Bitmap;
+use mogr_core::Bitmap;
 
 /// Images up to this many pixels are searched at full size.
 pub const FULL_SIZE_PIXELS: u64 = 1_200_000;
@@ -61,7 +61,7 @@ pub fn mosaic(bitmap: &Bitmap, tile: u32, count: u32) -> Option<Bitmap> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mogr_core::pixels::Layout;
+    use mogr_core::Layout;
 
     fn gradient(w: u32, h: u32) -> Bitmap {
         let data = (0..w * h)

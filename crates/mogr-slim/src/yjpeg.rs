@@ -1,8 +1,6 @@
 //! `format/yjpeg`: the look `format/jpg` would have at the same rule, in fewer bytes.
 
-use mogr_core::codecs::jpeg::markers;
-use mogr_core::transcode::{self, Encoded, Options};
-use mogr_core::{raster, Error, ImageFormat, Limits, Stop};
+use mogr_core::{Encoded, Error, FramePick, ImageFormat, JpegMetadata, Limits, Options, Stop};
 use mogr_parse::{Format, MogrParams};
 
 use crate::jpeg::{self, Source};
@@ -21,40 +19,28 @@ pub fn apply(
 ) -> Result<Encoded, Error> {
     let mut as_jpg = params.clone();
     as_jpg.format = Some(Format::Jpg);
-    let plain = transcode::apply(input, &as_jpg, options)?;
+    let plain = mogr_core::apply(input, &as_jpg, options)?;
     if plain.unchanged {
         return Ok(plain);
     }
     // The search's own estimate (only the first frame of an animation is read).
-    let probe = transcode::Probe {
-        frames: 1,
-        ..transcode::probe(input, &options.limits)?
-    };
-    options
-        .limits
-        .check_memory(probe.format, crate::yjpeg_estimate(input, &probe))?;
+    let probe = mogr_core::probe(input, &options.limits)?.first_frame();
+    let admitted = probe.admit(&options.limits, crate::yjpeg_estimate(input, &probe))?;
     // The input's pixels as the jpg output shows them: as stored for a JPEG (its EXIF block
     // travels along), oriented and over white for other formats.
     let format = probe.format;
     let bitmap = if format == ImageFormat::Jpeg {
-        Source::new(input, options)?.bitmap
+        Source::new(input, &admitted, options)?.bitmap
     } else {
-        raster::decode(input, format, 1, true)?
+        mogr_core::decode(input, &admitted, FramePick::First(1), true)?
             .first()
             .clone()
             .without_alpha()
     };
     // Metadata and density exactly as the jpg output carries them.
-    let header = markers::read_header(&plain.bytes)?;
     let source = Source {
         bitmap,
-        density: header.density,
-        segments: header
-            .segments
-            .iter()
-            .filter(|s| s.kind() != markers::SegmentKind::Jfif)
-            .cloned()
-            .collect(),
+        meta: JpegMetadata::all(&plain.bytes)?,
     };
     let reference = Reference::new(&source.bitmap)?;
     let target = reference.score(&jpeg::decode_candidate(&plain.bytes)?)?;
@@ -73,7 +59,7 @@ pub fn apply(
     )?;
     match found.best {
         Some((bytes, _)) if bytes.len() < plain.bytes.len() => {
-            let probe = transcode::probe(&bytes, &Limits::none())?;
+            let probe = mogr_core::probe(&bytes, &Limits::none())?;
             Ok(Encoded {
                 bytes,
                 probe,

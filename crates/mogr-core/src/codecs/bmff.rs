@@ -43,7 +43,7 @@ fn be_u32(data: &[u8], at: usize) -> Option<u32> {
 
 /// The number of frames of the first image-sequence (or video) track, `None` for a file
 /// without one (a still HEIF/AVIF, whose images are items, not track samples).
-pub fn sequence_frames(data: &[u8]) -> Option<u32> {
+pub(crate) fn sequence_frames(data: &[u8]) -> Option<u32> {
     let moov = child(data, b"moov")?;
     boxes(moov).filter(|b| &b.kind == b"trak").find_map(|trak| {
         let mdia = child(trak.payload, b"mdia")?;

@@ -4,7 +4,7 @@ use crate::error::Error;
 use crate::format::ImageFormat;
 
 /// Width and height from the DIB header (a negative height means top-down rows).
-pub fn read_size(data: &[u8]) -> Result<(u32, u32), Error> {
+pub(crate) fn read_size(data: &[u8]) -> Result<(u32, u32), Error> {
     let bad = |m: &str| Error::decode(ImageFormat::Bmp, m);
     let dib = data.get(14..26).ok_or_else(|| bad("truncated header"))?;
     let size = u32::from_le_bytes([dib[0], dib[1], dib[2], dib[3]]);

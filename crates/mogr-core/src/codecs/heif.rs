@@ -16,14 +16,14 @@ fn decode_err(format: ImageFormat) -> impl Fn(libheif_rs::HeifError) -> Error {
 }
 
 /// Width, height and whether the primary image has alpha, from the container's boxes.
-pub fn read_header(data: &[u8], format: ImageFormat) -> Result<(u32, u32, bool), Error> {
+pub(crate) fn read_header(data: &[u8], format: ImageFormat) -> Result<(u32, u32, bool), Error> {
     let ctx = HeifContext::read_from_bytes(data).map_err(decode_err(format))?;
     let handle = ctx.primary_image_handle().map_err(decode_err(format))?;
     Ok((handle.width(), handle.height(), handle.has_alpha_channel()))
 }
 
 /// Decodes the primary image to 8-bit RGB or RGBA, with its ICC profile when it has one.
-pub fn decode(data: &[u8], format: ImageFormat) -> Result<Raster, Error> {
+pub(crate) fn decode(data: &[u8], format: ImageFormat) -> Result<Raster, Error> {
     let lib = LibHeif::new();
     let ctx = HeifContext::read_from_bytes(data).map_err(decode_err(format))?;
     let handle = ctx.primary_image_handle().map_err(decode_err(format))?;
@@ -67,7 +67,7 @@ pub fn decode(data: &[u8], format: ImageFormat) -> Result<Raster, Error> {
 }
 
 /// Encodes a bitmap as HEIF (HEVC) or AVIF (AV1) at `quality` (1..=100).
-pub fn encode(
+pub(crate) fn encode(
     bitmap: &Bitmap,
     icc: Option<&[u8]>,
     format: ImageFormat,

@@ -1,10 +1,10 @@
 //! One module per codec.
 
-pub mod bmff;
-pub mod bmp;
+pub(crate) mod bmff;
+pub(crate) mod bmp;
 pub mod gif;
 #[cfg(feature = "heif")]
-pub mod heif;
-pub mod jpeg;
-pub mod png;
+pub(crate) mod heif;
+pub(crate) mod jpeg;
+pub(crate) mod png;
 pub mod webp;

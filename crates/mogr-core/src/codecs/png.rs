@@ -4,7 +4,7 @@ use crate::error::Error;
 use crate::format::ImageFormat;
 
 /// Width and height from the IHDR chunk, with its CRC and fields checked.
-pub fn read_size(data: &[u8]) -> Result<(u32, u32), Error> {
+pub(crate) fn read_size(data: &[u8]) -> Result<(u32, u32), Error> {
     let bad = |m: &str| Error::decode(ImageFormat::Png, m);
     let ihdr = data
         .get(8..33)
@@ -21,7 +21,7 @@ pub fn read_size(data: &[u8]) -> Result<(u32, u32), Error> {
 }
 
 /// Bit depth per channel from IHDR (a palette image's entries are 8-bit).
-pub fn bit_depth(data: &[u8]) -> u8 {
+pub(crate) fn bit_depth(data: &[u8]) -> u8 {
     match (data.get(24), data.get(25)) {
         (Some(_), Some(3)) => 8,
         (Some(&d), _) => d,
@@ -30,7 +30,7 @@ pub fn bit_depth(data: &[u8]) -> u8 {
 }
 
 /// Dots per inch from the pHYs chunk when its unit is the metre, rounded.
-pub fn dpi(data: &[u8]) -> Option<(u32, u32)> {
+pub(crate) fn dpi(data: &[u8]) -> Option<(u32, u32)> {
     let mut pos = 8;
     while pos + 12 <= data.len() {
         let len =
@@ -58,11 +58,11 @@ pub fn dpi(data: &[u8]) -> Option<(u32, u32)> {
 /// The largest ICC profile read from a PNG, inflated. A larger `iCCP` chunk is dropped before
 /// decoding: deflate makes it a bomb otherwise (200 KB inflating to 200 MB, decoded before
 /// the first pixel row).
-pub const MAX_ICC_BYTES: usize = 4 << 20;
+pub(crate) const MAX_ICC_BYTES: usize = 4 << 20;
 
 /// `data` without an `iCCP` chunk whose profile inflates past [`MAX_ICC_BYTES`] (borrowed,
 /// unchanged, when there is none). Malformed chunks are left for the decoder to report.
-pub fn without_oversized_icc(data: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+pub(crate) fn without_oversized_icc(data: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     let mut pos = 8;
     while let Some(head) = data.get(pos..pos + 8) {
         let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;

@@ -1,7 +1,9 @@
 //! WebP: container parsing (dimensions, frames, lossy or lossless) and quality estimation.
 
 use crate::error::Error;
+use crate::error::FormatName;
 use crate::format::ImageFormat;
+use crate::pixels::Raster;
 
 /// Facts from a WebP's RIFF chunks, read without decoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -294,4 +296,44 @@ pub fn icc_profile(data: &[u8]) -> Option<Vec<u8>> {
     chunks(data.get(12..)?)
         .map_while(Result::ok)
         .find_map(|(fourcc, p)| (fourcc == b"ICCP").then(|| p.to_vec()))
+}
+
+/// An animated WebP: every composed frame at its time, the loop count kept; lossy at
+/// `quality`, lossless when it is `None`.
+pub(crate) fn encode_animated(raster: &Raster, quality: Option<u8>) -> Result<Vec<u8>, Error> {
+    let fail = |message: String| Error::Encode {
+        format: FormatName(Some(ImageFormat::Webp)),
+        message,
+        source: None,
+    };
+    let first = raster.first();
+    let mut config = ::webp::WebPConfig::new().map_err(|_| fail("libwebp configuration".into()))?;
+    match quality {
+        Some(q) => config.quality = f32::from(q),
+        None => config.lossless = 1,
+    }
+    let rgba: Vec<Vec<u8>> = raster.frames.iter().map(|f| f.bitmap.to_rgba()).collect();
+    let mut enc = ::webp::AnimEncoder::new(first.width, first.height, &config);
+    enc.set_loop_count(i32::from(raster.loop_count.unwrap_or(0)));
+    let mut t: i64 = 0;
+    for (frame, pixels) in raster.frames.iter().zip(&rgba) {
+        let timestamp =
+            i32::try_from(t).map_err(|_| fail("animation longer than 24 days".into()))?;
+        enc.add_frame(::webp::AnimFrame::from_rgba(
+            pixels,
+            frame.bitmap.width,
+            frame.bitmap.height,
+            timestamp,
+        ));
+        t += i64::from(frame.delay_ms);
+    }
+    let mem = enc
+        .try_encode()
+        .map_err(|e| fail(format!("libwebp: {e:?}")))?;
+    let mut out = mem.to_vec();
+    let total = u32::try_from(t).unwrap_or(u32::MAX);
+    if !set_last_frame_duration(&mut out, total) {
+        return Err(fail("libwebp wrote no animation frames".into()));
+    }
+    Ok(out)
 }

@@ -1,90 +1,9 @@
 //! Pixels to JPEG, through `jpeg-encoder`, with metadata spliced in from the input.
 
-use super::markers::{Density, Segment, SegmentKind};
+use super::markers::{Density, Segment};
 use crate::error::Error;
 use crate::format::ImageFormat;
 use crate::pixels::{Bitmap, Layout};
-
-/// Which metadata segments of the input go into the output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum Metadata {
-    /// Keep EXIF, ICC, XMP, IPTC (APP13) and comments. The default.
-    #[default]
-    Keep,
-    /// Keep only the ICC profile (colours stay right, everything else goes).
-    IccOnly,
-    /// Strip everything.
-    Strip,
-}
-
-impl Metadata {
-    /// Whether a segment of this kind is carried into the output.
-    pub fn keeps(self, kind: SegmentKind) -> bool {
-        match self {
-            Metadata::Strip => false,
-            Metadata::IccOnly => kind == SegmentKind::Icc,
-            Metadata::Keep => matches!(
-                kind,
-                SegmentKind::Exif
-                    | SegmentKind::Xmp
-                    | SegmentKind::Icc
-                    | SegmentKind::Iptc
-                    | SegmentKind::Comment
-            ),
-        }
-    }
-
-    /// The segments of an input kept by this policy, in order. A CMYK input's ICC profile
-    /// goes (it does not describe the RGB pixels written). When the EXIF block goes but
-    /// says the image is rotated or flipped, a minimal EXIF block with only the orientation
-    /// takes its place, so that the output still shows the right way up.
-    ///
-    /// Each kind is bounded: when the segments of one kind (ICC, EXIF, XMP, IPTC, comments)
-    /// hold more than [`MAX_METADATA_BYTES`] together, that kind is dropped rather than copied.
-    pub fn select<'a>(self, segments: &[Segment<'a>], cmyk: bool) -> Vec<Segment<'a>> {
-        let total = |kind: SegmentKind| -> usize {
-            segments
-                .iter()
-                .filter(|s| s.kind() == kind)
-                .map(|s| s.payload.len())
-                .sum()
-        };
-        let mut kept: Vec<Segment<'a>> = segments
-            .iter()
-            .filter(|s| self.keeps(s.kind()))
-            .filter(|s| !(cmyk && s.kind() == SegmentKind::Icc))
-            .filter(|s| total(s.kind()) <= MAX_METADATA_BYTES)
-            .cloned()
-            .collect();
-        if let Some(o) = self.lost_orientation(segments) {
-            kept.insert(
-                0,
-                Segment {
-                    marker: 0xE1,
-                    payload: super::exif::orientation_only(o),
-                },
-            );
-        }
-        kept
-    }
-
-    /// The orientation (2..=8) this policy would lose by dropping the EXIF block.
-    pub fn lost_orientation(self, segments: &[Segment<'_>]) -> Option<u16> {
-        if self.keeps(SegmentKind::Exif) {
-            return None;
-        }
-        segments
-            .iter()
-            .find(|s| s.kind() == SegmentKind::Exif)
-            .and_then(|s| super::exif::orientation(s.payload))
-            .filter(|&o| o != 1)
-    }
-}
-
-/// The most bytes of one kind of metadata copied into an output (4 MiB: more than any real
-/// ICC profile, EXIF or XMP block).
-pub const MAX_METADATA_BYTES: usize = 4 << 20;
 
 /// How to encode a JPEG.
 #[derive(Debug, Clone)]

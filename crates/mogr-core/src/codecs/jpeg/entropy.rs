@@ -347,7 +347,7 @@ fn segment(out: &mut Vec<u8>, marker: u8, payload: &[u8]) {
 }
 
 /// How to write the file around the coefficients.
-pub struct WriteSettings<'a> {
+pub(crate) struct WriteSettings<'a> {
     /// Progressive (SOF2) instead of baseline (SOF0).
     pub progressive: bool,
     /// Quantization tables by slot (natural order, values 1..=255); components' `tq` index it.
@@ -359,7 +359,7 @@ pub struct WriteSettings<'a> {
 }
 
 /// Writes a complete JPEG file from coefficients already quantized by `settings.tables`.
-pub fn write(c: &Coefficients, settings: &WriteSettings<'_>) -> Vec<u8> {
+pub(crate) fn write(c: &Coefficients, settings: &WriteSettings<'_>) -> Vec<u8> {
     let blocks: usize = c.components.iter().map(|comp| comp.blocks.len()).sum();
     let mut out = Vec::with_capacity(blocks * 16 + 4096);
     out.extend_from_slice(&[0xFF, 0xD8]);

@@ -3,7 +3,7 @@
 pub mod coeffs;
 pub mod decode;
 pub mod encode;
-pub mod entropy;
+pub(crate) mod entropy;
 pub mod estimate;
 pub mod exif;
 pub mod markers;

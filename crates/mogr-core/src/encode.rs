@@ -1,0 +1,163 @@
+//! Encoding a [`Raster`] to any output format: one `match` on the format, codec details in
+//! `codecs/`.
+
+use crate::codecs::jpeg::{encode as jpeg_encode, markers};
+use crate::codecs::{gif, webp};
+use crate::error::{Error, FormatName};
+use crate::format::ImageFormat;
+use crate::icc;
+use crate::pixels::{Layout, Raster};
+
+/// How to encode a raster. Build it from [`EncodeSettings::default`] with the `with_`
+/// methods; fields may be added in any release.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EncodeSettings {
+    /// Quality for lossy outputs (JPEG, lossy WebP, HEIF, AVIF); `None` asks WebP for
+    /// lossless and the other lossy formats for their default quality. Default: `None`.
+    pub quality: Option<u8>,
+    /// Progressive JPEG. Default: `false`.
+    pub progressive: bool,
+    /// GIF: at most this many palette colours (2..=255) besides the transparent one.
+    /// Default: `None`, 255.
+    pub gif_colors: Option<usize>,
+}
+
+impl EncodeSettings {
+    /// With this quality (see [`EncodeSettings::quality`]).
+    #[must_use]
+    pub fn with_quality(mut self, quality: u8) -> EncodeSettings {
+        self.quality = Some(quality);
+        self
+    }
+
+    /// With progressive JPEG output, or not.
+    #[must_use]
+    pub fn with_progressive(mut self, progressive: bool) -> EncodeSettings {
+        self.progressive = progressive;
+        self
+    }
+
+    /// With at most `colors` GIF palette colours.
+    #[must_use]
+    pub fn with_gif_colors(mut self, colors: usize) -> EncodeSettings {
+        self.gif_colors = Some(colors);
+        self
+    }
+}
+
+fn encode_err(format: ImageFormat) -> impl Fn(image::ImageError) -> Error {
+    move |e| Error::encode_with(format, "encoder failed", e)
+}
+
+/// Encodes `raster` as `target`. Still formats take the first frame; alpha goes over white
+/// where the format has none (JPEG, BMP).
+pub fn encode(
+    raster: &Raster,
+    target: ImageFormat,
+    settings: EncodeSettings,
+) -> Result<Vec<u8>, Error> {
+    use image::ImageEncoder;
+    let first = raster.first();
+    let mut out = Vec::new();
+    match target {
+        ImageFormat::Jpeg => {
+            let icc_payloads = raster
+                .icc
+                .as_deref()
+                .map(icc::app2_payloads)
+                .unwrap_or_default();
+            let segments = icc_payloads
+                .iter()
+                .map(|p| markers::Segment {
+                    marker: 0xE2,
+                    payload: p,
+                })
+                .collect();
+            let js = jpeg_encode::JpegSettings {
+                quality: settings.quality.unwrap_or(crate::quality::DEFAULT_JPEG),
+                progressive: settings.progressive,
+                density: None,
+                segments,
+            };
+            return jpeg_encode::encode(first.clone(), &js);
+        }
+        ImageFormat::Png => {
+            let mut enc = image::codecs::png::PngEncoder::new(&mut out);
+            if let Some(icc) = &raster.icc {
+                // An unsupported profile is dropped rather than failing the image.
+                let _ = enc.set_icc_profile(icc.clone());
+            }
+            enc.write_image(
+                &first.data,
+                first.width,
+                first.height,
+                color_type(first.layout),
+            )
+            .map_err(encode_err(target))?;
+        }
+        ImageFormat::Bmp => {
+            let rgb = icc::to_srgb(raster).first().clone().without_alpha();
+            image::codecs::bmp::BmpEncoder::new(&mut out)
+                .write_image(&rgb.data, rgb.width, rgb.height, color_type(rgb.layout))
+                .map_err(encode_err(target))?;
+        }
+        ImageFormat::Gif => {
+            let colors = settings.gif_colors.unwrap_or(255);
+            return gif::encode_with_colors(&icc::to_srgb(raster), colors);
+        }
+        ImageFormat::Webp => {
+            if raster.frames.len() > 1 {
+                let out = webp::encode_animated(raster, settings.quality)?;
+                return match &raster.icc {
+                    Some(icc) => webp::with_icc(&out, icc),
+                    None => Ok(out),
+                };
+            }
+            let rgba;
+            let enc = match first.layout {
+                Layout::Rgb => ::webp::Encoder::from_rgb(&first.data, first.width, first.height),
+                _ => {
+                    rgba = first.to_rgba();
+                    ::webp::Encoder::from_rgba(&rgba, first.width, first.height)
+                }
+            };
+            let (lossless, q) = match settings.quality {
+                Some(q) => (false, f32::from(q)),
+                None => (true, 75.0),
+            };
+            let mem = enc.encode_simple(lossless, q).map_err(|e| Error::Encode {
+                format: FormatName(Some(target)),
+                message: format!("libwebp: {e:?}"),
+                source: None,
+            })?;
+            out.extend_from_slice(&mem);
+            if let Some(icc) = &raster.icc {
+                out = webp::with_icc(&out, icc)?;
+            }
+        }
+        #[cfg(feature = "heif")]
+        ImageFormat::Heif | ImageFormat::Avif => {
+            let q = settings
+                .quality
+                .or(crate::quality::default_quality(target))
+                .unwrap_or(crate::quality::DEFAULT_HEIF);
+            return crate::codecs::heif::encode(first, raster.icc.as_deref(), target, q);
+        }
+        #[allow(unreachable_patterns)]
+        other => {
+            return Err(other.not_compiled().unwrap_or_else(|| Error::Unsupported {
+                what: format!("output format {other}"),
+            }))
+        }
+    }
+    Ok(out)
+}
+
+fn color_type(layout: Layout) -> image::ExtendedColorType {
+    match layout {
+        Layout::Gray => image::ExtendedColorType::L8,
+        Layout::Rgb => image::ExtendedColorType::Rgb8,
+        Layout::Rgba => image::ExtendedColorType::Rgba8,
+    }
+}
