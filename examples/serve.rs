@@ -133,11 +133,23 @@ async fn handle(State(served): State<Arc<Served>>, request: Request) -> Response
         return text(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
     };
     let worker = Arc::clone(&served);
-    let result = tokio::task::spawn_blocking(move || worker.processor.process(&bytes, &rule)).await;
+    let result = tokio::task::spawn_blocking(move || {
+        let out = worker.processor.process(&bytes, &rule)?;
+        let (format, slim_flag) = (out.format, out.slim_flag);
+        // An input returned as it is comes back as the input buffer itself: no copy.
+        let body = if out.input_returned() {
+            drop(out);
+            bytes
+        } else {
+            out.into_bytes()
+        };
+        Ok::<_, mogr::Error>((format, slim_flag, body))
+    })
+    .await;
     match result {
-        Ok(Ok(out)) => {
-            let mut response = reply(StatusCode::OK, out.format.mime_type(), out.bytes);
-            if let Some(flag) = out.slim_flag {
+        Ok(Ok((format, slim_flag, body))) => {
+            let mut response = reply(StatusCode::OK, format.mime_type(), body);
+            if let Some(flag) = slim_flag {
                 response
                     .headers_mut()
                     .insert("x-slimflag", u16::from(flag.header_value()).into());

@@ -52,6 +52,8 @@ pub use ops::{process_operations, PicOperations, Styles, UploadResult};
 
 pub mod ops;
 
+use std::borrow::Cow;
+
 use mogr_core::{DecodeCache, Probe};
 use mogr_parse::{Format, Stage};
 
@@ -83,12 +85,13 @@ impl PartialEq for Returned {
     }
 }
 
-/// The result of [`process`].
+/// The result of [`process`]. It borrows the input: when the input comes back unchanged
+/// ([`Output::returned`]), `bytes` is the input itself, not a copy.
 #[derive(Debug)]
 #[non_exhaustive]
-pub struct Output {
-    /// The output file.
-    pub bytes: Vec<u8>,
+pub struct Output<'a> {
+    /// The output file (`Cow::Borrowed` input when it is returned as it is).
+    pub bytes: Cow<'a, [u8]>,
     /// Its format.
     pub format: ImageFormat,
     /// Width in pixels.
@@ -106,13 +109,18 @@ pub struct Output {
     pub slim_flag: Option<SlimFlag>,
 }
 
-impl Output {
+impl<'a> Output<'a> {
     /// Whether the output is the input, byte for byte.
     pub fn input_returned(&self) -> bool {
         self.returned.is_some()
     }
 
-    fn from_probe(bytes: Vec<u8>, probe: Probe, returned: Option<Returned>) -> Output {
+    /// The output file as an owned buffer (a copy only when it is the input itself).
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes.into_owned()
+    }
+
+    fn from_probe(bytes: Cow<'a, [u8]>, probe: Probe, returned: Option<Returned>) -> Output<'a> {
         Output {
             bytes,
             format: probe.format,
@@ -145,12 +153,14 @@ impl Processor {
     }
 
     /// Replaces the limits.
+    #[must_use]
     pub fn with_limits(mut self, limits: Limits) -> Processor {
         self.options.limits = limits;
         self
     }
 
     /// Sets which metadata re-encoded outputs keep.
+    #[must_use]
     pub fn with_metadata(mut self, metadata: Metadata) -> Processor {
         self.options.metadata = metadata;
         self
@@ -160,6 +170,7 @@ impl Processor {
     /// header before anything is decoded (see [`mogr_core::budget`]), and a stage whose
     /// estimate exceeds `bytes` fails with a [`LimitKind::Memory`] limits error (which
     /// `ignore-error/1` covers, like the other limits). Sets [`Limits::max_memory_bytes`].
+    #[must_use]
     pub fn with_memory_budget(mut self, bytes: u64) -> Processor {
         self.options.limits.max_memory_bytes = bytes;
         self
@@ -168,6 +179,7 @@ impl Processor {
     /// Gives each call at most `limit` of work: checked before every stage and before every
     /// encode of an `imageSlim` or `yjpeg` search (a single encode runs to its end); past it
     /// the call fails with [`Error::Stopped`].
+    #[must_use]
     pub fn with_deadline(mut self, limit: std::time::Duration) -> Processor {
         self.deadline = Some(limit);
         self
@@ -175,6 +187,7 @@ impl Processor {
 
     /// Stops calls when `flag` is set (from another thread), at the same points as
     /// [`Processor::with_deadline`], with [`Error::Stopped`].
+    #[must_use]
     pub fn with_cancel_flag(
         mut self,
         flag: std::sync::Arc<std::sync::atomic::AtomicBool>,
@@ -183,10 +196,11 @@ impl Processor {
         self
     }
 
-    fn stop(&self) -> Stop {
-        let mut stop = Stop::never();
+    /// This processor's own stop for a call starting now, joined with the caller's.
+    fn stop(&self, call: &Stop) -> Stop {
+        let mut stop = Stop::never().and(call);
         if let Some(d) = self.deadline {
-            stop = stop.at(std::time::Instant::now() + d);
+            stop = stop.after(d);
         }
         if let Some(f) = &self.cancel {
             stop = stop.when(f.clone());
@@ -195,8 +209,16 @@ impl Processor {
     }
 
     /// Sets the SSIMULACRA2 score `imageSlim` outputs must reach (default 80).
+    #[must_use]
     pub fn with_slim_threshold(mut self, threshold: f64) -> Processor {
         self.slim = self.slim.with_threshold(threshold);
+        self
+    }
+
+    /// Replaces the `imageSlim` settings.
+    #[must_use]
+    pub fn with_slim_options(mut self, slim: SlimOptions) -> Processor {
+        self.slim = slim;
         self
     }
 
@@ -206,34 +228,61 @@ impl Processor {
     }
 
     /// Parses `rule` and applies it to `input`; see the crate docs.
-    pub fn process(&self, input: &[u8], rule: &str) -> Result<Output, Error> {
+    pub fn process<'a>(&self, input: &'a [u8], rule: &str) -> Result<Output<'a>, Error> {
+        self.process_with(input, rule, &Stop::never())
+    }
+
+    /// As [`Processor::process`], also stopping when `stop` says so: a per-call deadline or
+    /// cancellation (a request whose client went away) without a processor of its own. The
+    /// processor's own deadline and cancel flag still apply.
+    ///
+    /// ```
+    /// use std::sync::{atomic::AtomicBool, Arc};
+    /// let cancelled = Arc::new(AtomicBool::new(true));
+    /// let stop = mogr::Stop::never().when(cancelled);
+    /// let err = mogr::Processor::new()
+    ///     .process_with(b"any input", "imageMogr2/quality/60", &stop)
+    ///     .unwrap_err();
+    /// assert_eq!(err.kind(), mogr::ErrorKind::Stopped);
+    /// ```
+    pub fn process_with<'a>(
+        &self,
+        input: &'a [u8],
+        rule: &str,
+        stop: &Stop,
+    ) -> Result<Output<'a>, Error> {
         let pipeline = mogr_parse::parse(rule)?;
-        self.process_pipeline(input, &pipeline)
+        self.run(input, &pipeline, None, stop)
     }
 
     /// Applies a parsed (not necessarily validated) pipeline to `input`.
-    pub fn process_pipeline(&self, input: &[u8], pipeline: &Pipeline) -> Result<Output, Error> {
-        self.run(input, pipeline, None)
+    pub fn process_pipeline<'a>(
+        &self,
+        input: &'a [u8],
+        pipeline: &Pipeline,
+    ) -> Result<Output<'a>, Error> {
+        self.run(input, pipeline, None, &Stop::never())
     }
 
     /// [`Processor::process`] sharing decoded pixels of `input` with other rules through
     /// `cache` (persistent processing).
-    fn process_cached(
+    fn process_cached<'a>(
         &self,
-        input: &[u8],
+        input: &'a [u8],
         rule: &str,
         cache: &DecodeCache,
-    ) -> Result<Output, Error> {
+    ) -> Result<Output<'a>, Error> {
         let pipeline = mogr_parse::parse(rule)?;
-        self.run(input, &pipeline, Some(cache))
+        self.run(input, &pipeline, Some(cache), &Stop::never())
     }
 
-    fn run(
+    fn run<'a>(
         &self,
-        input: &[u8],
+        input: &'a [u8],
         pipeline: &Pipeline,
         cache: Option<&DecodeCache>,
-    ) -> Result<Output, Error> {
+        call_stop: &Stop,
+    ) -> Result<Output<'a>, Error> {
         for stage in &pipeline.stages {
             if let Stage::Mogr(params) = stage {
                 if let Err(e) = params.validate() {
@@ -241,20 +290,23 @@ impl Processor {
                 }
             }
         }
-        let stop = self.stop();
-        let mut current: Option<(Vec<u8>, Probe)> = None;
+        let stop = self.stop(call_stop);
+        // The bytes a stage made, once any stage changed them (the input is never copied),
+        // and the facts about the bytes as they stand.
+        let mut changed: Option<Vec<u8>> = None;
+        let mut current: Option<Probe> = None;
         let mut all_unchanged = true;
         let mut slim: Option<(SlimFlag, Option<Returned>)> = None;
         for stage in &pipeline.stages {
             stop.check()?;
-            let bytes = current.as_ref().map_or(input, |(b, _)| b.as_slice());
+            let bytes = changed.as_deref().unwrap_or(input);
             let result = match stage {
                 Stage::Mogr(params) if params.format == Some(Format::Yjpeg) => {
                     mogr_slim::yjpeg(bytes, params, &self.options, &stop)
                 }
                 Stage::Mogr(params) => {
                     // The cache holds the original input's pixels: first stage only.
-                    let cache = cache.filter(|_| current.is_none());
+                    let cache = cache.filter(|_| changed.is_none());
                     match cache {
                         Some(c) => c.apply(bytes, params, &self.options),
                         None => mogr_core::apply(bytes, params, &self.options),
@@ -264,7 +316,7 @@ impl Processor {
                 Stage::Info => {
                     let info = self.info(bytes)?;
                     return Ok(Output {
-                        bytes: info.to_json().into_bytes(),
+                        bytes: Cow::Owned(info.to_json().into_bytes()),
                         format: ImageFormat::Json,
                         width: info.width,
                         height: info.height,
@@ -278,10 +330,7 @@ impl Processor {
                     let slimmed = mogr_slim::slim(bytes, &self.options, &self.slim, &stop);
                     match slimmed {
                         Ok(s) => {
-                            let probe = match current.take() {
-                                Some((_, probe)) if s.flag != SlimFlag::Compressed => probe,
-                                _ => mogr_core::probe(&s.bytes, &Limits::none())?,
-                            };
+                            let compressed = s.flag == SlimFlag::Compressed;
                             slim = Some(match (s.flag, s.error) {
                                 (SlimFlag::Compressed, _) => (s.flag, None),
                                 (SlimFlag::Failed, Some(e)) => {
@@ -289,8 +338,14 @@ impl Processor {
                                 }
                                 _ => (s.flag, Some(Returned::NothingSmaller)),
                             });
-                            all_unchanged &= s.flag != SlimFlag::Compressed;
-                            current = Some((s.bytes, probe));
+                            all_unchanged &= !compressed;
+                            if compressed {
+                                let made = s.bytes.into_owned();
+                                current = Some(mogr_core::probe(&made, &Limits::none())?);
+                                changed = Some(made);
+                            } else if current.is_none() {
+                                current = Some(mogr_core::probe(bytes, &Limits::none())?);
+                            }
                             continue;
                         }
                         Err(e) => Err(e),
@@ -303,14 +358,18 @@ impl Processor {
             match result {
                 Ok(encoded) => {
                     all_unchanged &= encoded.unchanged;
-                    current = Some((encoded.bytes, encoded.probe));
+                    current = Some(encoded.probe);
+                    if !encoded.unchanged {
+                        changed = Some(encoded.bytes.into_owned());
+                    }
                 }
                 Err(e) => return self.ignore_or_fail(input, stage, e),
             }
         }
-        let (bytes, probe) = current.ok_or_else(|| Error::Unsupported {
+        let probe = current.ok_or_else(|| Error::Unsupported {
             what: "empty pipeline".into(),
         })?;
+        let bytes = changed.map_or(Cow::Borrowed(input), Cow::Owned);
         let (slim_flag, slim_returned) = slim.map_or((None, None), |(f, r)| (Some(f), r));
         let returned = match slim_returned {
             Some(r) if all_unchanged => Some(r),
@@ -328,14 +387,19 @@ impl Processor {
 
     /// Returns the input unchanged when `stage` carries `ignore-error/1` and the error is one
     /// it covers; otherwise fails with `error`.
-    fn ignore_or_fail(&self, input: &[u8], stage: &Stage, error: Error) -> Result<Output, Error> {
+    fn ignore_or_fail<'a>(
+        &self,
+        input: &'a [u8],
+        stage: &Stage,
+        error: Error,
+    ) -> Result<Output<'a>, Error> {
         if !(stage.ignores_errors() && error.is_ignorable()) {
             return Err(error);
         }
         // The header is read again with no limits, only to describe what is returned.
         let probe = mogr_core::probe(input, &Limits::none())?;
         Ok(Output::from_probe(
-            input.to_vec(),
+            Cow::Borrowed(input),
             probe,
             Some(Returned::IgnoredError(error)),
         ))
@@ -360,6 +424,6 @@ pub fn info(input: &[u8]) -> Result<ImageInfo, Error> {
 /// let err = mogr::process(b"not an image", "imageMogr2/quality/80").unwrap_err();
 /// assert!(matches!(err, mogr::Error::Decode { .. }));
 /// ```
-pub fn process(input: &[u8], rule: &str) -> Result<Output, Error> {
+pub fn process<'a>(input: &'a [u8], rule: &str) -> Result<Output<'a>, Error> {
     Processor::default().process(input, rule)
 }

@@ -449,7 +449,7 @@ impl Processor {
                         frame_count: out.frames,
                         md5: hex(&md5_digest(&out.bytes)),
                         etag: etag(&out.bytes),
-                        bytes: out.bytes,
+                        bytes: out.bytes.into_owned(),
                     }),
                     Err(e) => fail(e.kind().service_code(), e.to_string()),
                 }

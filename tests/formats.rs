@@ -158,7 +158,7 @@ fn webp_exif_orientation_is_applied_to_the_pixels() {
         "imageMogr2/format/webp/quality/95!",
     )
     .unwrap()
-    .bytes;
+    .into_bytes();
     let stored = decode_any(&webp).first().clone();
     assert_eq!((stored.width, stored.height), (480, 360));
     let dir = tempdir();

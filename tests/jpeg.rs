@@ -489,12 +489,12 @@ fn processor_is_shared_across_threads_with_identical_results() {
         .collect();
     let serial: Vec<Vec<u8>> = jobs
         .iter()
-        .map(|(b, r)| processor.process(b, r).unwrap().bytes)
+        .map(|(b, r)| processor.process(b, r).unwrap().into_bytes())
         .collect();
     let parallel: Vec<Vec<u8>> = std::thread::scope(|s| {
         let handles: Vec<_> = jobs
             .iter()
-            .map(|(b, r)| s.spawn(|| processor.process(b, r).unwrap().bytes))
+            .map(|(b, r)| s.spawn(|| processor.process(b, r).unwrap().into_bytes()))
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });

@@ -181,7 +181,7 @@ fn estimates_bound_the_peak_of_large_stills() {
             "imageMogr2/format/png",
         )
         .unwrap()
-        .bytes;
+        .into_bytes();
     check(
         "flower.png",
         &png,

@@ -47,7 +47,7 @@ fn eight_threads_agree_with_a_serial_run_and_memory_stays_flat() {
         CASES
             .iter()
             .zip(inputs.iter())
-            .map(|((_, rule), input)| processor.process(input, rule).unwrap().bytes)
+            .map(|((_, rule), input)| processor.process(input, rule).unwrap().into_bytes())
             .collect(),
     );
     let round = |n: usize| {

@@ -12,7 +12,7 @@ fn with_scans(scans: usize) -> Vec<u8> {
         "imageMogr2/quality/70/interlace/1",
     )
     .unwrap()
-    .bytes;
+    .into_bytes();
     let last_sos = progressive
         .windows(2)
         .rposition(|w| w == [0xFF, 0xDA])

@@ -19,12 +19,10 @@ fuzz_target!(|data: &[u8]| {
     }
     // Small limits keep each run fast: the fuzzer looks for crashes, not big images. The
     // memory budget refuses the costliest stages (imageSlim, HEIF/AVIF) of the largest inputs.
-    let limits = mogr::Limits {
-        max_pixels: 4_000_000,
-        max_side: 4096,
-        max_memory_bytes: 256 << 20,
-        ..mogr::Limits::default()
-    };
+    let limits = mogr::Limits::default()
+        .with_max_pixels(4_000_000)
+        .with_max_side(4096)
+        .with_max_memory_bytes(256 << 20);
     let processor = mogr::Processor::new().with_limits(limits);
     let (selector, rest) = data.split_first().unwrap();
     if selector % 2 == 0 {

@@ -7,12 +7,7 @@ fuzz_target!(|data: &[u8]| {
     if data.len() > 64 * 1024 {
         return;
     }
-    let limits = mogr::Limits {
-        max_pixels: 250_000,
-        max_side: 1024,
-        max_frames: 16,
-        ..mogr::Limits::default()
-    };
+    let limits = mogr::Limits::default().with_max_pixels(250_000).with_max_side(1024).with_max_frames(16);
     let processor = mogr::Processor::new().with_limits(limits);
     if let Ok(out) = processor.process(data, "imageSlim") {
         assert!(out.bytes.len() <= data.len());

@@ -2,17 +2,27 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, StopReason};
 
-/// When to stop: a deadline, a flag another thread can raise, both, or neither (the
+/// When to stop: a deadline, flags another thread can raise, both, or neither (the
 /// default). Checked between stages of a rule and between the encodes of an `imageSlim`
 /// search; a single encode runs to its end.
+///
+/// ```
+/// use std::sync::{atomic::{AtomicBool, Ordering}, Arc};
+/// use std::time::Duration;
+/// let client_gone = Arc::new(AtomicBool::new(false));
+/// let stop = mogr_core::Stop::never().after(Duration::from_secs(5)).when(client_gone.clone());
+/// assert!(stop.check().is_ok());
+/// client_gone.store(true, Ordering::Relaxed);
+/// assert!(stop.check().is_err());
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct Stop {
     deadline: Option<Instant>,
-    flag: Option<Arc<AtomicBool>>,
+    flags: Vec<Arc<AtomicBool>>,
 }
 
 impl Stop {
@@ -21,25 +31,43 @@ impl Stop {
         Stop::default()
     }
 
-    /// Stops once `deadline` has passed.
+    /// Also stops once `deadline` has passed (the earlier deadline wins).
+    #[must_use]
     pub fn at(mut self, deadline: Instant) -> Stop {
-        self.deadline = Some(deadline);
+        self.deadline = Some(self.deadline.map_or(deadline, |d| d.min(deadline)));
         self
     }
 
-    /// Stops once `flag` is set.
+    /// Also stops once `limit` has passed from now. A limit too far to represent (such as
+    /// `Duration::MAX`) sets no deadline.
+    #[must_use]
+    pub fn after(self, limit: Duration) -> Stop {
+        match Instant::now().checked_add(limit) {
+            Some(deadline) => self.at(deadline),
+            None => self,
+        }
+    }
+
+    /// Also stops once `flag` is set.
+    #[must_use]
     pub fn when(mut self, flag: Arc<AtomicBool>) -> Stop {
-        self.flag = Some(flag);
+        self.flags.push(flag);
+        self
+    }
+
+    /// Stops when either stops: the earlier deadline and every flag of both.
+    #[must_use]
+    pub fn and(mut self, other: &Stop) -> Stop {
+        if let Some(d) = other.deadline {
+            self = self.at(d);
+        }
+        self.flags.extend(other.flags.iter().cloned());
         self
     }
 
     /// `Err(Error::Stopped)` when it is time to stop.
     pub fn check(&self) -> Result<(), Error> {
-        if self
-            .flag
-            .as_ref()
-            .is_some_and(|f| f.load(Ordering::Relaxed))
-        {
+        if self.flags.iter().any(|f| f.load(Ordering::Relaxed)) {
             return Err(Error::Stopped {
                 reason: StopReason::Cancelled,
             });
@@ -70,6 +98,11 @@ mod tests {
                 reason: StopReason::Cancelled
             })
         ));
+        assert!(Stop::never().after(Duration::MAX).check().is_ok());
+        let both = Stop::never()
+            .after(Duration::from_secs(3600))
+            .and(&Stop::never().when(flag.clone()));
+        assert!(both.check().is_err(), "the other's flag is set");
         let past = Stop::never().at(Instant::now());
         assert!(matches!(
             past.check(),

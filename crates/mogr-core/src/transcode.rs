@@ -1,5 +1,7 @@
 //! One `imageMogr2` stage: bytes in, bytes out.
 
+use std::borrow::Cow;
+
 use mogr_parse::{Format, MogrParams};
 
 use crate::probe::{output_format, probe, Probe};
@@ -44,9 +46,9 @@ impl Options {
 
 /// The result of one stage.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Encoded {
-    /// The output file.
-    pub bytes: Vec<u8>,
+pub struct Encoded<'a> {
+    /// The output file: the input itself, borrowed, when the stage leaves it unchanged.
+    pub bytes: Cow<'a, [u8]>,
     /// Facts about the output.
     pub probe: Probe,
     /// True when the input bytes were returned as they are because nothing would change.
@@ -59,7 +61,11 @@ pub struct Encoded {
 /// quality, the output format is the input's, and no other parameter asks for a re-encode
 /// (an `interlace` value different from the input's), the input bytes are returned as they
 /// are: no generation loss, never a larger file.
-pub fn apply(input: &[u8], params: &MogrParams, options: &Options) -> Result<Encoded, Error> {
+pub fn apply<'a>(
+    input: &'a [u8],
+    params: &MogrParams,
+    options: &Options,
+) -> Result<Encoded<'a>, Error> {
     apply_with(input, params, options, None)
 }
 
@@ -83,24 +89,24 @@ impl DecodeCache {
 
     /// As [`apply`], taking the input's decoded pixels from this cache (which must only
     /// ever see this `input`) and filling it on first use.
-    pub fn apply(
+    pub fn apply<'a>(
         &self,
-        input: &[u8],
+        input: &'a [u8],
         params: &MogrParams,
         options: &Options,
-    ) -> Result<Encoded, Error> {
+    ) -> Result<Encoded<'a>, Error> {
         apply_with(input, params, options, Some(self))
     }
 }
 
 /// As [`apply`], taking the input's decoded pixels from `cache` (which must only ever see
 /// this `input`) and filling it on first use.
-pub(crate) fn apply_with(
-    input: &[u8],
+pub(crate) fn apply_with<'a>(
+    input: &'a [u8],
     params: &MogrParams,
     options: &Options,
     cache: Option<&DecodeCache>,
-) -> Result<Encoded, Error> {
+) -> Result<Encoded<'a>, Error> {
     let probe = probe(input, &options.limits)?;
     let target = output_format(params.format, probe.format)?;
     if probe.format == ImageFormat::Jpeg && target == ImageFormat::Jpeg {
@@ -127,7 +133,7 @@ pub(crate) fn apply_with(
     let same_quality = q == probe.quality || (probe.quality.is_none() && !quality_asked);
     if target == probe.format && same_quality && cgif.is_none() {
         return Ok(Encoded {
-            bytes: input.to_vec(),
+            bytes: Cow::Borrowed(input),
             probe,
             unchanged: true,
         });
@@ -166,7 +172,7 @@ pub(crate) fn apply_with(
         && bytes.len() >= input.len()
     {
         return Ok(Encoded {
-            bytes: input.to_vec(),
+            bytes: Cow::Borrowed(input),
             probe,
             unchanged: true,
         });
@@ -178,7 +184,7 @@ pub(crate) fn apply_with(
         _ => 1,
     };
     Ok(Encoded {
-        bytes,
+        bytes: Cow::Owned(bytes),
         probe: Probe {
             format: target,
             width: raster.first().width,
@@ -192,12 +198,12 @@ pub(crate) fn apply_with(
 }
 
 /// JPEG to JPEG: DCT-domain requantization where the layout fits, else decode and encode.
-fn jpeg_to_jpeg(
-    input: &[u8],
+fn jpeg_to_jpeg<'a>(
+    input: &'a [u8],
     params: &MogrParams,
     options: &Options,
     probe: Probe,
-) -> Result<Encoded, Error> {
+) -> Result<Encoded<'a>, Error> {
     let target = ImageFormat::Jpeg;
     let header = markers::read_header(input)?;
     let q = quality::output_quality(probe.quality, params, quality::DEFAULT_JPEG);
@@ -211,7 +217,7 @@ fn jpeg_to_jpeg(
             .any(|s| !options.metadata.keeps(s.kind()) && crate::metadata::is_metadata(s.kind()));
         if !strips {
             return Ok(Encoded {
-                bytes: input.to_vec(),
+                bytes: Cow::Borrowed(input),
                 probe,
                 unchanged: true,
             });
@@ -226,7 +232,7 @@ fn jpeg_to_jpeg(
             bytes = encode::splice_segments(bytes, &[segment]);
         }
         return Ok(Encoded {
-            bytes,
+            bytes: Cow::Owned(bytes),
             probe,
             unchanged: false,
         });
@@ -260,7 +266,7 @@ fn jpeg_to_jpeg(
         }
     };
     Ok(Encoded {
-        bytes,
+        bytes: Cow::Owned(bytes),
         probe: Probe {
             format: target,
             width,

@@ -99,9 +99,10 @@ impl SlimOptions {
 /// What `imageSlim` made of an input.
 #[derive(Debug)]
 #[non_exhaustive]
-pub struct Slimmed {
-    /// The output: smaller than the input with [`SlimFlag::Compressed`], else the input.
-    pub bytes: Vec<u8>,
+pub struct Slimmed<'a> {
+    /// The output: smaller than the input with [`SlimFlag::Compressed`], else the input
+    /// itself (borrowed, not copied).
+    pub bytes: std::borrow::Cow<'a, [u8]>,
     /// The format (always the input's).
     pub format: ImageFormat,
     /// The outcome, as `X-Slimflag`.
@@ -148,12 +149,12 @@ impl Found {
 /// `slim.threshold`. Undecodable input and limits are errors; an encoder failing during the
 /// search gives [`SlimFlag::Failed`] with the input and the error. `stop` is checked before
 /// each encode: a deadline or cancellation is an [`Error::Stopped`].
-pub fn slim(
-    input: &[u8],
+pub fn slim<'a>(
+    input: &'a [u8],
     options: &Options,
     slim: &SlimOptions,
     stop: &Stop,
-) -> Result<Slimmed, Error> {
+) -> Result<Slimmed<'a>, Error> {
     let probe = mogr_core::probe(input, &options.limits)?;
     let admitted = probe.admit(&options.limits, memory_estimate(input, &probe))?;
     let threshold = slim.threshold;
@@ -229,9 +230,9 @@ fn estimate(input: &[u8], probe: &Probe, two_candidates: bool) -> u64 {
 /// The result of a search as the service reports it: the smallest passing encoding when it
 /// is smaller than the input (flag 1), else the input (flag 2), or the input with the error
 /// when the search failed (flag 0).
-fn outcome(input: &[u8], format: ImageFormat, searched: Result<Found, Error>) -> Slimmed {
+fn outcome(input: &[u8], format: ImageFormat, searched: Result<Found, Error>) -> Slimmed<'_> {
     let unchanged = |flag, error, encodes| Slimmed {
-        bytes: input.to_vec(),
+        bytes: std::borrow::Cow::Borrowed(input),
         format,
         flag,
         score: None,
@@ -242,7 +243,7 @@ fn outcome(input: &[u8], format: ImageFormat, searched: Result<Found, Error>) ->
         Err(e) => unchanged(SlimFlag::Failed, Some(e), 0),
         Ok(found) => match found.best {
             Some((bytes, score)) if bytes.len() < input.len() => Slimmed {
-                bytes,
+                bytes: std::borrow::Cow::Owned(bytes),
                 format,
                 flag: SlimFlag::Compressed,
                 score: Some(score),
@@ -299,7 +300,7 @@ mod tests {
         };
         let out = outcome(b"input", ImageFormat::Png, Err(err));
         assert_eq!(out.flag, SlimFlag::Failed);
-        assert_eq!(out.bytes, b"input");
+        assert_eq!(&*out.bytes, b"input");
         assert!(out.error.unwrap().to_string().contains("boom"));
     }
 
@@ -308,10 +309,7 @@ mod tests {
         let mut found = Found::new(80.0);
         found.offer(vec![0; 10], 95.0);
         let out = outcome(b"input", ImageFormat::Png, Ok(found));
-        assert_eq!(
-            (out.flag, out.bytes.as_slice()),
-            (SlimFlag::Original, &b"input"[..])
-        );
+        assert_eq!((out.flag, &*out.bytes), (SlimFlag::Original, &b"input"[..]));
     }
 
     #[test]

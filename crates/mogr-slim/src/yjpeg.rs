@@ -11,12 +11,12 @@ use crate::metric::Reference;
 /// encoding that scores at least as well (the `jpg` file itself when none is smaller).
 /// Progressive unless the rule says `interlace/0`. When `jpg` would return the input
 /// unchanged (a JPEG at its own quality), so does `yjpeg`: no generation loss.
-pub fn apply(
-    input: &[u8],
+pub fn apply<'a>(
+    input: &'a [u8],
     params: &MogrParams,
     options: &Options,
     stop: &Stop,
-) -> Result<Encoded, Error> {
+) -> Result<Encoded<'a>, Error> {
     let mut as_jpg = params.clone();
     as_jpg.format = Some(Format::Jpg);
     let plain = mogr_core::apply(input, &as_jpg, options)?;
@@ -61,7 +61,7 @@ pub fn apply(
         Some((bytes, _)) if bytes.len() < plain.bytes.len() => {
             let probe = mogr_core::probe(&bytes, &Limits::none())?;
             Ok(Encoded {
-                bytes,
+                bytes: std::borrow::Cow::Owned(bytes),
                 probe,
                 unchanged: false,
             })
