@@ -16,9 +16,30 @@
 //! ```
 //!
 //! # Rules
-//! A rule is one or more stages joined by `|`, each applied to the output of the one before
-//! (see [`mogr_parse`] for the grammar). Rules copied from a download URL are accepted as they
-//! are, signature parameters and percent escapes included.
+//! A rule is one or more stages joined by `|` (at most 10), each applied to the output of the
+//! one before (see [`mogr_parse`] for the grammar). Rules copied from a download URL are
+//! accepted as they are: a leading `?`, signature parameters (`q-sign-algorithm=...&`) and
+//! percent escapes (`%21` for `!`, `%7C` for `|`, `%2F` for `/`).
+//!
+//! | stage | meaning |
+//! | --- | --- |
+//! | `imageMogr2/<param>/<value>/...` | re-encode with the parameters below |
+//! | `imageSlim` | the smallest file in the same format that looks the same (SSIMULACRA2 >= 80 by default, [`Processor::with_slim_threshold`]); [`Output::slim_flag`] is the service's `X-Slimflag` |
+//! | `imageInfo` | no image: the input's `ImageInfo` as JSON ([`ImageFormat::Json`]); last stage only |
+//!
+//! `imageMogr2` parameters, each at most once, in any order:
+//!
+//! | parameter | value | effect |
+//! | --- | --- | --- |
+//! | `quality/<q>` | 0..=100, optional `!` | output quality = min(input quality, q); `quality/q!` exactly q |
+//! | `rquality/<r>` | 0..=100 | output quality = input quality x r / 100 (rounded half up, at least 1) |
+//! | `lquality/<l>` | 0..=100 | a floor applied last: max(quality, l); may join `quality` or `rquality` |
+//! | `format/<f>` | `jpg`/`jpeg`, `yjpeg`, `png`, `bmp`, `gif`, `webp`, `heif`/`heic`, `avif`, `tpg` | output format (default: the input's). `yjpeg` is a standard progressive JPEG that looks at least as good as `jpg` at the same rule, in fewer bytes; `tpg` is parsed and refused as unsupported; `heif`/`avif` need the `heif` feature |
+//! | `cgif/<n>` | `1`, or 2..=100 | GIF output: `1` keeps the first 30 frames; `n` keeps n evenly spaced frames, the total duration unchanged (each kept frame shows for the frames dropped after it); colours are reduced too |
+//! | `interlace/<m>` | `0` or `1` | `1`: progressive JPEG output; ignored for other outputs |
+//! | `ignore-error/1` | `1` | on a limits error, an out-of-range value or an unsupported output format, return the input unchanged ([`Returned::IgnoredError`]) |
+//!
+//! Quality applies to JPEG, WebP (lossy), HEIF and AVIF outputs; PNG, BMP and GIF ignore it.
 //!
 //! # Quality
 //! One function, [`quality::output_quality`], decides the output quality for every encoder:
@@ -27,19 +48,80 @@
 //! the input's quality is kept. JPEG input quality is estimated from its quantization tables
 //! and agrees with ImageMagick's `%Q` wherever ImageMagick's method finds a match (elsewhere it
 //! is the quality of the nearest libjpeg-scaled tables, never ImageMagick's fallback 92).
-//! Where the input has no quality, the output format's
-//! default stands in for it (75 for JPEG). When the result is the input's own quality, the
-//! format is unchanged and nothing else asks for a re-encode, the input bytes come back as
-//! they are ([`Returned::Unchanged`]).
+//! Where the input has no quality, the output format's default stands in for it
+//! ([`quality::default_quality`]: 75 for JPEG and WebP, 50 for HEIF and AVIF). When the
+//! result is the input's own quality, the format is unchanged and nothing else asks for a
+//! re-encode, the input bytes come back as they are ([`Returned::Unchanged`]), borrowed:
+//! [`Output::bytes`] is then the caller's own buffer, not a copy.
 //!
 //! # Errors and `ignore-error/1`
-//! Every failure is an [`Error`]. A stage carrying `ignore-error/1` turns exactly three kinds
+//! Every failure is an [`Error`]. A stage carrying `ignore-error/1` turns exactly these kinds
 //! into a success that returns the input byte for byte ([`Returned::IgnoredError`]): limits
-//! errors, out-of-range values, and an unsupported output format (such as `tpg`). Syntax
-//! errors and undecodable input stay errors.
+//! errors, out-of-range values, and an output format this build does not produce (such as
+//! `tpg`, or HEIF without the `heif` feature). Syntax errors and undecodable input stay
+//! errors. [`Error::kind`] gives the one mapping to an HTTP status, a CLI exit code and the
+//! `UploadResult` code:
+//!
+//! ```
+//! let err = mogr::process(b"not an image", "imageMogr2/quality/60").unwrap_err();
+//! assert_eq!(err.kind(), mogr::ErrorKind::InvalidImage);
+//! assert_eq!(err.kind().http_status(), 415);
+//! ```
+//!
+//! # Limits, memory and time
+//! A [`Processor`] holds [`Limits`] (the service's: 32 MiB input, 30,000 px per side, 250 MP
+//! counting all frames, 300 frames, 100 progressive scans), checked from the header before
+//! anything large is allocated; an optional memory budget, checked against each stage's peak
+//! estimated from the header ([`Processor::with_memory_budget`]); and a deadline or a cancel
+//! flag ([`Processor::with_deadline`], [`Processor::with_cancel_flag`], or per call
+//! [`Processor::process_with`]) checked between stages and between the encodes of a search.
+//!
+//! # In an async service
+//! The work is CPU-bound and blocking (tens of milliseconds for a photo, seconds for
+//! `imageSlim` on a large PNG): never call it on an async executor's threads. Run it with
+//! `tokio::task::spawn_blocking` or on a dedicated pool, and bound how many run at once (a
+//! semaphore with as many permits as cores). Give each request a deadline, and raise a
+//! cancel flag when its client goes away ([`Processor::process_with`] with a [`Stop`]).
+//! `examples/serve.rs` shows the pattern with axum, including handing back an unchanged
+//! input without a copy:
+//!
+//! ```no_run
+//! # async fn handler(processor: std::sync::Arc<mogr::Processor>, upload: Vec<u8>) {
+//! let body = tokio::task::spawn_blocking(move || {
+//!     let out = processor.process(&upload, "imageMogr2/format/webp")?;
+//!     // The input comes back as it is: hand back the upload buffer itself.
+//!     Ok::<_, mogr::Error>(if out.input_returned() { drop(out); upload } else { out.into_bytes() })
+//! })
+//! .await;
+//! # }
+//! ```
+//!
+//! Threads mogr starts itself: JPEG decoding (jpeg-decoder) and `imageSlim` on PNG (oxipng)
+//! run parts of their work on rayon's global pool, one thread per core unless bounded with
+//! `RAYON_NUM_THREADS` or `rayon::ThreadPoolBuilder::build_global`; an `imageSlim` search
+//! starts one scoped thread of its own (its second candidate family, or its reference) that
+//! ends with the call. Nothing outlives a call.
+//!
+//! # Features
+//! - `sse41` (default): libwebp built with SSE4.1 (x86-64 CPUs since 2008); leave it out for
+//!   SSE2-only machines.
+//! - `heif`: HEIF and AVIF through the system libheif 1.17+ (LGPL, linked dynamically) and its
+//!   codec plugins. Without it [`ImageFormat::can_decode`] and [`ImageFormat::can_encode`]
+//!   are false for them and they fail with [`Error::NotCompiled`].
+//! - `ops`: persistent processing on upload (`Pic-Operations`, the `UploadResult`): [`ops`].
+//!
+//! # Build profile
+//! Codec code is hot: a debug build of the codec crates is about 20 times slower. Build
+//! dependencies optimized in your dev profile:
+//!
+//! ```toml
+//! [profile.dev.package."*"]
+//! opt-level = 3
+//! ```
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use mogr_core::{
     quality, Error, ErrorKind, FormatName, ImageFormat, LimitKind, Limits, ServiceCode, Stop,
@@ -48,8 +130,12 @@ pub use mogr_core::{
 pub use mogr_core::{ImageInfo, Metadata};
 pub use mogr_parse::{self as rule, ParseError, Pipeline};
 pub use mogr_slim::{SlimFlag, SlimOptions};
+#[cfg(feature = "ops")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ops")))]
 pub use ops::{process_operations, PicOperations, Styles, UploadResult};
 
+#[cfg(feature = "ops")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ops")))]
 pub mod ops;
 
 use std::borrow::Cow;
@@ -134,9 +220,22 @@ impl<'a> Output<'a> {
     }
 }
 
-/// Reusable settings for [`Processor::process`]: limits and metadata policy.
+/// Reusable settings for [`Processor::process`]: limits, metadata policy, memory budget,
+/// deadline and `imageSlim` options.
 ///
-/// `Processor` is `Send + Sync`; share one across threads.
+/// `Processor` is `Send + Sync`; build one at start-up and share it across threads.
+///
+/// ```
+/// # let jpeg = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/images/jpeg/pil-flower.jpg")).unwrap();
+/// use std::time::Duration;
+/// let processor = mogr::Processor::new()
+///     .with_limits(mogr::Limits::default().with_max_side(10_000))
+///     .with_metadata(mogr::Metadata::Strip)
+///     .with_memory_budget(512 << 20)
+///     .with_deadline(Duration::from_secs(10));
+/// let out = processor.process(&jpeg, "imageMogr2/format/webp/quality/70").unwrap();
+/// assert_eq!(out.format, mogr::ImageFormat::Webp);
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct Processor {
     options: mogr_core::Options,
@@ -266,6 +365,7 @@ impl Processor {
 
     /// [`Processor::process`] sharing decoded pixels of `input` with other rules through
     /// `cache` (persistent processing).
+    #[cfg(feature = "ops")]
     fn process_cached<'a>(
         &self,
         input: &'a [u8],
@@ -411,7 +511,7 @@ impl Processor {
 /// ```
 /// # let jpeg = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/images/jpeg/pil-flower.jpg")).unwrap();
 /// let info = mogr::info(&jpeg).unwrap();
-/// assert_eq!((info.format.as_str(), info.width, info.height, info.quality), ("jpg", 480, 360, Some(75)));
+/// assert_eq!((info.format, info.width, info.height, info.quality), (mogr::ImageFormat::Jpeg, 480, 360, Some(75)));
 /// assert!(info.to_json().starts_with(r#"{"Format":"jpg","Width":480"#));
 /// ```
 pub fn info(input: &[u8]) -> Result<ImageInfo, Error> {

@@ -1,4 +1,5 @@
 //! Persistent processing (`Pic-Operations`) on real images, and `mogr ops`.
+#![cfg(feature = "ops")]
 
 mod common;
 
@@ -25,7 +26,7 @@ fn several_results_from_one_upload() {
     assert!(!result.all_succeeded());
     let info = result.original.image_info.as_ref().unwrap();
     assert_eq!(
-        (info.width, info.height, info.format.as_str()),
+        (info.width, info.height, info.format.name()),
         (480, 360, "jpg")
     );
     assert_eq!(result.original.location, "b-125/photos/flower.jpg");

@@ -40,8 +40,8 @@ enum Command {
         output: PathBuf,
         /// Strip metadata from re-encoded outputs: `all`, or `keep-icc` to keep only the ICC
         /// profile.
-        #[arg(long, value_parser = ["all", "keep-icc"])]
-        strip: Option<String>,
+        #[arg(long, value_enum)]
+        strip: Option<Strip>,
         /// Refuse (exit 1) a stage whose memory, estimated from the header before decoding,
         /// is over SIZE: bytes, or with a K, M or G suffix (powers of 1024), e.g. `512M`.
         #[arg(long, value_name = "SIZE", value_parser = parse_size)]
@@ -104,11 +104,7 @@ fn main() -> ExitCode {
             memory_budget,
             deadline,
         } => {
-            let metadata = match strip.as_deref() {
-                Some("all") => mogr::Metadata::Strip,
-                Some(_) => mogr::Metadata::IccOnly,
-                None => mogr::Metadata::Keep,
-            };
+            let metadata = strip.map_or(mogr::Metadata::Keep, Strip::policy);
             let mut processor = mogr::Processor::new().with_metadata(metadata);
             if let Some(bytes) = memory_budget {
                 processor = processor.with_memory_budget(bytes);
@@ -144,6 +140,24 @@ fn main() -> ExitCode {
 }
 
 /// A size in bytes: digits with an optional K, M or G suffix (powers of 1024).
+/// What `--strip` removes.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum Strip {
+    /// Every metadata block (EXIF, ICC, XMP, IPTC, comments); an orientation survives.
+    All,
+    /// Everything but the ICC profile.
+    KeepIcc,
+}
+
+impl Strip {
+    fn policy(self) -> mogr::Metadata {
+        match self {
+            Strip::All => mogr::Metadata::Strip,
+            Strip::KeepIcc => mogr::Metadata::IccOnly,
+        }
+    }
+}
+
 fn parse_size(text: &str) -> Result<u64, String> {
     let t = text.trim();
     let (digits, shift) = match t.char_indices().last() {

@@ -8,6 +8,19 @@ use crate::format::ImageFormat;
 /// limit ([`Error::Limits`], HTTP 413 in a service), an output format or operation mogr cannot
 /// produce ([`Error::Unsupported`]), an input that cannot be decoded ([`Error::Decode`]) and an
 /// encoder failure ([`Error::Encode`]).
+///
+/// [`Error::kind`] classes it for a service (HTTP status) or a script (exit code), and
+/// [`Error::is_ignorable`] says whether `ignore-error/1` turns it into a returned input.
+///
+/// ```
+/// use mogr_core::{Error, ErrorKind, LimitKind};
+/// let limits = mogr_core::Limits::default().with_max_input_bytes(4);
+/// let err = mogr_core::probe(b"GIF89a....", &limits).unwrap_err();
+/// assert!(matches!(err, Error::Limits { kind: LimitKind::InputBytes { found: 10, limit: 4 }, .. }));
+/// assert_eq!(err.kind(), ErrorKind::TooLarge);
+/// assert!(err.is_ignorable());
+/// assert_eq!(err.to_string(), "unknown input exceeds a limit: input is 10 bytes, the limit is 4");
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {

@@ -1,6 +1,16 @@
 //! Image formats, recognised from their first bytes.
 
 /// A container format mogr recognises.
+///
+/// ```
+/// use mogr_core::ImageFormat;
+/// let f = ImageFormat::sniff(b"\x89PNG\r\n\x1a\n....").unwrap();
+/// assert_eq!((f, f.name(), f.mime_type()), (ImageFormat::Png, "png", "image/png"));
+/// assert!(f.can_decode() && f.can_encode());
+/// // HEIF and AVIF: only with the `heif` feature and libheif's plugins at run time.
+/// let heif = ImageFormat::Heif;
+/// assert_eq!(heif.feature(), Some("heif"));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ImageFormat {

@@ -14,8 +14,9 @@ use crate::limits::Limits;
 #[serde(rename_all = "PascalCase")]
 #[non_exhaustive]
 pub struct ImageInfo {
-    /// Lowercase format name: `jpg png bmp gif webp heif avif`.
-    pub format: String,
+    /// The format; serialized as its lowercase name (`jpg png bmp gif webp heif avif`).
+    #[serde(serialize_with = "format_name")]
+    pub format: ImageFormat,
     /// Width in pixels.
     pub width: u32,
     /// Height in pixels.
@@ -42,6 +43,10 @@ pub struct ImageInfo {
     pub md5: String,
 }
 
+fn format_name<S: serde::Serializer>(format: &ImageFormat, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(format.name())
+}
+
 impl ImageInfo {
     /// The JSON object, fields in the order above.
     pub fn to_json(&self) -> String {
@@ -54,7 +59,7 @@ impl ImageInfo {
         let mut field = |name: &str, value: &str| {
             x.push_str(&format!("<{name}>{value}</{name}>"));
         };
-        field("Format", &self.format);
+        field("Format", self.format.name());
         field("Width", &self.width.to_string());
         field("Height", &self.height.to_string());
         field("Size", &self.size.to_string());
@@ -150,7 +155,7 @@ pub fn info(input: &[u8], limits: &Limits) -> Result<ImageInfo, Error> {
         .map(|b| format!("{b:02x}"))
         .collect();
     Ok(ImageInfo {
-        format: probe.format.name().to_string(),
+        format: probe.format,
         width: probe.width,
         height: probe.height,
         size: input.len() as u64,

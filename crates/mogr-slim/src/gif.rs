@@ -5,8 +5,8 @@
 use mogr_core::{Admitted, EncodeSettings, Error, FramePick, ImageFormat, Stop};
 
 use crate::metric::FrameReferences;
-use crate::search::Search;
-use crate::Found;
+use crate::search::{Plan, Search};
+use crate::{Found, Searched};
 
 /// Decodes the input (errors are the input's), then searches.
 pub(crate) fn slim(
@@ -14,15 +14,23 @@ pub(crate) fn slim(
     admitted: &Admitted,
     threshold: f64,
     stop: &Stop,
-) -> Result<Result<Found, Error>, Error> {
+) -> Result<Searched, Error> {
     let raster = mogr_core::decode(input, admitted, FramePick::All, false)?;
     let references = match FrameReferences::new(&raster) {
         Ok(r) => r,
-        Err(e) => return Ok(Err(e)),
+        Err(e) => return Ok(Searched::Failed(e)),
     };
     let mut found = Found::new(threshold);
     // x is log2 of the palette size, 1..=8 (2..=255 colours).
-    let mut s = Search::new(1.0, 8.0, threshold, 8.0, 8.0, 0.25, 6);
+    let plan = Plan {
+        lo: 1.0,
+        hi: 8.0,
+        start: 8.0,
+        slope: 8.0,
+        x_tolerance: 0.25,
+        max_evals: 6,
+    };
+    let mut s = Search::new(plan, threshold);
     let result = (|| {
         let mut tried = Vec::new();
         while let Some(x) = s.next() {
@@ -42,5 +50,5 @@ pub(crate) fn slim(
         }
         Ok(())
     })();
-    Ok(result.map(|()| found))
+    Ok(result.map(|()| found).into())
 }

@@ -7,7 +7,7 @@ use mozjpeg_rs::{Encoder, Preset, QuantTableIdx, Subsampling};
 
 use crate::metric::Reference;
 use crate::proxy;
-use crate::search::{Point, Search};
+use crate::search::{Plan, Point, Search};
 use crate::Found;
 
 /// Lowest and highest quality searched.
@@ -168,15 +168,15 @@ pub(crate) fn search(
         let tile_result = tiles.as_ref().map(|tiles| -> Result<_, Error> {
             let tile_ref = Reference::new(tiles)?;
             let subsampling = choose_subsampling(tiles, &tile_ref, target, &mut encodes)?;
-            let mut s = Search::new(
-                Q_RANGE.0,
-                Q_RANGE.1,
-                target,
-                Q_START,
-                SLOPE,
-                0.5,
-                crate::MAX_PROXY_EVALS,
-            );
+            let plan = Plan {
+                lo: Q_RANGE.0,
+                hi: Q_RANGE.1,
+                start: Q_START,
+                slope: SLOPE,
+                x_tolerance: 0.5,
+                max_evals: crate::MAX_PROXY_EVALS,
+            };
+            let mut s = Search::new(plan, target);
             s.record(Q_START, subsampling.1);
             while let Some(q) = s.next() {
                 stop.check()?;
@@ -333,16 +333,15 @@ impl Full<'_, '_> {
     }
 
     fn search(&self, start: f32, slope: f64, max_evals: usize) -> Search {
-        Search::new(
-            Q_RANGE.0,
-            Q_RANGE.1,
-            self.target,
+        let plan = Plan {
+            lo: Q_RANGE.0,
+            hi: Q_RANGE.1,
             start,
             slope,
-            self.x_tolerance,
+            x_tolerance: self.x_tolerance,
             max_evals,
-        )
-        .with_score_tolerance(self.score_tolerance)
+        };
+        Search::new(plan, self.target).with_score_tolerance(self.score_tolerance)
     }
 
     /// The winner as it is written: progressive when asked; for [`Scans::Smallest`], the

@@ -115,6 +115,26 @@ pub struct Slimmed<'a> {
     pub encodes: u32,
 }
 
+/// How a format's search ended, once its input decoded (an input that does not decode is an
+/// `Err` of the search function: the input's fault, not the encoders').
+#[derive(Debug)]
+pub(crate) enum Searched {
+    /// The search ran to its end; it may have found nothing that passes.
+    Done(Found),
+    /// An encoder or the metric failed during the search ([`SlimFlag::Failed`]), or the
+    /// search was stopped ([`Error::Stopped`]).
+    Failed(Error),
+}
+
+impl From<Result<Found, Error>> for Searched {
+    fn from(result: Result<Found, Error>) -> Searched {
+        match result {
+            Ok(found) => Searched::Done(found),
+            Err(e) => Searched::Failed(e),
+        }
+    }
+}
+
 /// The smallest passing encoding a search found.
 #[derive(Debug)]
 pub(crate) struct Found {
@@ -165,7 +185,7 @@ pub fn slim<'a>(
             // upsampling) see slightly different pixels than ours.
             let aim = threshold + DECODER_MARGIN;
             let scans = jpeg::Scans::Smallest;
-            jpeg::search(&source, None, aim, scans, jpeg::Precision::Fast, stop)
+            jpeg::search(&source, None, aim, scans, jpeg::Precision::Fast, stop).into()
         }
         ImageFormat::Png => png::slim(input, &admitted, options, threshold, stop)?,
         ImageFormat::Gif => gif::slim(input, &admitted, threshold, stop)?,
@@ -173,9 +193,9 @@ pub fn slim<'a>(
             lossy::slim(input, &admitted, threshold, stop)?
         }
         // BMP is uncompressed by nature (and JSON is not an image): nothing to search.
-        _ => Ok(Found::new(threshold)),
+        _ => Searched::Done(Found::new(threshold)),
     };
-    if let Err(e @ Error::Stopped { .. }) = searched {
+    if let Searched::Failed(e @ Error::Stopped { .. }) = searched {
         return Err(e);
     }
     Ok(outcome(input, probe.format, searched))
@@ -230,7 +250,7 @@ fn estimate(input: &[u8], probe: &Probe, two_candidates: bool) -> u64 {
 /// The result of a search as the service reports it: the smallest passing encoding when it
 /// is smaller than the input (flag 1), else the input (flag 2), or the input with the error
 /// when the search failed (flag 0).
-fn outcome(input: &[u8], format: ImageFormat, searched: Result<Found, Error>) -> Slimmed<'_> {
+fn outcome(input: &[u8], format: ImageFormat, searched: Searched) -> Slimmed<'_> {
     let unchanged = |flag, error, encodes| Slimmed {
         bytes: std::borrow::Cow::Borrowed(input),
         format,
@@ -240,8 +260,8 @@ fn outcome(input: &[u8], format: ImageFormat, searched: Result<Found, Error>) ->
         encodes,
     };
     match searched {
-        Err(e) => unchanged(SlimFlag::Failed, Some(e), 0),
-        Ok(found) => match found.best {
+        Searched::Failed(e) => unchanged(SlimFlag::Failed, Some(e), 0),
+        Searched::Done(found) => match found.best {
             Some((bytes, score)) if bytes.len() < input.len() => Slimmed {
                 bytes: std::borrow::Cow::Owned(bytes),
                 format,
@@ -298,7 +318,7 @@ mod tests {
             message: "boom".into(),
             source: None,
         };
-        let out = outcome(b"input", ImageFormat::Png, Err(err));
+        let out = outcome(b"input", ImageFormat::Png, Searched::Failed(err));
         assert_eq!(out.flag, SlimFlag::Failed);
         assert_eq!(&*out.bytes, b"input");
         assert!(out.error.unwrap().to_string().contains("boom"));
@@ -308,7 +328,7 @@ mod tests {
     fn a_larger_result_is_never_returned() {
         let mut found = Found::new(80.0);
         found.offer(vec![0; 10], 95.0);
-        let out = outcome(b"input", ImageFormat::Png, Ok(found));
+        let out = outcome(b"input", ImageFormat::Png, Searched::Done(found));
         assert_eq!((out.flag, &*out.bytes), (SlimFlag::Original, &b"input"[..]));
     }
 

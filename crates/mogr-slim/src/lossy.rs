@@ -5,8 +5,8 @@
 use mogr_core::{Admitted, EncodeSettings, Error, FramePick, ImageFormat, Stop};
 
 use crate::metric::FrameReferences;
-use crate::search::Search;
-use crate::Found;
+use crate::search::{Plan, Search};
+use crate::{Found, Searched};
 
 /// Quality range searched, and the start.
 const Q_RANGE: (f32, f32) = (5.0, 98.0);
@@ -17,13 +17,13 @@ pub(crate) fn slim(
     admitted: &Admitted,
     threshold: f64,
     stop: &Stop,
-) -> Result<Result<Found, Error>, Error> {
+) -> Result<Searched, Error> {
     let format = admitted.probe().format;
     // Oriented: the candidates carry no EXIF block, so their pixels hold the orientation.
     let raster = mogr_core::decode(input, admitted, FramePick::All, true)?;
     let references = match FrameReferences::new(&raster) {
         Ok(r) => r,
-        Err(e) => return Ok(Err(e)),
+        Err(e) => return Ok(Searched::Failed(e)),
     };
     let (start, evals) = match format {
         ImageFormat::Webp => (75.0, 7),
@@ -32,7 +32,15 @@ pub(crate) fn slim(
         _ => (60.0, 5),
     };
     let mut found = Found::new(threshold);
-    let mut s = Search::new(Q_RANGE.0, Q_RANGE.1, threshold, start, 0.7, 1.0, evals);
+    let plan = Plan {
+        lo: Q_RANGE.0,
+        hi: Q_RANGE.1,
+        start,
+        slope: 0.7,
+        x_tolerance: 1.0,
+        max_evals: evals,
+    };
+    let mut s = Search::new(plan, threshold);
     let result = (|| {
         while let Some(x) = s.next() {
             stop.check()?;
@@ -47,5 +55,5 @@ pub(crate) fn slim(
         }
         Ok(())
     })();
-    Ok(result.map(|()| found))
+    Ok(result.map(|()| found).into())
 }

@@ -6,8 +6,8 @@ use mogr_core::{Bitmap, Layout, Raster};
 use quantette::deps::palette::Srgb;
 
 use crate::metric::Reference;
-use crate::search::Search;
-use crate::Found;
+use crate::search::{Plan, Search};
+use crate::{Found, Searched};
 
 fn fail(e: impl std::fmt::Display) -> Error {
     Error::Encode {
@@ -36,9 +36,9 @@ pub(crate) fn slim(
     options: &Options,
     threshold: f64,
     stop: &Stop,
-) -> Result<Result<Found, Error>, Error> {
+) -> Result<Searched, Error> {
     let raster = mogr_core::decode(input, admitted, FramePick::First(1), false)?;
-    Ok(search(input, &raster, options, threshold, stop))
+    Ok(search(input, &raster, options, threshold, stop).into())
 }
 
 fn search(
@@ -60,7 +60,15 @@ fn search(
         let palette = (bitmap.layout != Layout::Gray).then(|| {
             scope.spawn(move || {
                 // Palettes: x is log2 of the colour count, 2..=256.
-                let s = Search::new(1.0, 8.0, threshold, 8.0, 8.0, 0.25, 5);
+                let plan = Plan {
+                    lo: 1.0,
+                    hi: 8.0,
+                    start: 8.0,
+                    slope: 8.0,
+                    x_tolerance: 0.25,
+                    max_evals: 5,
+                };
+                let s = Search::new(plan, threshold);
                 let mut n = 0;
                 let best = best_of_family(s, reference, threshold, stop, &mut n, &colors, &|c| {
                     quantize(bitmap, c)
@@ -69,7 +77,15 @@ fn search(
             })
         });
         // Posterization: x is log2 of the levels per channel; the step is 256 / levels.
-        let s = Search::new(2.0, 7.9, threshold, 6.0, 6.0, 0.3, 4);
+        let plan = Plan {
+            lo: 2.0,
+            hi: 7.9,
+            start: 6.0,
+            slope: 6.0,
+            x_tolerance: 0.3,
+            max_evals: 4,
+        };
+        let s = Search::new(plan, threshold);
         let mut n = 0;
         let best = best_of_family(s, reference, threshold, stop, &mut n, &step, &|st| {
             posterize(bitmap, st)

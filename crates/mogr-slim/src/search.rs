@@ -15,6 +15,23 @@ pub struct Point {
     pub score: f64,
 }
 
+/// Where and how hard a [`Search`] looks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Plan {
+    /// The lowest setting tried.
+    pub lo: f32,
+    /// The highest setting tried.
+    pub hi: f32,
+    /// The first setting tried (clamped to `lo..=hi`).
+    pub start: f32,
+    /// Expected score points per unit of the setting (at least 0.05).
+    pub slope: f64,
+    /// The search stops once the bracket is narrower than this.
+    pub x_tolerance: f32,
+    /// At most this many evaluations.
+    pub max_evals: usize,
+}
+
 /// A search in progress: feed it scores, ask it where to look next.
 #[derive(Debug, Clone)]
 pub struct Search {
@@ -35,26 +52,16 @@ const SCORE_TOLERANCE: f64 = 0.4;
 const MAX_STEP_SHARE: f32 = 0.15;
 
 impl Search {
-    /// A search over `lo..=hi` for the lowest setting scoring at least `target`, starting at
-    /// `start`, expecting `slope` score points per unit of `x`, with at most `max_evals`
-    /// evaluations, stopping once the bracket is narrower than `x_tolerance`.
-    pub fn new(
-        lo: f32,
-        hi: f32,
-        target: f64,
-        start: f32,
-        slope: f64,
-        x_tolerance: f32,
-        max_evals: usize,
-    ) -> Search {
+    /// A search, following `plan`, for the lowest setting scoring at least `target`.
+    pub fn new(plan: Plan, target: f64) -> Search {
         Search {
-            lo,
-            hi,
+            lo: plan.lo,
+            hi: plan.hi,
             target,
-            start: start.clamp(lo, hi),
-            slope: slope.max(0.05),
-            x_tolerance,
-            max_evals,
+            start: plan.start.clamp(plan.lo, plan.hi),
+            slope: plan.slope.max(0.05),
+            x_tolerance: plan.x_tolerance,
+            max_evals: plan.max_evals,
             score_tolerance: SCORE_TOLERANCE,
             points: Vec::new(),
         }
@@ -181,7 +188,15 @@ mod tests {
     use super::*;
 
     fn run(f: impl Fn(f32) -> f64, target: f64) -> (Option<Point>, usize) {
-        let mut s = Search::new(20.0, 98.0, target, 75.0, 0.7, 0.5, 8);
+        let plan = Plan {
+            lo: 20.0,
+            hi: 98.0,
+            start: 75.0,
+            slope: 0.7,
+            x_tolerance: 0.5,
+            max_evals: 8,
+        };
+        let mut s = Search::new(plan, target);
         while let Some(x) = s.next() {
             s.record(x, f(x));
         }
