@@ -7,7 +7,7 @@
 
 mod common;
 
-use mogr_core::internals::{coeffs, markers, requant};
+use mogr_core::internals::{entropy_decode, markers, requant};
 
 fn regression_files() -> Vec<(String, Vec<u8>)> {
     let root = common::images().join("../regression");
@@ -50,11 +50,12 @@ fn every_regression_input_is_handled() {
             }
         }
         if let Ok(header) = markers::read_header(&data) {
-            let _ = coeffs::decode_coefficients(&data);
+            let _ = entropy_decode::decode_coefficients(&data);
             for q in [60, 95] {
                 if requant::eligible(&header, q) {
                     if let Ok(out) = requant::requantize(&data, q, false, None, &[]) {
-                        coeffs::decode_coefficients(&out).unwrap_or_else(|e| panic!("{name}: {e}"));
+                        entropy_decode::decode_coefficients(&out)
+                            .unwrap_or_else(|e| panic!("{name}: {e}"));
                     }
                 }
             }

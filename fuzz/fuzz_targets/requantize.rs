@@ -2,7 +2,7 @@
 //! requantization and writing. Whatever it writes must read back through our own parsers.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use mogr_core::internals::{coeffs, markers, requant};
+use mogr_core::internals::{entropy_decode, markers, requant};
 
 fuzz_target!(|data: &[u8]| {
     if data.len() > 512 * 1024 {
@@ -13,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let Ok(header) = markers::read_header(data) else { return };
-    let _ = coeffs::decode_coefficients(data);
+    let _ = entropy_decode::decode_coefficients(data);
     for (q, progressive) in [(60, false), (40, true), (95, false)] {
         if !requant::eligible(&header, q) {
             continue;
@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(out) = requant::requantize(data, q, progressive, None, &[]) {
             let h = markers::read_header(&out).expect("our output parses");
             assert_eq!((h.width, h.height), (header.width, header.height));
-            coeffs::decode_coefficients(&out).expect("our output decodes");
+            entropy_decode::decode_coefficients(&out).expect("our output decodes");
         }
     }
 });

@@ -70,7 +70,7 @@ pub fn encode(
             let segments = icc_payloads
                 .iter()
                 .map(|p| markers::Segment {
-                    marker: 0xE2,
+                    marker: crate::codecs::jpeg::markers::code::APP2,
                     payload: p,
                 })
                 .collect();

@@ -75,7 +75,8 @@ pub use codecs::jpeg::markers::Density;
 pub mod internals {
     pub use crate::codecs::gif;
     pub use crate::codecs::jpeg::{
-        coeffs, decode as jpeg_decode, encode as jpeg_encode, estimate, exif, markers, requant,
+        decode as jpeg_decode, encode as jpeg_encode, entropy_decode, estimate, exif, markers,
+        requant,
     };
     pub use crate::codecs::webp;
     pub use crate::frames::{pick_frames, select_frames};

@@ -63,7 +63,7 @@ impl Metadata {
             kept.insert(
                 0,
                 Segment {
-                    marker: 0xE1,
+                    marker: crate::codecs::jpeg::markers::code::APP1,
                     payload: crate::codecs::jpeg::exif::orientation_only(o),
                 },
             );

@@ -226,7 +226,7 @@ fn jpeg_to_jpeg<'a>(
         let mut bytes = markers::without_segments(input, |k| options.metadata.keeps(k))?;
         if let Some(o) = options.metadata.lost_orientation(&header.segments) {
             let segment = markers::Segment {
-                marker: 0xE1,
+                marker: markers::code::APP1,
                 payload: crate::codecs::jpeg::exif::orientation_only(o),
             };
             bytes = encode::splice_segments(bytes, &[segment]);

@@ -1,27 +1,9 @@
 //! JPEG quality estimates against ImageMagick's `%Q` in `../shared/corpus/MANIFEST.tsv`.
 
-use mogr_core::internals::{estimate, markers};
-use std::path::PathBuf;
+mod common;
 
-fn corpus() -> Option<PathBuf> {
-    let dir = std::env::var_os("MOGR_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/corpus"
-            ))
-        });
-    if dir.join("MANIFEST.tsv").exists() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "notice: no corpus at {}, skipping corpus tests",
-            dir.display()
-        );
-        None
-    }
-}
+use common::corpus;
+use mogr_core::internals::{estimate, markers};
 
 #[test]
 fn estimates_agree_with_imagemagick_on_the_corpus() {

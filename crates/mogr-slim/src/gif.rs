@@ -22,14 +22,7 @@ pub(crate) fn slim(
     };
     let mut found = Found::new(threshold);
     // x is log2 of the palette size, 1..=8 (2..=255 colours).
-    let plan = Plan {
-        lo: 1.0,
-        hi: 8.0,
-        start: 8.0,
-        slope: 8.0,
-        x_tolerance: 0.25,
-        max_evals: 6,
-    };
+    let plan = Plan::palette(6);
     let mut s = Search::new(plan, threshold);
     let result = (|| {
         let mut tried = Vec::new();

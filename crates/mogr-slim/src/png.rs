@@ -60,14 +60,7 @@ fn search(
         let palette = (bitmap.layout != Layout::Gray).then(|| {
             scope.spawn(move || {
                 // Palettes: x is log2 of the colour count, 2..=256.
-                let plan = Plan {
-                    lo: 1.0,
-                    hi: 8.0,
-                    start: 8.0,
-                    slope: 8.0,
-                    x_tolerance: 0.25,
-                    max_evals: 5,
-                };
+                let plan = Plan::palette(5);
                 let s = Search::new(plan, threshold);
                 let mut n = 0;
                 let best = best_of_family(s, reference, threshold, stop, &mut n, &colors, &|c| {

@@ -32,6 +32,21 @@ pub struct Plan {
     pub max_evals: usize,
 }
 
+impl Plan {
+    /// A palette-size search: `x` is log2 of the colour count (2..=256 colours), starting
+    /// from the most colours, about 8 score points per doubling.
+    pub fn palette(max_evals: usize) -> Plan {
+        Plan {
+            lo: 1.0,
+            hi: 8.0,
+            start: 8.0,
+            slope: 8.0,
+            x_tolerance: 0.25,
+            max_evals,
+        }
+    }
+}
+
 /// A search in progress: feed it scores, ask it where to look next.
 #[derive(Debug, Clone)]
 pub struct Search {

@@ -2,7 +2,7 @@
 //! case, and its fastest decoder), `jpeg-decoder` for the rest (CMYK/YCCK, RGB-coded,
 //! 12-bit, arithmetic-coded, lossless) and for files `zune-jpeg` refuses.
 
-use super::markers::JpegHeader;
+use super::markers::{code, JpegHeader};
 use crate::error::Error;
 use crate::format::ImageFormat;
 use crate::pixels::{Bitmap, Layout};
@@ -29,7 +29,7 @@ fn decode_zune(data: &[u8], header: &JpegHeader<'_>) -> Option<Bitmap> {
     use zune_jpeg::zune_core::{
         bytestream::ZCursor, colorspace::ColorSpace, options::DecoderOptions,
     };
-    if header.precision != 8 || !matches!(header.sof, 0xC0..=0xC2) {
+    if header.precision != 8 || !matches!(header.sof, code::SOF0..=code::SOF2) {
         return None;
     }
     // zune-jpeg 0.5 decodes sequential files whose components come in separate scans
@@ -114,19 +114,19 @@ pub fn decode_scaled(data: &[u8], header: &JpegHeader<'_>, eighth: bool) -> Resu
 
 /// How many components the first scan holds (all of them in an interleaved file).
 fn first_scan_components(data: &[u8]) -> Option<usize> {
-    use super::markers::{next_marker, Next};
-    let mut pos = 2;
-    loop {
-        match next_marker(data, pos).ok()? {
-            Next::Segment {
-                marker: 0xDA,
+    use super::markers::{code, Marker, Markers};
+    for marker in Markers::after_soi(data) {
+        match marker.ok()? {
+            Marker::Segment {
+                code: code::SOS,
                 payload,
                 ..
             } => return payload.first().map(|&n| usize::from(n)),
-            Next::Segment { next, .. } => pos = next,
-            _ => return None,
+            Marker::Segment { .. } => {}
+            Marker::Bare { .. } => return None,
         }
     }
+    None
 }
 
 /// Ink amounts (0 = no ink) to RGB.

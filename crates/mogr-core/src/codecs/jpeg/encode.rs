@@ -77,7 +77,7 @@ pub fn splice_segments(encoded: Vec<u8>, segments: &[Segment<'_>]) -> Vec<u8> {
         return encoded;
     }
     let mut at = 2;
-    if encoded.get(2..4) == Some(&[0xFF, 0xE0]) {
+    if encoded.get(2..4) == Some(&[0xFF, super::markers::code::APP0]) {
         let len = usize::from(u16::from_be_bytes([encoded[4], encoded[5]]));
         at = 4 + len;
     }

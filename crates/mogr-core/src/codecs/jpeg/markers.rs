@@ -129,80 +129,166 @@ fn bad(message: &str) -> Error {
     Error::decode(ImageFormat::Jpeg, message)
 }
 
-/// What comes next in a JPEG's marker stream.
-pub(crate) enum Next<'a> {
-    /// A segment with a length: its marker, its payload, and the position after it.
+/// Marker codes by name (ITU-T T.81, table B.1), for the ones mogr reads or writes.
+pub(crate) mod code {
+    /// Baseline frame.
+    pub(crate) const SOF0: u8 = 0xC0;
+    /// Progressive frame (Huffman).
+    pub(crate) const SOF2: u8 = 0xC2;
+    /// Huffman tables.
+    pub(crate) const DHT: u8 = 0xC4;
+    /// Reserved for extensions (in the SOFn range, not a frame).
+    pub(crate) const JPG: u8 = 0xC8;
+    /// Arithmetic coding conditioning (in the SOFn range, not a frame).
+    pub(crate) const DAC: u8 = 0xCC;
+    /// Start of image.
+    pub(crate) const SOI: u8 = 0xD8;
+    /// End of image.
+    pub(crate) const EOI: u8 = 0xD9;
+    /// Start of scan.
+    pub(crate) const SOS: u8 = 0xDA;
+    /// Quantization tables.
+    pub(crate) const DQT: u8 = 0xDB;
+    /// Restart interval.
+    pub(crate) const DRI: u8 = 0xDD;
+    /// APP0 (JFIF).
+    pub(crate) const APP0: u8 = 0xE0;
+    /// APP1 (EXIF, XMP).
+    pub(crate) const APP1: u8 = 0xE1;
+    /// APP2 (ICC profile).
+    pub(crate) const APP2: u8 = 0xE2;
+    /// APP15, the last application segment.
+    pub(crate) const APP15: u8 = 0xEF;
+    /// Comment.
+    pub(crate) const COM: u8 = 0xFE;
+
+    /// Whether `m` starts a frame (SOF0..=SOF15, less DHT, JPG and DAC).
+    pub(crate) fn is_frame(m: u8) -> bool {
+        (SOF0..=0xCF).contains(&m) && !matches!(m, DHT | JPG | DAC)
+    }
+
+    /// Whether `m` is an application segment or a comment (what metadata lives in).
+    pub(crate) fn is_app_or_com(m: u8) -> bool {
+        (APP0..=APP15).contains(&m) || m == COM
+    }
+}
+
+/// One marker of a JPEG's marker stream.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Marker<'a> {
+    /// A segment with a length: its code, its payload, and the position after it.
     Segment {
-        /// The marker byte.
-        marker: u8,
+        /// The marker code.
+        code: u8,
         /// The payload, without marker and length.
         payload: &'a [u8],
-        /// Where the next marker search starts.
+        /// Where the search for the next marker starts.
         next: usize,
     },
     /// A marker that has no length (SOI, EOI).
     Bare {
-        /// The marker byte.
-        marker: u8,
+        /// The marker code.
+        code: u8,
         /// Where the data after the marker starts.
         next: usize,
     },
-    /// The end of the data.
-    End,
 }
 
-/// Finds the next marker at or after `pos`, as libjpeg does: bytes that are not markers are
-/// skipped, then fill bytes; stuffed zeros, TEM and RSTn (which have no length) are passed
-/// over. Fails when a segment's length is below 2 or runs past the end of the data.
-pub(crate) fn next_marker(data: &[u8], mut pos: usize) -> Result<Next<'_>, Error> {
-    loop {
-        while pos < data.len() && data[pos] != 0xFF {
-            pos += 1;
+/// The one walk over a JPEG's markers: each marker after the SOI in order, as libjpeg finds
+/// them (bytes that are not markers are skipped, then fill bytes; stuffed zeros, TEM and RSTn
+/// are passed over). A segment whose length is below 2 or runs past the end of the data is an
+/// error, after which the walk ends. A decoder that consumed entropy-coded data after an SOS
+/// resumes the walk past it with [`Markers::resume_at`].
+pub(crate) struct Markers<'a> {
+    data: &'a [u8],
+    pos: usize,
+    done: bool,
+}
+
+impl<'a> Markers<'a> {
+    /// The markers of `data` after its first two bytes (the SOI).
+    pub(crate) fn after_soi(data: &'a [u8]) -> Markers<'a> {
+        Markers {
+            data,
+            pos: 2,
+            done: false,
         }
-        while pos < data.len() && data[pos] == 0xFF {
-            pos += 1;
+    }
+
+    /// Continues the walk from `pos`.
+    pub(crate) fn resume_at(&mut self, pos: usize) {
+        self.pos = pos;
+    }
+}
+
+impl<'a> Iterator for Markers<'a> {
+    type Item = Result<Marker<'a>, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
         }
-        let Some(&marker) = data.get(pos) else {
-            return Ok(Next::End);
+        let (data, mut pos) = (self.data, self.pos);
+        let item = loop {
+            while pos < data.len() && data[pos] != 0xFF {
+                pos += 1;
+            }
+            while pos < data.len() && data[pos] == 0xFF {
+                pos += 1;
+            }
+            let Some(&code) = data.get(pos) else {
+                self.done = true;
+                return None;
+            };
+            pos += 1;
+            match code {
+                0x00 | 0x01 | 0xD0..=0xD7 => continue,
+                code::SOI | code::EOI => break Ok(Marker::Bare { code, next: pos }),
+                _ => {}
+            }
+            let Some(len_bytes) = data.get(pos..pos + 2) else {
+                break Err(bad("truncated marker segment"));
+            };
+            let len = usize::from(u16::from_be_bytes([len_bytes[0], len_bytes[1]]));
+            if len < 2 {
+                break Err(bad("marker segment length below 2"));
+            }
+            let Some(payload) = data.get(pos + 2..pos + len) else {
+                break Err(bad("marker segment runs past the end of the file"));
+            };
+            break Ok(Marker::Segment {
+                code,
+                payload,
+                next: pos + len,
+            });
         };
-        pos += 1;
-        match marker {
-            0x00 | 0x01 | 0xD0..=0xD7 => continue,
-            0xD8 | 0xD9 => return Ok(Next::Bare { marker, next: pos }),
-            _ => {}
+        match item {
+            Ok(Marker::Segment { next, .. } | Marker::Bare { next, .. }) => self.pos = next,
+            Err(_) => self.done = true,
         }
-        let len_bytes = data
-            .get(pos..pos + 2)
-            .ok_or_else(|| bad("truncated marker segment"))?;
-        let len = usize::from(u16::from_be_bytes([len_bytes[0], len_bytes[1]]));
-        if len < 2 {
-            return Err(bad("marker segment length below 2"));
-        }
-        let payload = data
-            .get(pos + 2..pos + len)
-            .ok_or_else(|| bad("marker segment runs past the end of the file"))?;
-        return Ok(Next::Segment {
-            marker,
-            payload,
-            next: pos + len,
-        });
+        Some(item)
     }
 }
 
 /// The scans (SOS markers) of a JPEG, counted up to `stop_after`, by walking its entropy-coded
 /// data for markers without decoding it. A truncated or malformed tail ends the count.
 pub fn count_scans(data: &[u8], stop_after: u32) -> u32 {
-    let (mut pos, mut scans) = (2, 0);
-    while scans <= stop_after {
-        match next_marker(data, pos) {
-            Ok(Next::Segment { marker, next, .. }) => {
-                scans += u32::from(marker == 0xDA);
-                pos = next;
+    let mut scans = 0;
+    // A stray SOI is passed over, never searched from again (rescanning the same bytes once
+    // per marker was quadratic on crafted files).
+    for marker in Markers::after_soi(data) {
+        match marker {
+            Ok(Marker::Segment { code, .. }) => {
+                scans += u32::from(code == code::SOS);
+                if scans > stop_after {
+                    break;
+                }
             }
-            Ok(Next::Bare { marker: 0xD9, .. }) | Ok(Next::End) | Err(_) => break,
-            // Past a stray SOI (never from where the search started: that rescanned the
-            // same bytes once per marker, quadratic on crafted files).
-            Ok(Next::Bare { next, .. }) => pos = next,
+            Ok(Marker::Bare {
+                code: code::EOI, ..
+            })
+            | Err(_) => break,
+            Ok(Marker::Bare { .. }) => {}
         }
     }
     scans
@@ -214,7 +300,7 @@ pub fn count_scans(data: &[u8], stop_after: u32) -> u32 {
 /// decode error when the file is not a JPEG, is truncated before its first scan, or has a
 /// malformed frame or table header.
 pub fn read_header(data: &[u8]) -> Result<JpegHeader<'_>, Error> {
-    if !data.starts_with(&[0xFF, 0xD8]) {
+    if !data.starts_with(&[0xFF, code::SOI]) {
         return Err(bad("no SOI marker: not a JPEG file"));
     }
     let mut header = JpegHeader {
@@ -228,38 +314,29 @@ pub fn read_header(data: &[u8]) -> Result<JpegHeader<'_>, Error> {
         adobe_transform: None,
         density: None,
     };
-    let mut pos = 2;
-    loop {
-        let (marker, payload) = match next_marker(data, pos)? {
-            Next::End => return Err(bad("truncated before the first scan")),
-            Next::Bare { marker: 0xD9, .. } => {
-                return Err(bad("EOI before the first scan: no image data"))
-            }
-            Next::Bare { .. } => return Err(bad("a second SOI marker before the first scan")),
-            Next::Segment {
-                marker,
-                payload,
-                next,
-            } => {
-                pos = next;
-                (marker, payload)
-            }
+    for marker in Markers::after_soi(data) {
+        let (marker, payload) = match marker? {
+            Marker::Bare {
+                code: code::EOI, ..
+            } => return Err(bad("EOI before the first scan: no image data")),
+            Marker::Bare { .. } => return Err(bad("a second SOI marker before the first scan")),
+            Marker::Segment { code, payload, .. } => (code, payload),
         };
         match marker {
-            0xDB => read_dqt(payload, &mut header.qtables)?,
-            0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
+            code::DQT => read_dqt(payload, &mut header.qtables)?,
+            m if code::is_frame(m) => {
                 if header.sof != 0 {
                     return Err(bad("more than one frame header"));
                 }
                 read_sof(marker, payload, &mut header)?;
             }
-            0xDA => {
+            code::SOS => {
                 if header.sof == 0 {
                     return Err(bad("scan before any frame header"));
                 }
                 return Ok(header);
             }
-            0xE0..=0xEF | 0xFE => {
+            m if code::is_app_or_com(m) => {
                 let segment = Segment { marker, payload };
                 match segment.kind() {
                     SegmentKind::Adobe if payload.len() >= 12 => {
@@ -279,6 +356,7 @@ pub fn read_header(data: &[u8]) -> Result<JpegHeader<'_>, Error> {
             _ => {} // DHT, DRI, DAC, DNL, ...: not needed before decoding
         }
     }
+    Err(bad("truncated before the first scan"))
 }
 
 /// Reads a DQT segment's tables into their slots (natural order).
@@ -385,8 +463,10 @@ mod tests {
         data.extend_from_slice(&[0x56, 0xFF, 0x00, 0x78, 0xFF, 0xD9]);
         assert_eq!(count_scans(&data, 100), 2);
         // A bare marker reports where the data after it starts.
-        match next_marker(&data, 12).unwrap() {
-            Next::Bare { marker, next } => assert_eq!((marker, next), (0xD8, 16)),
+        let mut walk = Markers::after_soi(&data);
+        walk.resume_at(12);
+        match walk.next().unwrap().unwrap() {
+            Marker::Bare { code, next } => assert_eq!((code, next), (code::SOI, 16)),
             _ => panic!("expected a bare SOI"),
         }
     }

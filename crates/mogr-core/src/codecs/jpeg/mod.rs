@@ -1,10 +1,12 @@
-//! JPEG: marker reading, quality estimation, decoding and encoding.
+//! JPEG: markers, quality estimation, pixel decoding and encoding, and the DCT-domain path
+//! (entropy decoding to coefficients, requantization, entropy encoding).
 
-pub mod coeffs;
 pub mod decode;
 pub mod encode;
-pub(crate) mod entropy;
+pub mod entropy_decode;
+pub(crate) mod entropy_encode;
 pub mod estimate;
 pub mod exif;
+mod huffman;
 pub mod markers;
 pub mod requant;

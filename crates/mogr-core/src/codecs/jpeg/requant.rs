@@ -8,16 +8,16 @@
 //! (a half-scale decode) and one forward DCT, chroma only. [`eligible`] says which inputs
 //! qualify: grey or YCbCr, 8-bit, Huffman-coded, and for 4:4:4 output a 4:4:4 input.
 
-use super::coeffs::decode_coefficients;
-use super::entropy::{write, WriteSettings};
+use super::entropy_decode::decode_coefficients;
+use super::entropy_encode::{write, WriteSettings};
 use super::estimate::{scaled_table, IJG_CHROMA, IJG_LUMA};
-use super::markers::{Density, JpegHeader, Segment, ZIGZAG};
+use super::markers::{code, Density, JpegHeader, Segment, ZIGZAG};
 use crate::error::Error;
 use crate::format::ImageFormat;
 
 /// Whether `header` can be requantized to `quality` without changing its layout.
 pub fn eligible(header: &JpegHeader<'_>, quality: u8) -> bool {
-    if header.precision != 8 || !matches!(header.sof, 0xC0..=0xC2) {
+    if header.precision != 8 || !matches!(header.sof, code::SOF0..=code::SOF2) {
         return false;
     }
     match header.components.len() {
@@ -146,7 +146,10 @@ fn dct_matrix(n: usize) -> [[f32; 8]; 8] {
 /// blocks are kept (the grid padded to whole 16x16 MCUs), chroma is downsampled in the DCT
 /// domain and quantized with `chroma_table`, which becomes the chroma components' table.
 #[inline(never)]
-fn to_420(c: &mut super::coeffs::Coefficients, chroma_table: &[u16; 64]) -> Result<(), Error> {
+fn to_420(
+    c: &mut super::entropy_decode::Coefficients,
+    chroma_table: &[u16; 64],
+) -> Result<(), Error> {
     let (hy, vy) = (
         usize::from(c.components[0].h),
         usize::from(c.components[0].v),
@@ -199,7 +202,7 @@ fn to_420(c: &mut super::coeffs::Coefficients, chroma_table: &[u16; 64]) -> Resu
 /// The chroma half of [`to_420`]: each of the `mx` x `my` output blocks covers `fx` x `fy`
 /// input blocks (`valid`: each component's blocks that carry image data).
 fn to_420_chroma(
-    c: &mut super::coeffs::Coefficients,
+    c: &mut super::entropy_decode::Coefficients,
     chroma_table: &[u16; 64],
     valid: &[(usize, usize)],
     (mx, my): (usize, usize),

@@ -6,8 +6,8 @@
 //! each scan with its own Huffman tables and end-of-band runs. No successive approximation,
 //! so every scan is a first scan: simple, and readable by every decoder.
 
-use super::coeffs::{Coefficients, ComponentCoeffs};
-use super::markers::{Density, Segment, ZIGZAG};
+use super::entropy_decode::{Coefficients, ComponentCoeffs};
+use super::markers::{code, Density, Segment, ZIGZAG};
 
 /// Where symbols and raw bits go. The first pass records tokens and counts symbols; the
 /// second pass only writes the recorded tokens with the tables built from the counts.
@@ -362,7 +362,7 @@ pub(crate) struct WriteSettings<'a> {
 pub(crate) fn write(c: &Coefficients, settings: &WriteSettings<'_>) -> Vec<u8> {
     let blocks: usize = c.components.iter().map(|comp| comp.blocks.len()).sum();
     let mut out = Vec::with_capacity(blocks * 16 + 4096);
-    out.extend_from_slice(&[0xFF, 0xD8]);
+    out.extend_from_slice(&[0xFF, code::SOI]);
     let d = settings
         .density
         .filter(|d| d.x > 0 && d.y > 0)
@@ -376,7 +376,7 @@ pub(crate) fn write(c: &Coefficients, settings: &WriteSettings<'_>) -> Vec<u8> {
     jfif.extend_from_slice(&d.x.to_be_bytes());
     jfif.extend_from_slice(&d.y.to_be_bytes());
     jfif.extend_from_slice(&[0, 0]);
-    segment(&mut out, 0xE0, &jfif);
+    segment(&mut out, code::APP0, &jfif);
     for s in settings.segments {
         segment(&mut out, s.marker, s.payload);
     }
@@ -385,7 +385,7 @@ pub(crate) fn write(c: &Coefficients, settings: &WriteSettings<'_>) -> Vec<u8> {
         dqt.push(slot as u8);
         dqt.extend(ZIGZAG.iter().map(|&n| table[n].clamp(1, 255) as u8));
     }
-    segment(&mut out, 0xDB, &dqt);
+    segment(&mut out, code::DQT, &dqt);
     let mut sof = vec![8];
     sof.extend_from_slice(&(c.height as u16).to_be_bytes());
     sof.extend_from_slice(&(c.width as u16).to_be_bytes());
@@ -395,7 +395,11 @@ pub(crate) fn write(c: &Coefficients, settings: &WriteSettings<'_>) -> Vec<u8> {
     }
     segment(
         &mut out,
-        if settings.progressive { 0xC2 } else { 0xC0 },
+        if settings.progressive {
+            code::SOF2
+        } else {
+            code::SOF0
+        },
         &sof,
     );
 
@@ -463,14 +467,14 @@ pub(crate) fn write(c: &Coefficients, settings: &WriteSettings<'_>) -> Vec<u8> {
             dht.extend_from_slice(&counts);
             dht.extend_from_slice(&symbols);
         }
-        segment(&mut out, 0xC4, &dht);
+        segment(&mut out, code::DHT, &dht);
         let mut sos = vec![scan.comps.len() as u8];
         for &ci in &scan.comps {
             let slot = c.components[ci].tq;
             sos.extend_from_slice(&[c.components[ci].id, (slot << 4) | slot]);
         }
         sos.extend_from_slice(&[scan.ss as u8, scan.se as u8, 0]);
-        segment(&mut out, 0xDA, &sos);
+        segment(&mut out, code::SOS, &sos);
         let mut writer = Writer {
             out: &mut out,
             acc: 0,
@@ -479,7 +483,7 @@ pub(crate) fn write(c: &Coefficients, settings: &WriteSettings<'_>) -> Vec<u8> {
         writer.tokens(&recorder.tokens, &codes);
         writer.flush();
     }
-    out.extend_from_slice(&[0xFF, 0xD9]);
+    out.extend_from_slice(&[0xFF, code::EOI]);
     out
 }
 

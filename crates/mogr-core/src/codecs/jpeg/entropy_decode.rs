@@ -5,7 +5,8 @@
 //! Anything this decoder does not handle (arithmetic coding, lossless, 12-bit samples, a
 //! height defined by DNL) is reported as an error, and the caller falls back to the pixel path.
 
-use super::markers::{next_marker, read_dqt, Next};
+use super::huffman::{BitReader, Huffman, FAST_BITS};
+use super::markers::{code, read_dqt, Marker, Markers};
 use crate::error::Error;
 use crate::format::ImageFormat;
 
@@ -81,283 +82,6 @@ impl Coefficients {
     }
 }
 
-/// A canonical Huffman table for decoding.
-#[derive(Clone)]
-struct Huffman {
-    /// For each 9-bit prefix: (code length, symbol); length 0 means "longer code".
-    fast: Vec<(u8, u8)>,
-    /// Largest code of each length (-1 when none), lengths 1..=16.
-    maxcode: [i32; 18],
-    /// Index into `values` of the first code of each length, minus that code.
-    offset: [i32; 17],
-    values: Vec<u8>,
-    /// For AC use: for each 9-bit prefix holding a whole code *and* its magnitude bits, the
-    /// decoded value (high 16 bits, signed), the run (bits 5..9) and the total length
-    /// (bits 0..5); 0 where the prefix does not hold both.
-    fast_ac: Vec<i32>,
-}
-
-const FAST_BITS: u32 = 9;
-
-impl Huffman {
-    fn new(counts: &[u8; 16], values: &[u8]) -> Result<Huffman, Error> {
-        let total: usize = counts.iter().map(|&c| usize::from(c)).sum();
-        if total > 256 || total != values.len() {
-            return Err(bad("malformed Huffman table"));
-        }
-        let mut fast = vec![(0u8, 0u8); 1 << FAST_BITS];
-        let mut maxcode = [-1i32; 18];
-        let mut offset = [0i32; 17];
-        let mut code: u32 = 0;
-        let mut k = 0usize;
-        for len in 1..=16u32 {
-            let n = usize::from(counts[len as usize - 1]);
-            offset[len as usize] = k as i32 - code as i32;
-            for _ in 0..n {
-                if len <= FAST_BITS {
-                    let shift = FAST_BITS - len;
-                    for fill in 0..(1u32 << shift) {
-                        let idx = ((code << shift) | fill) as usize;
-                        if idx < fast.len() {
-                            fast[idx] = (len as u8, values[k]);
-                        }
-                    }
-                }
-                code += 1;
-                k += 1;
-            }
-            if n > 0 {
-                maxcode[len as usize] = code as i32 - 1;
-            }
-            if code > (1 << len) {
-                return Err(bad("over-subscribed Huffman table"));
-            }
-            code <<= 1;
-        }
-        maxcode[17] = i32::MAX;
-        let fast_ac = (0..fast.len())
-            .map(|prefix| {
-                let (len, symbol) = fast[prefix];
-                let (run, s) = (u32::from(symbol >> 4), u32::from(symbol & 15));
-                let total = u32::from(len) + s;
-                if len == 0 || s == 0 || total > FAST_BITS {
-                    return 0;
-                }
-                let bits = ((prefix as u32) >> (FAST_BITS - total)) & ((1 << s) - 1);
-                let v = bits as i32;
-                let value = if v < (1 << (s - 1)) {
-                    v - (1 << s) + 1
-                } else {
-                    v
-                };
-                (value << 16) | (run << 5) as i32 | total as i32
-            })
-            .collect();
-        Ok(Huffman {
-            fast,
-            maxcode,
-            offset,
-            values: values.to_vec(),
-            fast_ac,
-        })
-    }
-}
-
-/// Reads entropy-coded bits, undoing 0xFF00 stuffing and stopping at markers.
-struct BitReader<'a> {
-    data: &'a [u8],
-    pos: usize,
-    acc: u64,
-    bits: u32,
-    /// A marker (or the end of data) was reached; zeros are fed from here on.
-    at_marker: bool,
-    /// Zero bytes fed past the end of the data (a truncated file).
-    past_end: u32,
-}
-
-impl<'a> BitReader<'a> {
-    fn new(data: &'a [u8], pos: usize) -> BitReader<'a> {
-        BitReader {
-            data,
-            pos,
-            acc: 0,
-            bits: 0,
-            at_marker: false,
-            past_end: 0,
-        }
-    }
-
-    fn fill(&mut self) {
-        // Fast path: the next bytes hold no 0xFF, so take as many whole bytes as fit at once.
-        if !self.at_marker {
-            if let Some(chunk) = self.data.get(self.pos..self.pos + 8) {
-                let n = (63 - self.bits) / 8; // 0..=7 bytes
-                let word = u64::from_be_bytes([
-                    chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7],
-                ]);
-                let inv = !word;
-                let ff_bytes =
-                    inv.wrapping_sub(0x0101_0101_0101_0101) & !inv & 0x8080_8080_8080_8080;
-                let wanted = !(u64::MAX >> (8 * n));
-                if n > 0 && ff_bytes & wanted == 0 {
-                    self.acc |= (word & wanted) >> self.bits;
-                    self.bits += 8 * n;
-                    self.pos += n as usize;
-                    return;
-                }
-            }
-        }
-        while self.bits <= 56 {
-            let mut byte = 0u8;
-            if !self.at_marker {
-                match self.data.get(self.pos) {
-                    None => {
-                        self.at_marker = true;
-                    }
-                    Some(&0xFF) => match self.data.get(self.pos + 1) {
-                        Some(0x00) => {
-                            byte = 0xFF;
-                            self.pos += 2;
-                        }
-                        _ => self.at_marker = true,
-                    },
-                    Some(&b) => {
-                        byte = b;
-                        self.pos += 1;
-                    }
-                }
-            }
-            if self.at_marker && self.pos >= self.data.len() {
-                self.past_end = self.past_end.saturating_add(1);
-            }
-            self.acc |= u64::from(byte) << (56 - self.bits);
-            self.bits += 8;
-        }
-    }
-
-    fn peek(&mut self, n: u32) -> u32 {
-        if self.bits < n {
-            self.fill();
-        }
-        (self.acc >> (64 - n)) as u32
-    }
-
-    fn consume(&mut self, n: u32) {
-        self.acc <<= n;
-        self.bits -= n;
-    }
-
-    fn bits(&mut self, n: u32) -> u32 {
-        if n == 0 {
-            return 0;
-        }
-        let v = self.peek(n);
-        self.consume(n);
-        v
-    }
-
-    fn bit(&mut self) -> bool {
-        self.bits(1) == 1
-    }
-
-    fn decode(&mut self, table: &Huffman) -> Result<u8, Error> {
-        let prefix = self.peek(FAST_BITS) as usize;
-        let (len, symbol) = table.fast[prefix];
-        if len > 0 {
-            self.consume(u32::from(len));
-            return Ok(symbol);
-        }
-        let word = self.peek(16) as i32;
-        for len in FAST_BITS + 1..=16 {
-            let code = word >> (16 - len);
-            if code <= table.maxcode[len as usize] {
-                self.consume(len);
-                let idx = (table.offset[len as usize] + code) as usize;
-                return table
-                    .values
-                    .get(idx)
-                    .copied()
-                    .ok_or_else(|| bad("bad Huffman code"));
-            }
-        }
-        Err(bad("bad Huffman code"))
-    }
-
-    /// Decodes one symbol and the `symbol & 15` magnitude bits that follow it, refilling
-    /// once: a code (16 bits at most) and its magnitude (15 at most) fit in the 56 bits a
-    /// refill leaves.
-    #[inline]
-    fn decode_with_value(&mut self, table: &Huffman) -> Result<(u8, i32), Error> {
-        if self.bits < 32 {
-            self.fill();
-        }
-        let (mut len, mut symbol) = table.fast[(self.acc >> (64 - FAST_BITS)) as usize];
-        if len == 0 {
-            let word = (self.acc >> 48) as i32;
-            let found =
-                (FAST_BITS + 1..=16).find(|&l| (word >> (16 - l)) <= table.maxcode[l as usize]);
-            let l = found.ok_or_else(|| bad("bad Huffman code"))?;
-            let idx = (table.offset[l as usize] + (word >> (16 - l))) as usize;
-            symbol = *table
-                .values
-                .get(idx)
-                .ok_or_else(|| bad("bad Huffman code"))?;
-            len = l as u8;
-        }
-        self.acc <<= len;
-        self.bits -= u32::from(len);
-        let s = u32::from(symbol & 15);
-        if s == 0 {
-            return Ok((symbol, 0));
-        }
-        let v = (self.acc >> (64 - s)) as i32;
-        self.acc <<= s;
-        self.bits -= s;
-        let value = if v < (1 << (s - 1)) {
-            v - (1 << s) + 1
-        } else {
-            v
-        };
-        Ok((symbol, value))
-    }
-
-    /// Reads `s` bits and sign-extends them as JPEG's EXTEND does.
-    fn receive_extend(&mut self, s: u8) -> i32 {
-        if s == 0 {
-            return 0;
-        }
-        let v = self.bits(u32::from(s)) as i32;
-        if v < (1 << (s - 1)) {
-            v - (1 << s) + 1
-        } else {
-            v
-        }
-    }
-
-    /// Drops buffered bits and consumes an RSTn marker, if one is next.
-    fn restart(&mut self) -> Result<(), Error> {
-        self.acc = 0;
-        self.bits = 0;
-        self.at_marker = false;
-        // Skip to the next marker, then over it if it is RSTn.
-        while self.pos + 1 < self.data.len() {
-            if self.data[self.pos] == 0xFF && !matches!(self.data[self.pos + 1], 0x00 | 0xFF) {
-                if (0xD0..=0xD7).contains(&self.data[self.pos + 1]) {
-                    self.pos += 2;
-                }
-                return Ok(());
-            }
-            self.pos += 1;
-        }
-        Err(bad("truncated before a restart marker"))
-    }
-
-    fn truncated(&self) -> bool {
-        // A few zero bytes past the end are normal (the reader fills ahead).
-        self.past_end > 8
-    }
-}
-
 struct Scan {
     comps: Vec<usize>,
     dc: Vec<usize>,
@@ -370,7 +94,7 @@ struct Scan {
 
 /// Decodes every scan of the first image of a JPEG into coefficients.
 pub fn decode_coefficients(data: &[u8]) -> Result<Coefficients, Error> {
-    if !data.starts_with(&[0xFF, 0xD8]) {
+    if !data.starts_with(&[0xFF, code::SOI]) {
         return Err(bad("no SOI marker"));
     }
     let mut dc_tables: [Option<Huffman>; 4] = Default::default();
@@ -379,41 +103,37 @@ pub fn decode_coefficients(data: &[u8]) -> Result<Coefficients, Error> {
     let mut coeffs: Option<Coefficients> = None;
     let mut progressive = false;
     let mut restart_interval = 0usize;
-    let mut pos = 2;
+    let mut markers = Markers::after_soi(data);
     loop {
-        let (marker, seg) = match next_marker(data, pos)? {
+        let (marker, seg, pos) = match markers.next().transpose()? {
             // The end of the data, or EOI, after at least one scan: take what was decoded.
-            Next::End | Next::Bare { marker: 0xD9, .. } => {
-                return coeffs.ok_or_else(|| bad("no scan"))
-            }
-            Next::Bare { .. } => return Err(bad("a second SOI marker")),
-            Next::Segment {
-                marker,
+            None
+            | Some(Marker::Bare {
+                code: code::EOI, ..
+            }) => return coeffs.ok_or_else(|| bad("no scan")),
+            Some(Marker::Bare { .. }) => return Err(bad("a second SOI marker")),
+            Some(Marker::Segment {
+                code,
                 payload,
                 next,
-            } => {
-                pos = next;
-                (marker, payload)
-            }
+            }) => (code, payload, next),
         };
         match marker {
-            0xC0..=0xC2 => {
+            code::SOF0..=code::SOF2 => {
                 if coeffs.is_some() {
                     return Err(bad("a second frame header"));
                 }
-                progressive = marker == 0xC2;
+                progressive = marker == code::SOF2;
                 coeffs = Some(read_frame(seg)?);
             }
-            0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => {
-                return Err(bad("arithmetic, lossless or hierarchical JPEG"))
-            }
-            0xC4 => read_dht(seg, &mut dc_tables, &mut ac_tables)?,
-            0xDB => read_dqt(seg, &mut qtables)?,
-            0xDD => {
+            m if code::is_frame(m) => return Err(bad("arithmetic, lossless or hierarchical JPEG")),
+            code::DHT => read_dht(seg, &mut dc_tables, &mut ac_tables)?,
+            code::DQT => read_dqt(seg, &mut qtables)?,
+            code::DRI => {
                 let b = seg.get(..2).ok_or_else(|| bad("truncated DRI"))?;
                 restart_interval = usize::from(u16::from_be_bytes([b[0], b[1]]));
             }
-            0xDA => {
+            code::SOS => {
                 let c = coeffs
                     .as_mut()
                     .ok_or_else(|| bad("scan before frame header"))?;
@@ -438,7 +158,7 @@ pub fn decode_coefficients(data: &[u8]) -> Result<Coefficients, Error> {
                 if reader.truncated() {
                     return Err(bad("truncated scan data"));
                 }
-                pos = reader.pos;
+                markers.resume_at(reader.pos);
             }
             _ => {}
         }

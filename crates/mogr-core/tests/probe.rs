@@ -3,8 +3,8 @@
 mod common;
 
 use common::*;
-use mogr::{Error, ImageFormat, Limits};
 use mogr_core::probe;
+use mogr_core::{Error, ImageFormat, Limits};
 
 fn check_manifest(dir: &std::path::Path) -> usize {
     let mut checked = 0;
@@ -90,7 +90,7 @@ fn frame_bombs_are_counted_from_blocks() {
         matches!(
             err,
             Error::Limits {
-                kind: mogr::LimitKind::Frames {
+                kind: mogr_core::LimitKind::Frames {
                     found: 301,
                     limit: 300
                 },
@@ -110,7 +110,7 @@ fn dimension_bombs_in_png_and_gif_headers_are_refused() {
         matches!(
             err,
             Error::Limits {
-                kind: mogr::LimitKind::Side { found: 65535, .. },
+                kind: mogr_core::LimitKind::Side { found: 65535, .. },
                 ..
             }
         ),
