@@ -162,6 +162,7 @@ impl Styles {
     }
 
     /// These styles and one more.
+    #[must_use]
     pub fn with(mut self, name: &str, rule: &str) -> Styles {
         self.0.insert(name.to_owned(), rule.to_owned());
         self

@@ -181,3 +181,26 @@ impl Limits {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_defaults_are_the_real_ones() {
+        let d = Limits::default();
+        assert_eq!(d.max_input_bytes, 33_554_432);
+        assert_eq!(d.max_side, 30_000);
+        assert_eq!(d.max_pixels, 250_000_000);
+        assert_eq!(d.max_frames, 300);
+        assert_eq!(d.max_scans, 100);
+        assert_eq!(d.max_memory_bytes, u64::MAX);
+        let built = Limits::none()
+            .with_max_input_bytes(33_554_432)
+            .with_max_side(30_000)
+            .with_max_pixels(250_000_000)
+            .with_max_frames(300)
+            .with_max_scans(100);
+        assert_eq!(built, d, "every limit has a builder");
+    }
+}

@@ -90,6 +90,7 @@ impl Default for SlimOptions {
 impl SlimOptions {
     /// These options with another threshold (SSIMULACRA2; 90 is near-lossless, 70 is
     /// visibly compressed).
+    #[must_use]
     pub fn with_threshold(mut self, threshold: f64) -> SlimOptions {
         self.threshold = threshold;
         self

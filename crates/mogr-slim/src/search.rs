@@ -83,6 +83,7 @@ impl Search {
     }
 
     /// This search, landing when a pass is within `tolerance` of the target (default 0.4).
+    #[must_use]
     pub fn with_score_tolerance(mut self, tolerance: f64) -> Search {
         self.score_tolerance = tolerance.max(0.01);
         self
