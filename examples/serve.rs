@@ -119,6 +119,17 @@ async fn handle(State(served): State<Arc<Served>>, request: Request) -> Response
             return text(StatusCode::FORBIDDEN, "the key leaves the served directory")
         }
     };
+    // The file's length is checked before it is read: an object over the input limit is
+    // never held in memory.
+    let limit = served.processor.limits().max_input_bytes;
+    match tokio::fs::metadata(&file).await {
+        Ok(meta) if meta.len() > limit => {
+            let message = format!("the object is {} bytes, the limit is {limit}", meta.len());
+            return text(StatusCode::PAYLOAD_TOO_LARGE, message);
+        }
+        Ok(_) => {}
+        Err(_) => return text(StatusCode::NOT_FOUND, "no such key"),
+    }
     let Ok(bytes) = tokio::fs::read(&file).await else {
         return text(StatusCode::NOT_FOUND, "no such key");
     };

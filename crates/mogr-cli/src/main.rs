@@ -46,9 +46,10 @@ enum Command {
         /// is over SIZE: bytes, or with a K, M or G suffix (powers of 1024), e.g. `512M`.
         #[arg(long, value_name = "SIZE", value_parser = parse_size)]
         memory_budget: Option<u64>,
-        /// Stop (exit 1) work still running after this many seconds, e.g. `2.5`.
-        #[arg(long, value_name = "SECONDS")]
-        deadline: Option<f64>,
+        /// Stop (exit 1) work still running after DURATION: seconds (`5`, `2.5`, `5s`) or
+        /// milliseconds (`500ms`).
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        deadline: Option<std::time::Duration>,
     },
     /// Persistent processing: apply the rules of a `Pic-Operations` header to an uploaded
     /// image, write each result under OUTDIR at its resolved key (never outside OUTDIR), and
@@ -109,8 +110,8 @@ fn main() -> ExitCode {
             if let Some(bytes) = memory_budget {
                 processor = processor.with_memory_budget(bytes);
             }
-            if let Some(s) = deadline {
-                processor = processor.with_deadline(std::time::Duration::from_secs_f64(s.max(0.0)));
+            if let Some(d) = deadline {
+                processor = processor.with_deadline(d);
             }
             process(&processor, &rule, &input, &output)
         }
@@ -122,9 +123,14 @@ fn main() -> ExitCode {
             styles,
         } => ops(&key, &pic_operations, &input, &outdir, &styles),
         Command::Info { input } => {
-            let result = read_input(&input)
-                .map_err(|e| format!("cannot read {}: {e}", input.display()))
-                .and_then(|bytes| mogr::info(&bytes).map_err(|e| e.to_string()));
+            let limit = mogr::Limits::default().max_input_bytes;
+            let result = match read_input(&input, limit) {
+                Ok(Input::Whole(bytes)) => mogr::info(&bytes).map_err(|e| e.to_string()),
+                Ok(Input::TooLarge { head, size }) => {
+                    Err(size_error(&head, size, limit).to_string())
+                }
+                Err(e) => Err(format!("cannot read {}: {e}", input.display())),
+            };
             match result {
                 Ok(info) => {
                     println!("{}", info.to_json());
@@ -158,6 +164,32 @@ impl Strip {
     }
 }
 
+/// The largest `Pic-Operations` header file read: the service's header is a short JSON
+/// document (a few rules), far below this.
+const MAX_PIC_OPERATIONS_BYTES: u64 = 64 * 1024;
+
+/// A duration: seconds (`5`, `2.5`, `5s`) or milliseconds (`500ms`), finite and not
+/// negative; anything else (`inf`, `nan`, `-1`, `1e300`, `5m`) is a usage error.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let (number, scale) = match (t.strip_suffix("ms"), t.strip_suffix('s')) {
+        (Some(n), _) => (n, 1e-3),
+        (None, Some(n)) => (n, 1.0),
+        (None, None) => (t, 1.0),
+    };
+    let wrong = || format!("`{text}` is not a duration (e.g. 5, 2.5, 500ms, 5s)");
+    // Only plain decimal numbers: no `inf`, `nan` or signs.
+    if number.is_empty()
+        || !number
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'.' || b == b'e')
+    {
+        return Err(wrong());
+    }
+    let value: f64 = number.parse().map_err(|_| wrong())?;
+    std::time::Duration::try_from_secs_f64(value * scale).map_err(|_| wrong())
+}
+
 fn parse_size(text: &str) -> Result<u64, String> {
     let t = text.trim();
     let (digits, shift) = match t.char_indices().last() {
@@ -174,8 +206,12 @@ fn parse_size(text: &str) -> Result<u64, String> {
 }
 
 fn process(processor: &mogr::Processor, rule: &str, input: &PathBuf, output: &PathBuf) -> ExitCode {
-    let bytes = match read_input(input) {
-        Ok(b) => b,
+    let limit = processor.limits().max_input_bytes;
+    let bytes = match read_input(input, limit) {
+        Ok(Input::Whole(b)) => b,
+        Ok(Input::TooLarge { head, size }) => {
+            return too_large(rule, input, output, head, size, limit)
+        }
         Err(e) => {
             eprintln!("mogr: cannot read {}: {e}", input.display());
             return ExitCode::from(1);
@@ -225,6 +261,89 @@ fn process(processor: &mogr::Processor, rule: &str, input: &PathBuf, output: &Pa
     ExitCode::SUCCESS
 }
 
+/// An input over the size limit, refused before it is read whole: a limits error, or under
+/// `ignore-error/1` on the first stage (where the service checks the size) the input copied
+/// to the output as it is, streamed.
+fn too_large(
+    rule: &str,
+    input: &PathBuf,
+    output: &PathBuf,
+    head: Vec<u8>,
+    size: Option<u64>,
+    limit: u64,
+) -> ExitCode {
+    let pipeline = match mogr::rule::parse(rule) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("mogr: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let format = mogr::ImageFormat::sniff(&head);
+    let error = size_error(&head, size, limit);
+    if !pipeline.stages.first().is_some_and(|s| s.ignores_errors()) {
+        eprintln!("mogr: {error}");
+        return ExitCode::from(error.kind().exit_code());
+    }
+    let copied = copy_input(input, output, &head);
+    let total = match copied {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!(
+                "mogr: cannot copy {} to {}: {e}",
+                input.display(),
+                output.display()
+            );
+            return ExitCode::from(1);
+        }
+    };
+    let line = json!({
+        "format": format.map(|f| f.name()),
+        "width": null,
+        "height": null,
+        "frames": null,
+        "quality": null,
+        "bytes": total,
+        "input_returned": true,
+        "reason": "ignored_error",
+        "ignored_error": error.to_string(),
+        "slim_flag": null,
+    });
+    if output.as_os_str() == "-" {
+        eprintln!("{line}");
+    } else {
+        println!("{line}");
+    }
+    ExitCode::SUCCESS
+}
+
+/// The limits error of an input over the size limit. For a stream only a lower bound of its
+/// size is known: the bytes read, one past the limit.
+fn size_error(head: &[u8], size: Option<u64>, limit: u64) -> mogr::Error {
+    mogr::Error::Limits {
+        format: mogr::FormatName(mogr::ImageFormat::sniff(head)),
+        kind: mogr::LimitKind::InputBytes {
+            found: size.unwrap_or(head.len() as u64),
+            limit,
+        },
+    }
+}
+
+/// Copies the input to the output as a stream: `head` (what was read of a stream already),
+/// then the rest. Returns the bytes written.
+fn copy_input(input: &PathBuf, output: &PathBuf, head: &[u8]) -> std::io::Result<u64> {
+    let mut reader: Box<dyn Read> = if input.as_os_str() == "-" {
+        Box::new(std::io::Cursor::new(head.to_vec()).chain(std::io::stdin().lock()))
+    } else {
+        Box::new(std::fs::File::open(input)?)
+    };
+    if output.as_os_str() == "-" {
+        std::io::copy(&mut reader, &mut std::io::stdout().lock())
+    } else {
+        std::io::copy(&mut reader, &mut std::fs::File::create(output)?)
+    }
+}
+
 fn ops(
     key: &str,
     pic_operations: &PathBuf,
@@ -232,10 +351,10 @@ fn ops(
     outdir: &std::path::Path,
     style_args: &[String],
 ) -> ExitCode {
-    let header = match read_input(pic_operations) {
+    let header = match read_small(pic_operations, MAX_PIC_OPERATIONS_BYTES) {
         Ok(b) => String::from_utf8_lossy(&b).into_owned(),
         Err(e) => {
-            eprintln!("mogr: cannot read {}: {e}", pic_operations.display());
+            eprintln!("mogr: {e}");
             return ExitCode::from(2);
         }
     };
@@ -256,14 +375,15 @@ fn ops(
             }
         }
     }
-    let bytes = match std::fs::read(input) {
+    let processor = mogr::Processor::new();
+    let bytes = match read_small(input, processor.limits().max_input_bytes) {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("mogr: cannot read {}: {e}", input.display());
+            eprintln!("mogr: {e}");
             return ExitCode::from(1);
         }
     };
-    let mut result = mogr::Processor::new().process_operations(key, &bytes, &operations, &styles);
+    let mut result = processor.process_operations(key, &bytes, &operations, &styles);
     // Keys are resolved to relative paths without `..`: joining keeps them under OUTDIR.
     for r in &mut result.results {
         let mogr::ops::ProcessResult::Done(o) = r else {
@@ -290,12 +410,51 @@ fn ops(
     }
 }
 
-fn read_input(path: &PathBuf) -> std::io::Result<Vec<u8>> {
+/// An input as read under a size limit.
+enum Input {
+    /// The whole input, at most the limit.
+    Whole(Vec<u8>),
+    /// Larger than the limit: what was read of it (its first 64 bytes for a file whose
+    /// length said so at once, `limit + 1` bytes of a stream), and its size where known.
+    TooLarge { head: Vec<u8>, size: Option<u64> },
+}
+
+/// Reads a file (or standard input, `-`) holding at most `limit` bytes in memory: a regular
+/// file's length is checked before anything is read, and from any stream (a pipe,
+/// `/dev/zero`) at most `limit + 1` bytes are read.
+fn read_input(path: &PathBuf, limit: u64) -> std::io::Result<Input> {
+    let mut head = Vec::new();
     if path.as_os_str() == "-" {
-        let mut buf = Vec::new();
-        std::io::stdin().lock().read_to_end(&mut buf)?;
-        Ok(buf)
+        std::io::stdin()
+            .lock()
+            .take(limit.saturating_add(1))
+            .read_to_end(&mut head)?;
     } else {
-        std::fs::read(path)
+        let mut file = std::fs::File::open(path)?;
+        let meta = file.metadata()?;
+        if meta.is_file() && meta.len() > limit {
+            // Enough of it to tell the format.
+            (&mut file).take(64).read_to_end(&mut head)?;
+            return Ok(Input::TooLarge {
+                head,
+                size: Some(meta.len()),
+            });
+        }
+        file.take(limit.saturating_add(1)).read_to_end(&mut head)?;
+    }
+    if head.len() as u64 > limit {
+        return Ok(Input::TooLarge { head, size: None });
+    }
+    Ok(Input::Whole(head))
+}
+
+/// Reads a small file whole (at most `limit` bytes), such as a `Pic-Operations` header.
+fn read_small(path: &PathBuf, limit: u64) -> Result<Vec<u8>, String> {
+    match read_input(path, limit) {
+        Ok(Input::Whole(bytes)) => Ok(bytes),
+        Ok(Input::TooLarge { .. }) => {
+            Err(format!("{} is larger than {limit} bytes", path.display()))
+        }
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
     }
 }

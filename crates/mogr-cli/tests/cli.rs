@@ -265,3 +265,142 @@ fn process_memory_budget_and_deadline() {
     assert!(String::from_utf8_lossy(&late.stderr).contains("stopped"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("mogr-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn an_input_over_the_size_limit_is_refused_before_it_is_read() {
+    let dir = temp_dir("big");
+    // A 3 GiB sparse file that starts like a JPEG: its length alone refuses it.
+    let big = dir.join("big.jpg");
+    let file = std::fs::File::create(&big).unwrap();
+    file.set_len(3 << 30).unwrap();
+    drop(file);
+    let mut head = std::fs::OpenOptions::new().write(true).open(&big).unwrap();
+    head.write_all(&[0xFF, 0xD8, 0xFF]).unwrap();
+    drop(head);
+    let out_path = dir.join("out.jpg");
+    let (big_s, out_s) = (big.to_str().unwrap(), out_path.to_str().unwrap());
+    let out = mogr(&["process", "imageMogr2/quality/60", big_s, out_s], None);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("input is 3221225472 bytes, the limit is 33554432"),
+        "{err}"
+    );
+    assert!(!out_path.exists());
+    // An endless stream is read up to the limit, then refused.
+    let out = mogr(
+        &["process", "imageMogr2/quality/60", "/dev/zero", out_s],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("input is 33554433 bytes"), "{err}");
+    // `info` and a bad rule: the same refusal, and exit 2 for the rule.
+    let out = mogr(&["info", big_s], None);
+    assert_eq!(out.status.code(), Some(1));
+    let out = mogr(&["process", "imageMogr2/qualty/60", big_s, out_s], None);
+    assert_eq!(out.status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn ignore_error_returns_an_oversized_input_byte_for_byte_streamed() {
+    let dir = temp_dir("ignore");
+    // 33 MiB: over the 32 MiB limit, a PNG signature first.
+    let mut input = b"\x89PNG\r\n\x1a\n".to_vec();
+    input.extend((0..(33u32 << 20)).map(|i| (i % 251) as u8));
+    let path = dir.join("in.png");
+    std::fs::write(&path, &input).unwrap();
+    let out_path = dir.join("out.png");
+    let rule = "imageMogr2/format/webp/ignore-error/1";
+    let out = mogr(
+        &[
+            "process",
+            rule,
+            path.to_str().unwrap(),
+            out_path.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = json(&out.stdout);
+    assert_eq!(line["input_returned"], true);
+    assert_eq!(line["reason"], "ignored_error");
+    assert_eq!(line["format"], "png");
+    assert!(
+        std::fs::read(&out_path).unwrap() == input,
+        "file output differs"
+    );
+    // From standard input, through a pipe.
+    let out = mogr(
+        &["process", rule, "-", out_path.to_str().unwrap()],
+        Some(&input),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        std::fs::read(&out_path).unwrap() == input,
+        "stdin output differs"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_pic_operations_file_is_capped() {
+    let dir = temp_dir("ops-cap");
+    let ops = dir.join("ops.json");
+    std::fs::write(&ops, vec![b' '; 65 * 1024]).unwrap();
+    let out = mogr(
+        &[
+            "ops",
+            "a.jpg",
+            ops.to_str().unwrap(),
+            &image("jpeg/pil-flower.jpg"),
+            dir.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("larger than 65536 bytes"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn deadlines_are_durations_and_nothing_else() {
+    let input = image("jpeg/pil-flower.jpg");
+    // A deadline of 0 is accepted, and passes at once: the work stops (exit 1).
+    let out = mogr(
+        &["process", "--deadline", "0", "imageInfo", &input, "-"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("deadline passed"));
+    for ok in ["5", "2.5", "500ms", "5s", "1e19"] {
+        let out = mogr(
+            &["process", "--deadline", ok, "imageInfo", &input, "-"],
+            None,
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{ok}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for bad in ["inf", "nan", "1e300", "5m", "", "1e400", "-1", "0x10"] {
+        let flag = format!("--deadline={bad}");
+        let out = mogr(&["process", &flag, "imageInfo", &input, "-"], None);
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+    }
+}
