@@ -496,13 +496,28 @@ impl Processor {
         if !(stage.ignores_errors() && error.is_ignorable()) {
             return Err(error);
         }
-        // The header is read again with no limits, only to describe what is returned.
-        let probe = mogr_core::probe(input, &Limits::none())?;
-        Ok(Output::from_probe(
-            Cow::Borrowed(input),
-            probe,
-            Some(Returned::IgnoredError(error)),
-        ))
+        // The header is read again with no limits, only to describe what is returned. An
+        // image past what even its decoder's own caps allow (a HEIF declaring 65535x65535)
+        // is returned all the same, described by its format alone (sides 0).
+        let returned = Some(Returned::IgnoredError(error));
+        match mogr_core::probe(input, &Limits::none()) {
+            Ok(probe) => Ok(Output::from_probe(Cow::Borrowed(input), probe, returned)),
+            Err(e) => {
+                let Some(format) = ImageFormat::sniff(input) else {
+                    return Err(e);
+                };
+                Ok(Output {
+                    bytes: Cow::Borrowed(input),
+                    format,
+                    width: 0,
+                    height: 0,
+                    frames: 1,
+                    quality: None,
+                    returned,
+                    slim_flag: None,
+                })
+            }
+        }
     }
 }
 

@@ -161,6 +161,7 @@ pub fn decode(
             })
         }
         ImageFormat::Webp => {
+            let input = webp::riff_bounded(input);
             let mut d = limited(
                 image::codecs::webp::WebPDecoder::new(Cursor::new(input))
                     .map_err(image_err(format))?,

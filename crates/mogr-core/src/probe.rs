@@ -138,9 +138,16 @@ pub fn probe(input: &[u8], limits: &Limits) -> Result<Probe, Error> {
 
 #[cfg(feature = "heif")]
 fn heif_probe(input: &[u8], format: ImageFormat, limits: &Limits) -> Result<Probe, Error> {
+    // What the container declares is checked before libheif reads it (a size past libheif's
+    // own cap would otherwise be its decode error, not a limits error), frames included: an
+    // image sequence counts its samples.
+    let frames = crate::codecs::bmff::sequence_frames(input).map_or(1, |n| n.max(1));
+    if let Some((w, h)) = crate::codecs::bmff::largest_extents(input) {
+        limits.check_dimensions(format, w, h, frames)?;
+    }
     let (width, height, _) = crate::codecs::heif::read_header(input, format)?;
-    limits.check_dimensions(format, width, height, 1)?;
-    Ok(Probe::plain(format, width, height, 1))
+    limits.check_dimensions(format, width, height, frames)?;
+    Ok(Probe::plain(format, width, height, frames))
 }
 
 #[cfg(not(feature = "heif"))]

@@ -60,6 +60,22 @@ pub(crate) fn sequence_frames(data: &[u8]) -> Option<u32> {
     })
 }
 
+/// The largest width and height declared by any `ispe` (image spatial extents) property of
+/// the file's `meta/iprp/ipco` box: an upper bound on the size of every image item (the
+/// primary image, its grid, tiles and thumbnails), read before any decoder sees the file.
+/// `None` when there is none.
+#[cfg_attr(not(feature = "heif"), allow(dead_code))]
+pub(crate) fn largest_extents(data: &[u8]) -> Option<(u32, u32)> {
+    // meta is a full box: version and flags (4) before its children.
+    let meta = child(data, b"meta")?.get(4..)?;
+    let ipco = child(child(meta, b"iprp")?, b"ipco")?;
+    boxes(ipco)
+        .filter(|b| &b.kind == b"ispe")
+        // ispe: version and flags (4), width (4), height (4).
+        .filter_map(|b| Some((be_u32(b.payload, 4)?, be_u32(b.payload, 8)?)))
+        .reduce(|(w0, h0), (w1, h1)| (w0.max(w1), h0.max(h1)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,6 +113,29 @@ mod tests {
         let f = file(&[track(b"auxv", 9), track(b"pict", 5)]);
         assert_eq!(sequence_frames(&f), Some(5));
         assert_eq!(sequence_frames(&file(&[track(b"vide", 3)])), Some(3));
+    }
+
+    fn ispe(w: u32, h: u32) -> Vec<u8> {
+        let mut p = vec![0; 4];
+        p.extend_from_slice(&w.to_be_bytes());
+        p.extend_from_slice(&h.to_be_bytes());
+        bx(b"ispe", &p)
+    }
+
+    #[test]
+    fn the_largest_declared_extents_bound_every_item() {
+        let ipco = bx(
+            b"ipco",
+            &[ispe(64, 64), ispe(65535, 300), ispe(100, 65535)].concat(),
+        );
+        let mut meta = vec![0; 4];
+        meta.extend(bx(b"iprp", &ipco));
+        let mut f = bx(b"ftyp", b"heicmif1");
+        f.extend(bx(b"meta", &meta));
+        assert_eq!(largest_extents(&f), Some((65535, 65535)));
+        assert_eq!(largest_extents(&bx(b"ftyp", b"heicmif1")), None);
+        f.truncate(f.len() - 2);
+        assert_eq!(largest_extents(&f), None, "a damaged meta box");
     }
 
     #[test]

@@ -40,6 +40,20 @@ pub(crate) fn decode(data: &[u8], format: ImageFormat) -> Result<Raster, Error> 
     let plane = planes
         .interleaved
         .ok_or_else(|| Error::decode(format, "libheif returned no interleaved plane"))?;
+    // The limits were checked on the header's size; a coded image of another size is refused
+    // rather than passed on.
+    if (plane.width, plane.height) != (handle.width(), handle.height()) {
+        return Err(Error::decode(
+            format,
+            format!(
+                "the coded image is {}x{}, its header says {}x{}",
+                plane.width,
+                plane.height,
+                handle.width(),
+                handle.height()
+            ),
+        ));
+    }
     let (w, h) = (plane.width as usize, plane.height as usize);
     let (layout, channels) = if alpha {
         (Layout::Rgba, 4)

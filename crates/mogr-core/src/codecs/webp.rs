@@ -72,13 +72,28 @@ fn bitstream_size(fourcc: &[u8], p: &[u8]) -> Result<(u32, u32, bool), Error> {
     }
 }
 
+/// The bytes the RIFF header says the file holds (its length field plus 8), at most the
+/// whole input: what the header was read from, and so what a decoder is given, so that
+/// what is counted and what is decoded are the same bytes (a frame appended after the RIFF
+/// length is never decoded).
+pub(crate) fn riff_bounded(data: &[u8]) -> &[u8] {
+    match data.get(4..8) {
+        Some(b) => {
+            let riff_len = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
+            &data[..riff_len
+                .saturating_add(8)
+                .clamp(12.min(data.len()), data.len())]
+        }
+        None => data,
+    }
+}
+
 /// Reads a WebP's chunks up to what is needed for dimensions, frames and lossiness.
 pub fn read_header(data: &[u8]) -> Result<WebpHeader, Error> {
     if data.len() < 12 || &data[..4] != b"RIFF" || &data[8..12] != b"WEBP" {
         return Err(bad("not a RIFF WEBP file"));
     }
-    let riff_len = u32::from_le_bytes([data[4], data[5], data[6], data[7]]) as usize;
-    let body = &data[12..(8 + riff_len).clamp(12, data.len())];
+    let body = &riff_bounded(data)[12..];
     let mut canvas: Option<(u32, u32, bool)> = None;
     let mut first: Option<(u32, u32, bool)> = None;
     let mut frames = 0u32;
