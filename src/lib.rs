@@ -125,7 +125,7 @@
 
 pub use mogr_core::{
     quality, Error, ErrorKind, FormatName, ImageFormat, LimitKind, Limits, ServiceCode, Stop,
-    StopReason,
+    StopReason, XmlWriter,
 };
 pub use mogr_core::{ImageInfo, Metadata};
 pub use mogr_parse::{self as rule, ParseError, Pipeline};

@@ -21,7 +21,8 @@ use std::collections::HashMap;
 use mogr_core::DecodeCache;
 use sha1::{Digest, Sha1};
 
-use crate::{ImageFormat, ImageInfo, Processor, ServiceCode};
+use crate::{ImageFormat, ImageInfo, Processor, ServiceCode, XmlWriter};
+use mogr_parse::Printable;
 
 /// At most this many rules in one `Pic-Operations` header (the service's limit).
 pub const MAX_RULES: usize = 5;
@@ -77,7 +78,7 @@ pub enum OpsError {
         index: usize,
     },
     /// A `fileid` ending with `/`, which names no file.
-    #[error("rule {index}: fileid `{fileid}` ends with `/`, which leaves an empty file name")]
+    #[error("rule {index}: fileid `{}` ends with `/`, which leaves an empty file name", Printable(.fileid))]
     TrailingSlash {
         /// The rule's position, from 0.
         index: usize,
@@ -85,13 +86,13 @@ pub enum OpsError {
         fileid: String,
     },
     /// A `fileid` that is not valid percent-encoded UTF-8.
-    #[error("fileid `{0}` is not valid URL encoding")]
+    #[error("fileid `{}` is not valid URL encoding", Printable(.0))]
     Encoding(String),
     /// A `fileid` that would leave the bucket's root (`..` segments, encoded or not).
-    #[error("fileid `{0}` leaves the bucket's root")]
+    #[error("fileid `{}` leaves the bucket's root", Printable(.0))]
     Escapes(String),
     /// `style/<name>` with no such style.
-    #[error("no style named `{0}`")]
+    #[error("no style named `{}`", Printable(.0))]
     UnknownStyle(String),
 }
 
@@ -318,64 +319,43 @@ impl UploadResult {
 
     /// The service's `UploadResult` XML document.
     pub fn to_xml(&self) -> String {
-        let mut x = String::from("<UploadResult><OriginalInfo>");
-        el(&mut x, "Key", &self.original.key);
-        el(&mut x, "Location", &self.original.location);
-        el(&mut x, "ETag", &self.original.etag);
+        let mut w = XmlWriter::new();
+        w.open("UploadResult")
+            .open("OriginalInfo")
+            .element("Key", &self.original.key)
+            .element("Location", &self.original.location)
+            .element("ETag", &self.original.etag);
         if let Some(info) = &self.original.image_info {
-            x.push_str(&info.to_xml());
+            info.write_xml(&mut w);
         }
-        x.push_str("</OriginalInfo><ProcessResults>");
+        w.close("OriginalInfo").open("ProcessResults");
         for r in &self.results {
-            x.push_str("<Object>");
+            w.open("Object");
             match r {
                 ProcessResult::Done(o) => {
-                    el(&mut x, "Key", &o.key);
-                    el(&mut x, "Location", &o.location);
-                    el(&mut x, "Format", o.format.name());
-                    el(&mut x, "Width", &o.width.to_string());
-                    el(&mut x, "Height", &o.height.to_string());
-                    el(&mut x, "Size", &o.size.to_string());
-                    el(
-                        &mut x,
-                        "Quality",
-                        &o.quality.map(|q| q.to_string()).unwrap_or_default(),
-                    );
-                    el(&mut x, "ETag", &o.etag);
-                    el(&mut x, "FrameCount", &o.frame_count.to_string());
-                    el(&mut x, "Md5", &o.md5);
+                    let quality = o.quality.map(|q| q.to_string()).unwrap_or_default();
+                    w.element("Key", &o.key)
+                        .element("Location", &o.location)
+                        .element("Format", o.format.name())
+                        .element("Width", &o.width.to_string())
+                        .element("Height", &o.height.to_string())
+                        .element("Size", &o.size.to_string())
+                        .element("Quality", &quality)
+                        .element("ETag", &o.etag)
+                        .element("FrameCount", &o.frame_count.to_string())
+                        .element("Md5", &o.md5);
                 }
                 ProcessResult::Failed { key, code, message } => {
-                    el(&mut x, "Key", key);
-                    el(&mut x, "Code", code.as_str());
-                    el(&mut x, "Message", message);
+                    w.element("Key", key)
+                        .element("Code", code.as_str())
+                        .element("Message", message);
                 }
             }
-            x.push_str("</Object>");
+            w.close("Object");
         }
-        x.push_str("</ProcessResults></UploadResult>");
-        x
+        w.close("ProcessResults").close("UploadResult");
+        w.finish()
     }
-}
-
-/// `<name>escaped text</name>`.
-fn el(x: &mut String, name: &str, text: &str) {
-    x.push('<');
-    x.push_str(name);
-    x.push('>');
-    for c in text.chars() {
-        match c {
-            '&' => x.push_str("&amp;"),
-            '<' => x.push_str("&lt;"),
-            '>' => x.push_str("&gt;"),
-            '"' => x.push_str("&quot;"),
-            '\'' => x.push_str("&apos;"),
-            c => x.push(c),
-        }
-    }
-    x.push_str("</");
-    x.push_str(name);
-    x.push('>');
 }
 
 /// The quoted hex SHA-1, as the service's ETag.
@@ -543,9 +523,12 @@ mod tests {
 
     #[test]
     fn xml_escapes_text() {
-        let mut x = String::new();
-        el(&mut x, "Key", "a&b<\"c\">");
-        assert_eq!(x, "<Key>a&amp;b&lt;&quot;c&quot;&gt;</Key>");
+        let mut w = XmlWriter::new();
+        w.element("Key", "a&b<\"c\">\u{0}\u{1b}\t");
+        assert_eq!(
+            w.finish(),
+            "<Key>a&amp;b&lt;&quot;c&quot;&gt;\u{FFFD}\u{FFFD}\t</Key>"
+        );
         assert_eq!(etag(b"abc"), "\"a9993e364706816aba3e25717850c26c9cd0d89d\"");
     }
 }

@@ -142,3 +142,38 @@ fn an_animated_webp_decodes_only_the_frames_its_riff_length_holds() {
     let out = mogr::process(&crafted, "imageMogr2/format/gif").unwrap();
     assert_eq!(out.frames, counted);
 }
+
+#[test]
+fn an_animation_of_identical_frames_becomes_a_still_webp() {
+    let bitmap = mogr_core::Bitmap {
+        width: 16,
+        height: 12,
+        layout: mogr_core::Layout::Rgba,
+        data: (0..16 * 12 * 4).map(|i| (i * 7 % 256) as u8 | 1).collect(),
+    };
+    let frame = mogr_core::Frame {
+        bitmap: bitmap.clone(),
+        delay_ms: 100,
+    };
+    let raster = mogr_core::Raster {
+        frames: vec![frame.clone(), frame.clone(), frame],
+        loop_count: Some(0),
+        icc: None,
+    };
+    let gif = mogr_core::internals::gif::encode(&raster).unwrap();
+    assert_eq!(mogr::info(&gif).unwrap().frame_count, 3);
+    for rule in [
+        "imageMogr2/format/webp",
+        "imageMogr2/format/webp/quality/80",
+    ] {
+        let out = mogr::process(&gif, rule).unwrap_or_else(|e| panic!("{rule}: {e}"));
+        assert_eq!(
+            (out.format, out.frames),
+            (mogr::ImageFormat::Webp, 1),
+            "{rule}"
+        );
+        let back = decode_all(&out.bytes);
+        assert_eq!(back.frames.len(), 1);
+        assert_eq!((back.first().width, back.first().height), (16, 12));
+    }
+}

@@ -135,3 +135,37 @@ fn the_corpus_through_one_header() {
         }
     }
 }
+
+#[test]
+fn control_characters_in_keys_and_rules_keep_the_xml_well_formed() {
+    let input = image("jpeg/pil-flower.jpg");
+    // JSON escapes put control characters in a fileid, a rule and (through them) messages.
+    let header = ops(r#"{"is_pic_info":1,"rules":[
+        {"fileid":"out\u0001\u001b[31m.png","rule":"imageMogr2/format/png"},
+        {"fileid":"bad\u0007.jpg","rule":"imageMogr2/qual\u0007ity/50"},
+        {"fileid":"%01x%7F.jpg","rule":"imageMogr2/quality/50"}
+    ]}"#);
+    let result = mogr::process_operations("in\u{2}.jpg", &input, &header, &Styles::new());
+    let xml = result.to_xml();
+    let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{e}: {xml:?}"));
+    let keys: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("Key"))
+        .filter_map(|n| n.text())
+        .collect();
+    assert_eq!(keys.len(), 4, "{xml:?}");
+    assert!(keys.iter().all(|k| !k.chars().any(|c| c < ' ')), "{keys:?}");
+    let info = result.original.image_info.as_ref().unwrap().to_xml();
+    roxmltree::Document::parse(&info).unwrap();
+    // The failed rule's message shows the control character escaped, not raw.
+    let message = result
+        .results
+        .iter()
+        .find_map(|r| match r {
+            ProcessResult::Failed { message, .. } => Some(message.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(message.contains("qual\\u{7}ity"), "{message:?}");
+    assert!(!message.chars().any(|c| c.is_control()), "{message:?}");
+}

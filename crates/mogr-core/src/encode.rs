@@ -107,7 +107,10 @@ pub fn encode(
             return gif::encode_with_colors(&icc::to_srgb(raster), colors);
         }
         ImageFormat::Webp => {
-            if raster.frames.len() > 1 {
+            // libwebp merges identical consecutive frames (their durations added) and writes
+            // nothing when every frame is the same: such an animation is one still picture.
+            let all_same = raster.frames.windows(2).all(|w| w[0].bitmap == w[1].bitmap);
+            if raster.frames.len() > 1 && !all_same {
                 let out = webp::encode_animated(raster, settings.quality)?;
                 return match &raster.icc {
                     Some(icc) => webp::with_icc(&out, icc),

@@ -55,27 +55,28 @@ impl ImageInfo {
 
     /// The `<ImageInfo>` XML element, as in the service's documents.
     pub fn to_xml(&self) -> String {
-        let mut x = String::from("<ImageInfo>");
-        let mut field = |name: &str, value: &str| {
-            x.push_str(&format!("<{name}>{value}</{name}>"));
-        };
-        field("Format", self.format.name());
-        field("Width", &self.width.to_string());
-        field("Height", &self.height.to_string());
-        field("Size", &self.size.to_string());
-        field(
-            "Quality",
-            &self.quality.map(|q| q.to_string()).unwrap_or_default(),
-        );
-        field("Ave", &self.ave);
-        field("Orientation", &self.orientation.to_string());
-        field("FrameCount", &self.frame_count.to_string());
-        field("BitDepth", &self.bit_depth.to_string());
-        field("HorizontalDpi", &self.horizontal_dpi.to_string());
-        field("VerticalDpi", &self.vertical_dpi.to_string());
-        field("Md5", &self.md5);
-        x.push_str("</ImageInfo>");
-        x
+        let mut w = crate::XmlWriter::new();
+        self.write_xml(&mut w);
+        w.finish()
+    }
+
+    /// Writes the `<ImageInfo>` element into a larger document (the `UploadResult`).
+    pub fn write_xml(&self, w: &mut crate::XmlWriter) {
+        let quality = self.quality.map(|q| q.to_string()).unwrap_or_default();
+        w.open("ImageInfo")
+            .element("Format", self.format.name())
+            .element("Width", &self.width.to_string())
+            .element("Height", &self.height.to_string())
+            .element("Size", &self.size.to_string())
+            .element("Quality", &quality)
+            .element("Ave", &self.ave)
+            .element("Orientation", &self.orientation.to_string())
+            .element("FrameCount", &self.frame_count.to_string())
+            .element("BitDepth", &self.bit_depth.to_string())
+            .element("HorizontalDpi", &self.horizontal_dpi.to_string())
+            .element("VerticalDpi", &self.vertical_dpi.to_string())
+            .element("Md5", &self.md5)
+            .close("ImageInfo");
     }
 }
 

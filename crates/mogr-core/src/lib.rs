@@ -53,6 +53,7 @@ mod probe;
 pub mod quality;
 mod stop;
 mod transcode;
+mod xml;
 
 pub use decode::decode;
 pub use encode::{encode, EncodeSettings};
@@ -66,6 +67,7 @@ pub use pixels::{Bitmap, Frame, Layout, Raster};
 pub use probe::{probe, Admitted, Probe};
 pub use stop::Stop;
 pub use transcode::{apply, DecodeCache, Encoded, Options};
+pub use xml::XmlWriter;
 
 pub use codecs::jpeg::markers::Density;
 

@@ -131,10 +131,11 @@ impl fmt::Display for ErrorKind {
             ErrorKind::InfoNotLast => f.write_str("imageInfo must be the last stage"),
             ErrorKind::UnknownStage { found } => write!(
                 f,
-                "unknown operation `{found}`, expected imageMogr2, imageSlim or imageInfo"
+                "unknown operation `{}`, expected imageMogr2, imageSlim or imageInfo",
+                Printable(found)
             ),
             ErrorKind::UnknownParameter { found } => {
-                write!(f, "unknown imageMogr2 parameter `{found}`")
+                write!(f, "unknown imageMogr2 parameter `{}`", Printable(found))
             }
             ErrorKind::RepeatedParameter { name } => write!(f, "{name} is given more than once"),
             ErrorKind::ConflictingParameters { name, other } => {
@@ -145,13 +146,14 @@ impl fmt::Display for ErrorKind {
                 name,
                 found,
                 expected,
-            } => write!(f, "{name} must be {expected}, found `{found}`"),
+            } => write!(f, "{name} must be {expected}, found `{}`", Printable(found)),
             ErrorKind::UnknownFormat { found } => write!(
                 f,
-                "unknown format `{found}`, expected one of jpg, jpeg, yjpeg, png, bmp, gif, webp, heif, heic, avif, tpg"
+                "unknown format `{}`, expected one of jpg, jpeg, yjpeg, png, bmp, gif, webp, heif, heic, avif, tpg",
+                Printable(found)
             ),
             ErrorKind::Unexpected { found, expected } => {
-                write!(f, "expected {expected}, found `{found}`")
+                write!(f, "expected {expected}, found `{}`", Printable(found))
             }
             ErrorKind::OutOfRange {
                 name,
@@ -166,5 +168,28 @@ impl fmt::Display for ErrorKind {
                 }
             }
         }
+    }
+}
+
+/// User text shown in a message, with control characters escaped (`\u{7}`, `\n`, ...) so
+/// that an error message echoing a rule or a key never carries raw control bytes into a
+/// terminal, a log line or a document.
+///
+/// ```
+/// assert_eq!(mogr_parse::Printable("a\u{7}b\nc").to_string(), "a\\u{7}b\\nc");
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Printable<'a>(pub &'a str);
+
+impl fmt::Display for Printable<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.0.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                fmt::Write::write_char(f, c)?;
+            }
+        }
+        Ok(())
     }
 }

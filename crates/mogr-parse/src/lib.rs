@@ -43,7 +43,7 @@ mod error;
 mod grammar;
 
 pub use ast::{Format, MogrParams, Pipeline, Quality, Stage, Value};
-pub use error::{ErrorKind, ParseError};
+pub use error::{ErrorKind, ParseError, Printable};
 
 /// Longest rule string accepted, in bytes.
 pub const MAX_RULE_LEN: usize = 4096;
