@@ -8,6 +8,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+mod store;
 use serde_json::json;
 
 #[derive(Parser)]
@@ -384,21 +386,23 @@ fn ops(
         }
     };
     let mut result = processor.process_operations(key, &bytes, &operations, &styles);
-    // Keys are resolved to relative paths without `..`: joining keeps them under OUTDIR.
+    let store = match store::OutDir::open(outdir) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("mogr: cannot open {}: {e}", outdir.display());
+            return ExitCode::from(1);
+        }
+    };
+    // Each result is written inside OUTDIR or refused; the others are still written.
     for r in &mut result.results {
         let mogr::ops::ProcessResult::Done(o) = r else {
             continue;
         };
-        let path = outdir.join(&o.key);
-        let written = path
-            .parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| std::fs::write(&path, &o.bytes));
-        if let Err(e) = written {
+        if let Err(e) = store.write(&o.key, &o.bytes) {
             *r = mogr::ops::ProcessResult::Failed {
                 key: o.key.clone(),
                 code: mogr::ServiceCode::ProcessFailed,
-                message: format!("cannot write {}: {e}", path.display()),
+                message: format!("cannot write {}: {e}", o.key),
             };
         }
     }

@@ -404,3 +404,114 @@ fn deadlines_are_durations_and_nothing_else() {
         assert_eq!(out.status.code(), Some(2), "{bad}");
     }
 }
+
+/// Runs `mogr ops` with `rules` (fileid, rule) for the upload `key`, into `outdir`.
+fn ops_into(
+    dir: &std::path::Path,
+    key: &str,
+    rules: &[(&str, &str)],
+    outdir: &std::path::Path,
+) -> Output {
+    let rules: Vec<String> = rules
+        .iter()
+        .map(|(f, r)| format!(r#"{{"fileid":"{f}","rule":"{r}"}}"#))
+        .collect();
+    let ops = dir.join("ops.json");
+    std::fs::write(&ops, format!(r#"{{"rules":[{}]}}"#, rules.join(","))).unwrap();
+    mogr(
+        &[
+            "ops",
+            key,
+            ops.to_str().unwrap(),
+            &image("jpeg/pil-flower.jpg"),
+            outdir.to_str().unwrap(),
+        ],
+        None,
+    )
+}
+
+#[test]
+fn ops_never_writes_through_a_symbolic_link() {
+    use std::os::unix::fs::symlink;
+    let dir = temp_dir("links");
+    let outdir = dir.join("out");
+    let elsewhere = dir.join("elsewhere");
+    std::fs::create_dir_all(&outdir).unwrap();
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let victim = elsewhere.join("victim.png");
+    std::fs::write(&victim, b"keep me").unwrap();
+    // A linked folder, a linked file, a dangling link, and a linked parent of the key's folder.
+    symlink(&elsewhere, outdir.join("link")).unwrap();
+    symlink(&victim, outdir.join("file.png")).unwrap();
+    symlink(elsewhere.join("created.png"), outdir.join("dangling.png")).unwrap();
+    symlink(&elsewhere, outdir.join("photos")).unwrap();
+    let png = "imageMogr2/format/png";
+    let out = ops_into(
+        &dir,
+        "photos/in.jpg",
+        &[
+            ("/link/x.png", png),
+            ("/file.png", png),
+            ("/dangling.png", png),
+            ("beside.png", png), // photos/beside.png: its folder is a link
+            ("/fine/ok.png", png),
+        ],
+        &outdir,
+    );
+    assert_eq!(out.status.code(), Some(1), "one or more results refused");
+    let xml = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        xml.matches("<Code>ProcessFailed</Code>").count(),
+        4,
+        "{xml}"
+    );
+    assert!(
+        xml.contains("is a symbolic link, which is not followed"),
+        "{xml}"
+    );
+    // Nothing outside OUTDIR was created or changed; the links are as they were.
+    let mut names: Vec<_> = std::fs::read_dir(&elsewhere)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["victim.png"]);
+    assert_eq!(std::fs::read(&victim).unwrap(), b"keep me");
+    assert!(std::fs::symlink_metadata(outdir.join("file.png"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    // The result with a clean path is written, whole, and no temporary file is left.
+    let ok = std::fs::read(outdir.join("fine/ok.png")).unwrap();
+    assert!(ok.starts_with(b"\x89PNG"));
+    let leftovers: Vec<_> = std::fs::read_dir(outdir.join("fine"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.contains("mogr-tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn ops_replaces_an_existing_result_atomically() {
+    let dir = temp_dir("replace");
+    let outdir = dir.join("out");
+    std::fs::create_dir_all(outdir.join("a")).unwrap();
+    std::fs::write(outdir.join("a/r.webp"), b"old").unwrap();
+    let out = ops_into(
+        &dir,
+        "a/in.jpg",
+        &[("r.webp", "imageMogr2/format/webp")],
+        &outdir,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(outdir.join("a/r.webp")).unwrap();
+    assert!(bytes.starts_with(b"RIFF"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
