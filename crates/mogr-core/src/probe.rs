@@ -136,14 +136,36 @@ pub fn probe(input: &[u8], limits: &Limits) -> Result<Probe, Error> {
     }
 }
 
+/// How far an HEVC/AV1 coded picture may exceed the size its HEIF/AVIF item declares: the
+/// padding to whole coding blocks (HEVC's largest coding tree unit, AV1's superblock: 64).
+#[cfg(feature = "heif")]
+const CODING_PADDING: u32 = 64;
+
 #[cfg(feature = "heif")]
 fn heif_probe(input: &[u8], format: ImageFormat, limits: &Limits) -> Result<Probe, Error> {
     // What the container declares is checked before libheif reads it (a size past libheif's
     // own cap would otherwise be its decode error, not a limits error), frames included: an
     // image sequence counts its samples.
-    let frames = crate::codecs::bmff::sequence_frames(input).map_or(1, |n| n.max(1));
-    if let Some((w, h)) = crate::codecs::bmff::largest_extents(input) {
+    use crate::codecs::bmff;
+    let frames = bmff::sequence_frames(input).map_or(1, |n| n.max(1));
+    let declared = bmff::largest_extents(input);
+    if let Some((w, h)) = declared {
         limits.check_dimensions(format, w, h, frames)?;
+    }
+    // What the decoder will allocate for: the coded size in the HEVC/AV1 configuration. It
+    // may exceed the declared size by the padding to whole coding blocks (at most 64 px),
+    // never more.
+    if let Some((cw, ch)) = bmff::largest_coded(input) {
+        limits.check_dimensions(format, cw, ch, frames)?;
+        let (dw, dh) = declared.unwrap_or((0, 0));
+        if cw > dw.saturating_add(CODING_PADDING) || ch > dh.saturating_add(CODING_PADDING) {
+            return Err(Error::decode(
+                format,
+                format!(
+                    "the coded image is {cw}x{ch}, larger than the {dw}x{dh} its header declares"
+                ),
+            ));
+        }
     }
     let (width, height, _) = crate::codecs::heif::read_header(input, format)?;
     limits.check_dimensions(format, width, height, frames)?;

@@ -76,6 +76,22 @@ pub(crate) fn largest_extents(data: &[u8]) -> Option<(u32, u32)> {
         .reduce(|(w0, h0), (w1, h1)| (w0.max(w1), h0.max(h1)))
 }
 
+/// The largest picture size any decoder configuration of the file's items codes (`hvcC`
+/// sequence parameter sets, `av1C` sequence headers; see [`super::coded`]): what a decoder
+/// will allocate for, whatever `ispe` declares. `None` when none can be read.
+#[cfg_attr(not(feature = "heif"), allow(dead_code))]
+pub(crate) fn largest_coded(data: &[u8]) -> Option<(u32, u32)> {
+    let meta = child(data, b"meta")?.get(4..)?;
+    let ipco = child(child(meta, b"iprp")?, b"ipco")?;
+    boxes(ipco)
+        .filter_map(|b| match &b.kind {
+            b"hvcC" => super::coded::hevc(b.payload),
+            b"av1C" => super::coded::av1(b.payload),
+            _ => None,
+        })
+        .reduce(|(w0, h0), (w1, h1)| (w0.max(w1), h0.max(h1)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,6 +152,43 @@ mod tests {
         assert_eq!(largest_extents(&bx(b"ftyp", b"heicmif1")), None);
         f.truncate(f.len() - 2);
         assert_eq!(largest_extents(&f), None, "a damaged meta box");
+    }
+
+    #[test]
+    fn every_heif_and_avif_test_file_declares_its_coded_size() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut dirs = vec![
+            root.join("tests/images/heic"),
+            root.join("tests/images/avif"),
+        ];
+        dirs.push(root.join("../shared/corpus/heic"));
+        dirs.push(root.join("../shared/corpus/avif"));
+        let mut checked = 0;
+        for dir in dirs {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let data = std::fs::read(e.path()).unwrap();
+                let name = e.path().display().to_string();
+                let (dw, dh) = largest_extents(&data).unwrap_or_else(|| panic!("{name}: no ispe"));
+                let Some((cw, ch)) = largest_coded(&data) else {
+                    // An av1C without its sequence header is allowed (the size is then
+                    // checked after decoding).
+                    assert!(
+                        data.windows(4).any(|w| w == b"av1C"),
+                        "{name}: no coded size"
+                    );
+                    continue;
+                };
+                assert!(
+                    cw <= dw + 64 && ch <= dh + 64,
+                    "{name}: {cw}x{ch} vs {dw}x{dh}"
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked >= 2, "only {checked} files");
     }
 
     #[test]

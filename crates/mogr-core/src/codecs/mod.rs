@@ -2,6 +2,8 @@
 
 pub(crate) mod bmff;
 pub(crate) mod bmp;
+#[cfg_attr(not(feature = "heif"), allow(dead_code))]
+pub(crate) mod coded;
 pub mod gif;
 #[cfg(feature = "heif")]
 pub(crate) mod heif;
