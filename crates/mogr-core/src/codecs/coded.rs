@@ -198,7 +198,7 @@ mod tests {
     impl Writer {
         fn put(&mut self, value: u64, bits: u32) {
             for i in (0..bits).rev() {
-                if self.n % 8 == 0 {
+                if self.n.is_multiple_of(8) {
                     self.bytes.push(0);
                 }
                 let v = ((value >> i) & 1) as u8;
