@@ -391,6 +391,8 @@ impl Processor {
             }
         }
         let stop = self.stop(call_stop);
+        // The stop reaches inside the stages: checked per frame decoded or written.
+        let options = self.options.clone().with_stop(stop.clone());
         // The bytes a stage made, once any stage changed them (the input is never copied),
         // and the facts about the bytes as they stand.
         let mut changed: Option<Vec<u8>> = None;
@@ -402,14 +404,14 @@ impl Processor {
             let bytes = changed.as_deref().unwrap_or(input);
             let result = match stage {
                 Stage::Mogr(params) if params.format == Some(Format::Yjpeg) => {
-                    mogr_slim::yjpeg(bytes, params, &self.options, &stop)
+                    mogr_slim::yjpeg(bytes, params, &options, &stop)
                 }
                 Stage::Mogr(params) => {
                     // The cache holds the original input's pixels: first stage only.
                     let cache = cache.filter(|_| changed.is_none());
                     match cache {
-                        Some(c) => c.apply(bytes, params, &self.options),
-                        None => mogr_core::apply(bytes, params, &self.options),
+                        Some(c) => c.apply(bytes, params, &options),
+                        None => mogr_core::apply(bytes, params, &options),
                     }
                 }
                 // The grammar only allows it last: report on the image as it stands.
@@ -427,7 +429,7 @@ impl Processor {
                     });
                 }
                 Stage::Slim => {
-                    let slimmed = mogr_slim::slim(bytes, &self.options, &self.slim, &stop);
+                    let slimmed = mogr_slim::slim(bytes, &options, &self.slim, &stop);
                     match slimmed {
                         Ok(s) => {
                             let compressed = s.flag == SlimFlag::Compressed;

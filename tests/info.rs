@@ -111,6 +111,7 @@ fn ave_composes_alpha_over_white() {
         &Raster::still(bitmap, None),
         mogr::ImageFormat::Png,
         settings,
+        &mogr::Stop::never(),
     )
     .unwrap();
     assert_eq!(mogr::info(&png).unwrap().ave, "0xff7f7f");

@@ -79,3 +79,50 @@ fn a_search_stops_within_its_deadline_and_on_a_flag() {
         "{cancelled:?}"
     );
 }
+
+/// An animation large enough that decoding and writing its frames takes a while.
+fn long_animation() -> Vec<u8> {
+    let (w, h) = (320u32, 240u32);
+    let frames = (0..90u32)
+        .map(|k| mogr_core::Frame {
+            bitmap: mogr_core::Bitmap {
+                width: w,
+                height: h,
+                layout: mogr_core::Layout::Rgba,
+                data: (0..w * h)
+                    .flat_map(|i| {
+                        let v = (i.wrapping_mul(2_654_435_761).wrapping_add(k * 7919)) >> 8;
+                        [v as u8, (v >> 8) as u8, (v >> 16) as u8, 255]
+                    })
+                    .collect(),
+            },
+            delay_ms: 40,
+        })
+        .collect();
+    let raster = mogr_core::Raster {
+        frames,
+        loop_count: Some(0),
+        icc: None,
+    };
+    mogr_core::internals::gif::encode(&raster).unwrap()
+}
+
+#[test]
+fn a_deadline_stops_an_animation_between_frames() {
+    let gif = long_animation();
+    let rule = "imageMogr2/cgif/60";
+    let start = Instant::now();
+    let full = Processor::new().process(&gif, rule).unwrap();
+    let whole = start.elapsed();
+    assert_eq!(full.frames, 60);
+    let deadline = whole / 4;
+    let start = Instant::now();
+    let stopped = Processor::new().with_deadline(deadline).process(&gif, rule);
+    let took = start.elapsed();
+    assert!(matches!(stopped, Err(Error::Stopped { .. })), "{stopped:?}");
+    // Within the deadline plus one frame's work: far less than the whole run.
+    assert!(
+        took < deadline + (whole - deadline) / 2,
+        "took {took:?} with a deadline of {deadline:?} (whole run {whole:?})"
+    );
+}

@@ -61,15 +61,16 @@ fn limited<D: ImageDecoder>(mut decoder: D, format: ImageFormat) -> Result<D, Er
 /// animation.
 fn frames_from<'a>(
     frames: image::Frames<'a>,
-    format: ImageFormat,
-    max: u32,
+    admitted: &Admitted,
     pick: FramePick,
 ) -> Result<Vec<Frame>, Error> {
+    let format = admitted.probe().format;
     let mut out: Vec<Frame> = Vec::with_capacity(pick.capacity());
-    for (idx, frame) in frames.take(max as usize).enumerate() {
+    for (idx, frame) in frames.take(admitted.max_frames() as usize).enumerate() {
         if pick.done(idx) {
             break;
         }
+        admitted.stop().check()?;
         let frame = frame.map_err(image_err(format))?;
         let (num, den) = frame.delay().numer_denom_ms();
         let delay_ms = num.checked_div(den).unwrap_or(0);
@@ -109,7 +110,8 @@ pub fn decode(
     pick: FramePick,
     orient: bool,
 ) -> Result<Raster, Error> {
-    let (format, max_frames) = (admitted.probe().format, admitted.max_frames());
+    let format = admitted.probe().format;
+    admitted.stop().check()?;
     match format {
         ImageFormat::Jpeg => {
             let header = markers::read_header(input)?;
@@ -152,7 +154,7 @@ pub fn decode(
                     .map_err(image_err(format))?,
                 format,
             )?;
-            let frames = frames_from(d.into_frames(), format, max_frames, pick)?;
+            let frames = frames_from(d.into_frames(), admitted, pick)?;
             let loop_count = (frames.len() > 1).then(|| gif::loop_count(input).unwrap_or(1));
             Ok(Raster {
                 frames,
@@ -176,7 +178,7 @@ pub fn decode(
                 1
             };
             if d.has_animation() {
-                let frames = frames_from(d.into_frames(), format, max_frames, pick)?
+                let frames = frames_from(d.into_frames(), admitted, pick)?
                     .into_iter()
                     .map(|f| Frame {
                         bitmap: f.bitmap.oriented(o),

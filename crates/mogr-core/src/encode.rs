@@ -7,6 +7,7 @@ use crate::error::{Error, FormatName};
 use crate::format::ImageFormat;
 use crate::icc;
 use crate::pixels::{Layout, Raster};
+use crate::stop::Stop;
 
 /// How to encode a raster. Build it from [`EncodeSettings::default`] with the `with_`
 /// methods; fields may be added in any release.
@@ -52,11 +53,16 @@ fn encode_err(format: ImageFormat) -> impl Fn(image::ImageError) -> Error {
 
 /// Encodes `raster` as `target`. Still formats take the first frame; alpha goes over white
 /// where the format has none (JPEG, BMP).
+///
+/// `stop` is checked before the encode and, for a GIF, before each frame; a single libwebp,
+/// libjpeg-class or libheif encode (an animated WebP included) runs to its end.
 pub fn encode(
     raster: &Raster,
     target: ImageFormat,
     settings: EncodeSettings,
+    stop: &Stop,
 ) -> Result<Vec<u8>, Error> {
+    stop.check()?;
     use image::ImageEncoder;
     let first = raster.first();
     let mut out = Vec::new();
@@ -104,7 +110,7 @@ pub fn encode(
         }
         ImageFormat::Gif => {
             let colors = settings.gif_colors.unwrap_or(255);
-            return gif::encode_with_colors(&icc::to_srgb(raster), colors);
+            return gif::encode_with_colors(&icc::to_srgb(raster), colors, stop);
         }
         ImageFormat::Webp => {
             // libwebp merges identical consecutive frames (their durations added) and writes

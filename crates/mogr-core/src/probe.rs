@@ -60,18 +60,33 @@ impl Probe {
         Ok(Admitted {
             probe: *self,
             max_frames: limits.max_frames,
+            stop: crate::Stop::never(),
         })
     }
 }
 
 /// An input admitted to one stage by [`Probe::admit`]: what [`crate::decode`] needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Admitted {
     probe: Probe,
     max_frames: u32,
+    stop: crate::Stop,
 }
 
 impl Admitted {
+    /// Decoding stops (with [`Error::Stopped`]) when `stop` says so, checked before each
+    /// frame of an animation.
+    #[must_use]
+    pub fn until(mut self, stop: &crate::Stop) -> Admitted {
+        self.stop = stop.clone();
+        self
+    }
+
+    /// When decoding stops.
+    pub(crate) fn stop(&self) -> &crate::Stop {
+        &self.stop
+    }
+
     /// The input's facts.
     pub fn probe(&self) -> &Probe {
         &self.probe

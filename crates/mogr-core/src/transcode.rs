@@ -16,16 +16,20 @@ use crate::limits::Limits;
 use crate::quality;
 
 use crate::metadata::Metadata;
+use crate::stop::Stop;
 
 /// Settings that apply to every stage. Build from [`Options::default`] with the `with_`
 /// methods; settings may be added in any release.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct Options {
     /// Input limits. Default: [`Limits::default`], the service's own.
     pub limits: Limits,
     /// Which metadata re-encoded outputs keep. Default: [`Metadata::Keep`].
     pub metadata: Metadata,
+    /// When to stop: checked before each frame decoded or written by mogr's own code, and
+    /// before each encode. Default: [`Stop::never`].
+    pub stop: Stop,
 }
 
 impl Options {
@@ -33,6 +37,13 @@ impl Options {
     #[must_use]
     pub fn with_limits(mut self, limits: Limits) -> Options {
         self.limits = limits;
+        self
+    }
+
+    /// With this stop (a deadline or a cancel flag).
+    #[must_use]
+    pub fn with_stop(mut self, stop: Stop) -> Options {
+        self.stop = stop;
         self
     }
 
@@ -140,7 +151,7 @@ pub(crate) fn apply_with<'a>(
     }
     let pick = FramePick::for_output(target, cgif, probe.frames);
     let estimate = budget::transcode(input, &probe, target, pick);
-    let admitted = probe.admit(&options.limits, estimate)?;
+    let admitted = probe.admit(&options.limits, estimate)?.until(&options.stop);
     let decode = || crate::decode::decode(input, &admitted, FramePick::All, true);
     let raster = match cache {
         // A cache holds every frame: fill it only when every frame is needed anyway.
@@ -163,7 +174,7 @@ pub(crate) fn apply_with<'a>(
         progressive: params.progressive(),
         ..Default::default()
     };
-    let bytes = crate::encode::encode(&raster, target, settings)?;
+    let bytes = crate::encode::encode(&raster, target, settings, &options.stop)?;
     // A GIF that kept every frame and did not get smaller: the input is better.
     let all_kept = raster.frames.len() as u32 == probe.frames;
     if target == ImageFormat::Gif
@@ -253,7 +264,7 @@ fn jpeg_to_jpeg<'a>(
         Some(bytes) => bytes,
         None => {
             let estimate = budget::transcode(input, &probe, target, FramePick::First(1));
-            let admitted = probe.admit(&options.limits, estimate)?;
+            let admitted = probe.admit(&options.limits, estimate)?.until(&options.stop);
             let mut still = crate::decode::decode(input, &admitted, FramePick::First(1), false)?;
             let bitmap = still.frames.swap_remove(0).bitmap;
             let settings = encode::JpegSettings {

@@ -34,7 +34,7 @@ pub(crate) fn slim(
             tried.push(colors);
             stop.check()?;
             let settings = EncodeSettings::default().with_gif_colors(colors);
-            let bytes = mogr_core::encode(&raster, ImageFormat::Gif, settings)?;
+            let bytes = mogr_core::encode(&raster, ImageFormat::Gif, settings, stop)?;
             found.encodes += 1;
             let decoded = crate::decode_candidate(&bytes)?;
             let score = references.score(&decoded)?;

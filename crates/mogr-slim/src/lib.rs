@@ -177,7 +177,9 @@ pub fn slim<'a>(
     stop: &Stop,
 ) -> Result<Slimmed<'a>, Error> {
     let probe = mogr_core::probe(input, &options.limits)?;
-    let admitted = probe.admit(&options.limits, memory_estimate(input, &probe))?;
+    let admitted = probe
+        .admit(&options.limits, memory_estimate(input, &probe))?
+        .until(stop);
     let threshold = slim.threshold;
     let searched = match probe.format {
         ImageFormat::Jpeg => {

@@ -46,7 +46,7 @@ pub(crate) fn slim(
             stop.check()?;
             let q = x.round() as u8;
             let settings = EncodeSettings::default().with_quality(q);
-            let bytes = mogr_core::encode(&raster, format, settings)?;
+            let bytes = mogr_core::encode(&raster, format, settings, stop)?;
             found.encodes += 1;
             let decoded = crate::decode_candidate(&bytes)?;
             let score = references.score(&decoded)?;

@@ -25,7 +25,9 @@ pub fn apply<'a>(
     }
     // The search's own estimate (only the first frame of an animation is read).
     let probe = mogr_core::probe(input, &options.limits)?.first_frame();
-    let admitted = probe.admit(&options.limits, crate::yjpeg_estimate(input, &probe))?;
+    let admitted = probe
+        .admit(&options.limits, crate::yjpeg_estimate(input, &probe))?
+        .until(stop);
     // The input's pixels as the jpg output shows them: as stored for a JPEG (its EXIF block
     // travels along), oriented and over white for other formats.
     let format = probe.format;

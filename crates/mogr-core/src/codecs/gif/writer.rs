@@ -13,13 +13,18 @@ use crate::format::ImageFormat;
 /// frame cannot make a pixel transparent. Alpha below 128 is transparent; other pixels are
 /// composed over white.
 pub fn encode(raster: &crate::pixels::Raster) -> Result<Vec<u8>, Error> {
-    encode_with_colors(raster, 255)
+    encode_with_colors(raster, 255, &crate::Stop::never())
 }
 
 /// As [`encode`], with at most `colors` palette entries (2..=255) besides the transparent one.
 /// When the frames hold no more distinct opaque colours than that, the palette is exactly
 /// those colours (no quantization, so a GIF re-encoded this way keeps its pixels).
-pub fn encode_with_colors(raster: &crate::pixels::Raster, colors: usize) -> Result<Vec<u8>, Error> {
+/// `stop` is checked before each frame is written.
+pub fn encode_with_colors(
+    raster: &crate::pixels::Raster,
+    colors: usize,
+    stop: &crate::Stop,
+) -> Result<Vec<u8>, Error> {
     use std::borrow::Cow;
     let colors = colors.clamp(2, 255);
     let fail = |e: ::gif::EncodingError| Error::Encode {
@@ -142,6 +147,7 @@ pub fn encode_with_colors(raster: &crate::pixels::Raster, colors: usize) -> Resu
             .map(|f| f.chunks_exact(4).map(&mut index).collect::<Vec<u8>>())
             .peekable();
         for (k, frame) in raster.frames.iter().enumerate() {
+            stop.check()?;
             let Some(cur) = all.next() else { break };
             let next = all.peek();
             // The rectangle that changed (the whole canvas for the first frame), grown by
