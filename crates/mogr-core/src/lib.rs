@@ -16,12 +16,13 @@
 //!
 //! ```
 //! use mogr_core::{apply, encode, probe, Bitmap, EncodeSettings, ImageFormat, Layout, Limits,
-//!     Options, Raster};
+//!     Options, Raster, Stop};
 //!
 //! // A 16x16 grey JPEG made on the spot, at quality 90.
 //! let bitmap = Bitmap { width: 16, height: 16, layout: Layout::Gray, data: vec![128; 256] };
 //! let settings = EncodeSettings::default().with_quality(90);
-//! let jpeg = encode(&Raster::still(bitmap, None), ImageFormat::Jpeg, settings).unwrap();
+//! let still = Raster::still(bitmap, None);
+//! let jpeg = encode(&still, ImageFormat::Jpeg, settings, &Stop::never()).unwrap();
 //!
 //! let p = probe(&jpeg, &Limits::default()).unwrap();
 //! assert_eq!((p.width, p.height, p.quality), (16, 16, Some(90)));
