@@ -65,6 +65,13 @@ impl Stop {
         self
     }
 
+    /// The time left before the deadline (zero once it passed); `None` without a deadline.
+    /// For a codec library that takes a time limit of its own (oxipng's `timeout`).
+    pub fn remaining(&self) -> Option<Duration> {
+        self.deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
     /// `Err(Error::Stopped)` when it is time to stop.
     pub fn check(&self) -> Result<(), Error> {
         if self.flags.iter().any(|f| f.load(Ordering::Relaxed)) {

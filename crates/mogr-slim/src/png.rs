@@ -96,6 +96,9 @@ fn search(
     let pixels = u64::from(bitmap.width) * u64::from(bitmap.height);
     let mut opts = oxipng_options(options.metadata, pixels);
     opts.optimize_alpha = true;
+    // oxipng stops its trials at a timeout of its own, set before each run to the time left
+    // before the deadline (a run cut short still returns a valid file, which the stop check
+    // after it refuses).
     // The families' results are sized with oxipng's fastest preset first; only those within
     // 3% of the smallest get the full preset (the slow part: near-optimal deflate).
     let mut quick = oxipng::Options::from_preset(0);
@@ -107,6 +110,7 @@ fn search(
         stop.check()?;
         let len = if several {
             found.encodes += 1;
+            quick.timeout = stop.remaining();
             encode(&pixels, raster.icc.as_deref(), &quick)?.len()
         } else {
             0
@@ -119,7 +123,9 @@ fn search(
             continue;
         }
         stop.check()?;
+        opts.timeout = stop.remaining();
         let bytes = encode(&pixels, raster.icc.as_deref(), &opts)?;
+        stop.check()?;
         found.encodes += 1;
         found.offer(bytes, score);
     }
@@ -130,8 +136,10 @@ fn search(
         .is_some_and(|(b, _)| b.len() * 10 < input.len() * 6);
     if !far_smaller {
         stop.check()?;
-        let bytes = oxipng::optimize_from_memory(input, &oxipng_options(options.metadata, pixels))
-            .map_err(fail)?;
+        let mut lossless = oxipng_options(options.metadata, pixels);
+        lossless.timeout = stop.remaining();
+        let bytes = oxipng::optimize_from_memory(input, &lossless).map_err(fail)?;
+        stop.check()?;
         found.encodes += 1;
         found.offer(bytes, 100.0);
     }
