@@ -52,7 +52,7 @@ fn jpeg(c: &mut Criterion) {
             segments: vec![],
         };
         group.bench_function(format!("encode_q60/{name}"), |b| {
-            b.iter(|| encode::encode(black_box(bitmap.clone()), &settings).unwrap())
+            b.iter(|| encode::encode(black_box(&bitmap), &settings).unwrap())
         });
         group.bench_function(format!("process_q60/{name}"), |b| {
             b.iter(|| mogr::process(black_box(bytes), "imageMogr2/quality/60!").unwrap())

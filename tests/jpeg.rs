@@ -583,7 +583,8 @@ fn dct_domain_requantization_is_clean_and_close_to_the_pixel_path() {
                 segments: vec![],
             };
             let pixel = decode(
-                &encode::encode(pixel_decode::decode(&input, &header).unwrap(), &settings).unwrap(),
+                &encode::encode(&pixel_decode::decode(&input, &header).unwrap(), &settings)
+                    .unwrap(),
             );
             let (to_source, pixel_to_source) = (
                 mean_abs_diff(&ours, &source),

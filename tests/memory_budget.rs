@@ -119,7 +119,7 @@ fn big_jpeg() -> Vec<u8> {
         density: None,
         segments: vec![],
     };
-    mogr_core::internals::jpeg_encode::encode(bitmap, &settings).unwrap()
+    mogr_core::internals::jpeg_encode::encode(&bitmap, &settings).unwrap()
 }
 
 fn raster_of(bytes: &[u8]) -> Raster {
@@ -191,6 +191,7 @@ fn estimates_bound_the_peak_of_large_stills() {
             "imageMogr2/format/webp",
             "imageSlim",
             "imageMogr2/format/yjpeg",
+            "imageInfo",
         ],
     );
 }
@@ -205,7 +206,9 @@ fn estimates_bound_the_peak_of_animations() {
             "imageMogr2/cgif/5",
             "imageMogr2/format/webp",
             "imageMogr2/format/png",
+            "imageMogr2/format/jpg",
             "imageSlim",
+            "imageInfo",
         ],
     );
 }

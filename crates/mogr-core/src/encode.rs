@@ -86,7 +86,7 @@ pub fn encode(
                 density: None,
                 segments,
             };
-            return jpeg_encode::encode(first.clone(), &js);
+            return jpeg_encode::encode(first, &js);
         }
         ImageFormat::Png => {
             let mut enc = image::codecs::png::PngEncoder::new(&mut out);

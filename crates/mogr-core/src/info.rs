@@ -84,21 +84,27 @@ impl ImageInfo {
 pub fn info(input: &[u8], limits: &Limits) -> Result<ImageInfo, Error> {
     let probe = crate::probe::probe(input, limits)?;
     let admitted = probe.admit(limits, crate::budget::info(input, &probe))?;
-    // A JPEG's mean colour comes from its 8x8 block means (a 1/8-scale decode).
+    // A JPEG's mean colour comes from its 8x8 block means (a 1/8-scale decode). The sums
+    // are taken from the decoded samples as they are (no RGBA copy: the decode is the peak).
     let bitmap = if probe.format == ImageFormat::Jpeg {
         let header = markers::read_header(input)?;
-        crate::codecs::jpeg::decode::decode_scaled(input, &header, true)?.to_rgba()
+        crate::codecs::jpeg::decode::decode_scaled(input, &header, true)?
     } else {
         let first = crate::frames::FramePick::First(1);
-        crate::decode::decode(input, &admitted, first, false)?
-            .first()
-            .to_rgba()
+        let mut raster = crate::decode::decode(input, &admitted, first, false)?;
+        raster.frames.swap_remove(0).bitmap
     };
-    let pixels = (bitmap.len() / 4).max(1) as u64;
+    let channels = bitmap.layout.channels();
+    let pixels = (bitmap.data.len() / channels).max(1) as u64;
     let mut sums = [0u64; 3];
-    for p in bitmap.chunks_exact(4) {
-        let a = u64::from(p[3]);
-        for (s, &c) in sums.iter_mut().zip(&p[..3]) {
+    for p in bitmap.data.chunks_exact(channels) {
+        let (rgb, a) = match p.len() {
+            1 => ([p[0]; 3], 255),
+            3 => ([p[0], p[1], p[2]], 255),
+            _ => ([p[0], p[1], p[2]], p[3]),
+        };
+        let a = u64::from(a);
+        for (s, &c) in sums.iter_mut().zip(&rgb) {
             *s += (u64::from(c) * a + 255 * (255 - a)) / 255;
         }
     }

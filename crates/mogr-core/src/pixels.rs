@@ -41,6 +41,11 @@ impl Bitmap {
         if self.layout != Layout::Rgba {
             return self;
         }
+        self.over_white()
+    }
+
+    /// A new RGB bitmap of these RGBA pixels composed over white (for RGBA input).
+    pub(crate) fn over_white(&self) -> Bitmap {
         let data = self
             .data
             .chunks_exact(4)
@@ -51,9 +56,10 @@ impl Bitmap {
             })
             .collect();
         Bitmap {
+            width: self.width,
+            height: self.height,
             layout: Layout::Rgb,
             data,
-            ..self
         }
     }
 }

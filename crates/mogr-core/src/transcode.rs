@@ -273,7 +273,7 @@ fn jpeg_to_jpeg<'a>(
                 density: header.density,
                 segments,
             };
-            encode::encode(bitmap, &settings)?
+            encode::encode(&bitmap, &settings)?
         }
     };
     Ok(Encoded {

@@ -30,8 +30,17 @@ pub fn subsampling_for(quality: u8) -> jpeg_encoder::SamplingFactor {
 /// Encodes `bitmap` (alpha is composed over white) with the IJG standard tables scaled by
 /// libjpeg's formula, so that the output's estimated quality is exactly `settings.quality`.
 /// Huffman tables are always optimized; grey stays grey.
-pub fn encode(bitmap: Bitmap, settings: &JpegSettings<'_>) -> Result<Vec<u8>, Error> {
-    let bitmap = bitmap.without_alpha();
+///
+/// The pixels are borrowed: only RGBA input is copied (composed over white), so that an
+/// encode holds the decoded image once.
+pub fn encode(bitmap: &Bitmap, settings: &JpegSettings<'_>) -> Result<Vec<u8>, Error> {
+    let composed;
+    let bitmap = if bitmap.layout == Layout::Rgba {
+        composed = bitmap.over_white();
+        &composed
+    } else {
+        bitmap
+    };
     let (w, h) = (
         u16::try_from(bitmap.width).map_err(|_| too_large())?,
         u16::try_from(bitmap.height).map_err(|_| too_large())?,
