@@ -99,12 +99,7 @@ fn long_animation() -> Vec<u8> {
             delay_ms: 40,
         })
         .collect();
-    let raster = mogr_core::Raster {
-        frames,
-        loop_count: Some(0),
-        icc: None,
-    };
-    mogr_core::internals::gif::encode(&raster).unwrap()
+    gif_of(frames)
 }
 
 #[test]

@@ -193,6 +193,11 @@ pub fn animated_gif() -> Vec<u8> {
             }
         })
         .collect();
+    gif_of(frames)
+}
+
+/// A looping GIF of these frames, written by mogr's GIF encoder.
+pub fn gif_of(frames: Vec<mogr_core::Frame>) -> Vec<u8> {
     let raster = mogr_core::Raster {
         frames,
         loop_count: Some(0),

@@ -17,6 +17,16 @@ fn mogr(args: &[&str], stdin: Option<&[u8]>) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// Asserts exit 0, showing stderr otherwise.
+fn assert_ok(out: &Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn image(rel: &str) -> String {
     format!("{}/../../tests/images/{rel}", env!("CARGO_MANIFEST_DIR"))
 }
@@ -70,12 +80,7 @@ fn process_writes_the_file_and_one_json_line() {
         ],
         None,
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let line = json(&out.stdout);
     let written = std::fs::read(&dest).unwrap();
     assert_eq!(line["format"], "jpg");
@@ -329,12 +334,7 @@ fn ignore_error_returns_an_oversized_input_byte_for_byte_streamed() {
         ],
         None,
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let line = json(&out.stdout);
     assert_eq!(line["input_returned"], true);
     assert_eq!(line["reason"], "ignored_error");
@@ -505,12 +505,7 @@ fn ops_replaces_an_existing_result_atomically() {
         &[("r.webp", "imageMogr2/format/webp")],
         &outdir,
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let bytes = std::fs::read(outdir.join("a/r.webp")).unwrap();
     assert!(bytes.starts_with(b"RIFF"));
     std::fs::remove_dir_all(&dir).unwrap();
