@@ -177,3 +177,41 @@ fn an_animation_of_identical_frames_becomes_a_still_webp() {
         assert_eq!((back.first().width, back.first().height), (16, 12));
     }
 }
+
+#[test]
+fn a_side_over_webps_maximum_is_a_limits_error() {
+    // A two-frame animation 16400 px wide: within mogr's limits, beyond WebP's 16383.
+    let (w, h) = (16_400u32, 2u32);
+    let frame = |v: u8| mogr_core::Frame {
+        bitmap: mogr_core::Bitmap {
+            width: w,
+            height: h,
+            layout: mogr_core::Layout::Rgba,
+            data: [v, 0, 0, 255].repeat((w * h) as usize),
+        },
+        delay_ms: 100,
+    };
+    let gif = gif_of(vec![frame(10), frame(200)]);
+    for rule in [
+        "imageMogr2/format/webp",
+        "imageMogr2/format/webp/quality/80",
+    ] {
+        let err = mogr::process(&gif, rule).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Limits {
+                    kind: LimitKind::Side {
+                        found: 16_400,
+                        limit: 16_383
+                    },
+                    ..
+                }
+            ),
+            "{rule}: {err}"
+        );
+        let out = mogr::process(&gif, &format!("{rule}/ignore-error/1")).unwrap();
+        assert!(matches!(out.returned, Some(Returned::IgnoredError(_))));
+        assert_eq!(out.bytes, gif);
+    }
+}

@@ -9,6 +9,9 @@ use crate::icc;
 use crate::pixels::{Layout, Raster};
 use crate::stop::Stop;
 
+/// The largest width or height a WebP can hold.
+const WEBP_MAX_SIDE: u32 = 16383;
+
 /// How to encode a raster. Build it from [`EncodeSettings::default`] with the `with_`
 /// methods; fields may be added in any release.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -113,6 +116,18 @@ pub fn encode(
             return gif::encode_with_colors(&icc::to_srgb(raster), colors, stop);
         }
         ImageFormat::Webp => {
+            // WebP cannot hold a side over 16383 px: a limits error (which ignore-error/1
+            // covers) rather than libwebp's bare "bad dimension".
+            let side = first.width.max(first.height);
+            if side > WEBP_MAX_SIDE {
+                return Err(Error::Limits {
+                    format: FormatName(Some(target)),
+                    kind: crate::LimitKind::Side {
+                        found: side.into(),
+                        limit: WEBP_MAX_SIDE.into(),
+                    },
+                });
+            }
             // libwebp merges identical consecutive frames (their durations added) and writes
             // nothing when every frame is the same: such an animation is one still picture.
             let all_same = raster.frames.windows(2).all(|w| w[0].bitmap == w[1].bitmap);
