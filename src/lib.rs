@@ -404,7 +404,7 @@ impl Processor {
             let bytes = changed.as_deref().unwrap_or(input);
             let result = match stage {
                 Stage::Mogr(params) if params.format == Some(Format::Yjpeg) => {
-                    mogr_slim::yjpeg(bytes, params, &options, &stop)
+                    mogr_slim::yjpeg(bytes, params, &options)
                 }
                 Stage::Mogr(params) => {
                     // The cache holds the original input's pixels: first stage only.
@@ -429,7 +429,7 @@ impl Processor {
                     });
                 }
                 Stage::Slim => {
-                    let slimmed = mogr_slim::slim(bytes, &options, &self.slim, &stop);
+                    let slimmed = mogr_slim::slim(bytes, &options, &self.slim);
                     match slimmed {
                         Ok(s) => {
                             let compressed = s.flag == SlimFlag::Compressed;

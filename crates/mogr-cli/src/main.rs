@@ -4,7 +4,7 @@
 //! or usage.
 
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -255,12 +255,18 @@ fn process(processor: &mogr::Processor, rule: &str, input: &PathBuf, output: &Pa
         "ignored_error": ignored,
         "slim_flag": out.slim_flag.map(|f| f.header_value()),
     });
-    if to_stdout {
+    report(output, &line);
+    ExitCode::SUCCESS
+}
+
+/// Prints the one JSON line of `mogr process`: on stdout, or on stderr when the image itself
+/// goes to stdout.
+fn report(output: &Path, line: &serde_json::Value) {
+    if output.as_os_str() == "-" {
         eprintln!("{line}");
     } else {
         println!("{line}");
     }
-    ExitCode::SUCCESS
 }
 
 /// An input over the size limit, refused before it is read whole: a limits error, or under
@@ -311,11 +317,7 @@ fn too_large(
         "ignored_error": error.to_string(),
         "slim_flag": null,
     });
-    if output.as_os_str() == "-" {
-        eprintln!("{line}");
-    } else {
-        println!("{line}");
-    }
+    report(output, &line);
     ExitCode::SUCCESS
 }
 

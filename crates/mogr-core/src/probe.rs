@@ -41,9 +41,7 @@ impl Probe {
             progressive: false,
         }
     }
-}
 
-impl Probe {
     /// The same facts for the first frame alone (what a stage that keeps one frame of an
     /// animation holds).
     pub fn first_frame(&self) -> Probe {

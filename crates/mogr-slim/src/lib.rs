@@ -28,7 +28,7 @@
 //!
 //! ```
 //! use mogr_slim::{slim, SlimFlag, SlimOptions};
-//! use mogr_core::{Options, Stop};
+//! use mogr_core::Options;
 //!
 //! // A 64x64 gradient as a high-quality JPEG.
 //! let pixels: Vec<u8> = (0..64 * 64).flat_map(|i| [(i % 64 * 4) as u8, (i / 64 * 4) as u8, 90]).collect();
@@ -36,7 +36,7 @@
 //! jpeg_encoder::Encoder::new(&mut input, 98)
 //!     .encode(&pixels, 64, 64, jpeg_encoder::ColorType::Rgb)
 //!     .unwrap();
-//! let out = slim(&input, &Options::default(), &SlimOptions::default(), &Stop::never()).unwrap();
+//! let out = slim(&input, &Options::default(), &SlimOptions::default()).unwrap();
 //! assert!(out.bytes.len() <= input.len());
 //! if out.flag == SlimFlag::Compressed {
 //!     assert!(out.score.unwrap() >= 80.0);
@@ -55,7 +55,7 @@ pub mod proxy;
 pub mod search;
 mod yjpeg;
 
-use mogr_core::{Error, FramePick, ImageFormat, Limits, Options, Probe, Raster, Stop};
+use mogr_core::{Error, FramePick, ImageFormat, Limits, Options, Probe, Raster};
 
 pub use yjpeg::apply as yjpeg;
 
@@ -168,14 +168,14 @@ impl Found {
 
 /// `imageSlim`: the smallest encoding of `input`, in its own format, that scores at least
 /// `slim.threshold`. Undecodable input and limits are errors; an encoder failing during the
-/// search gives [`SlimFlag::Failed`] with the input and the error. `stop` is checked before
-/// each encode: a deadline or cancellation is an [`Error::Stopped`].
+/// search gives [`SlimFlag::Failed`] with the input and the error. [`Options::stop`] is
+/// checked before each encode: a deadline or cancellation is an [`Error::Stopped`].
 pub fn slim<'a>(
     input: &'a [u8],
     options: &Options,
     slim: &SlimOptions,
-    stop: &Stop,
 ) -> Result<Slimmed<'a>, Error> {
+    let stop = &options.stop;
     let probe = mogr_core::probe(input, &options.limits)?;
     let admitted = probe
         .admit(&options.limits, memory_estimate(input, &probe))?

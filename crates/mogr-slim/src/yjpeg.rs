@@ -1,6 +1,6 @@
 //! `format/yjpeg`: the look `format/jpg` would have at the same rule, in fewer bytes.
 
-use mogr_core::{Encoded, Error, FramePick, ImageFormat, JpegMetadata, Limits, Options, Stop};
+use mogr_core::{Encoded, Error, FramePick, ImageFormat, JpegMetadata, Limits, Options};
 use mogr_parse::{Format, MogrParams};
 
 use crate::jpeg::{self, Source};
@@ -15,8 +15,8 @@ pub fn apply<'a>(
     input: &'a [u8],
     params: &MogrParams,
     options: &Options,
-    stop: &Stop,
 ) -> Result<Encoded<'a>, Error> {
+    let stop = &options.stop;
     let mut as_jpg = params.clone();
     as_jpg.format = Some(Format::Jpg);
     let plain = mogr_core::apply(input, &as_jpg, options)?;
