@@ -33,21 +33,48 @@ pub fn decode(input: &[u8], probe: &Probe, held: u64) -> u64 {
         ImageFormat::Png if png::bit_depth(input) > 8 => 12,
         ImageFormat::Png | ImageFormat::Bmp | ImageFormat::Webp => 5,
         ImageFormat::Heif | ImageFormat::Avif => 8,
-        ImageFormat::Gif | ImageFormat::Json => 4,
+        // The LZW indices, the frame in RGBA and the canvas it is composed on.
+        ImageFormat::Gif => 10,
+        ImageFormat::Json => 4,
     };
     let canvas = if probe.frames > 1 { 8 * px } else { 0 };
     per_pixel * px * held.max(1) + canvas
 }
 
-/// Bytes an encoder to `target` uses per pixel of output, beyond the decoded input.
-pub fn encode_per_pixel(target: ImageFormat) -> u64 {
+/// Whether `input`'s decoded pixels may carry alpha, read from its header: a PNG with an
+/// alpha colour type or a `tRNS` chunk, a WebP that declares alpha, a BMP that is not
+/// 24-bit, a GIF with a graphic control block that sets a transparent index, a HEIF or AVIF
+/// that names an alpha auxiliary image. Encoders that keep alpha (WebP) code a fourth plane
+/// for it. A byte pattern met by chance inside compressed data only makes it say yes.
+pub fn may_have_alpha(input: &[u8], probe: &Probe) -> bool {
+    match probe.format {
+        ImageFormat::Jpeg | ImageFormat::Json => false,
+        ImageFormat::Png => png::may_have_alpha(input),
+        ImageFormat::Webp => crate::codecs::webp::read_header(input).map_or(true, |h| h.alpha),
+        // The bits per pixel of the info header.
+        ImageFormat::Bmp => input.get(28..30) != Some(&[24, 0]),
+        ImageFormat::Gif => memchr::memmem::find_iter(input, &[0x21, 0xF9, 0x04])
+            .any(|at| input.get(at + 3).is_some_and(|flags| flags & 1 == 1)),
+        ImageFormat::Heif | ImageFormat::Avif => [&b"hevc:2015:auxid:1"[..], b"auxiliary:alpha"]
+            .iter()
+            .any(|urn| memchr::memmem::find(input, urn).is_some()),
+    }
+}
+
+/// Bytes an encoder to `target` uses per pixel of output, beyond the decoded input, for
+/// pixels with `alpha` or without.
+pub fn encode_per_pixel(target: ImageFormat, alpha: bool) -> u64 {
     match target {
-        ImageFormat::Jpeg => 6,
+        // libwebp codes alpha losslessly (VP8L), with its hash chains and histograms.
+        ImageFormat::Webp if alpha => 22,
+        // Two passes: the coefficients of the first pass (2 bytes per sample: 6 per pixel at
+        // 4:4:4, used from quality 90 up) and the symbols and bytes of the second.
+        ImageFormat::Jpeg => 9,
         ImageFormat::Png => 5,
         ImageFormat::Bmp => 8,
         ImageFormat::Webp => 9,
         ImageFormat::Gif => 18,
-        ImageFormat::Heif => 25,
+        ImageFormat::Heif => 27,
         ImageFormat::Avif => 29,
         ImageFormat::Json => 0,
     }
@@ -57,18 +84,48 @@ pub fn encode_per_pixel(target: ImageFormat) -> u64 {
 /// keeping the frames `pick` selects.
 pub(crate) fn transcode(input: &[u8], probe: &Probe, target: ImageFormat, pick: FramePick) -> u64 {
     let held = pick.count(probe.frames.max(1) as usize) as u64;
-    BASE + decode(input, probe, held) + encode_per_pixel(target) * frame_pixels(probe) * held
+    let encode = encode_per_pixel(target, may_have_alpha(input, probe));
+    BASE + decode(input, probe, held) + encode * frame_pixels(probe) * held
 }
 
 /// Peak bytes of JPEG-to-JPEG requantization in the DCT domain (coefficients in, tokens and
-/// bytes out; no pixels).
-pub(crate) fn requantize(probe: &Probe) -> u64 {
-    BASE + 5 * frame_pixels(probe)
+/// bytes out; no pixels): 2 bytes per coefficient, `samples` coefficients per pixel (1.5 at
+/// 4:2:0, 3 at 4:4:4), and about as much again for the symbols, the output and the chroma
+/// made when 4:4:4 becomes 4:2:0.
+pub(crate) fn requantize(probe: &Probe, samples: f64) -> u64 {
+    BASE + (4.0 * samples.max(1.0) * frame_pixels(probe) as f64) as u64
 }
 
 /// Peak bytes of reading `ImageInfo` (headers and the first frame, for the mean colour).
+/// A JPEG is decoded at 1/8 scale, which holds little for a baseline file and every
+/// coefficient (2 bytes per sample) for a progressive one.
 pub(crate) fn info(input: &[u8], probe: &Probe) -> u64 {
+    if probe.format == ImageFormat::Jpeg {
+        let per_pixel = if probe.progressive {
+            2.0 * jpeg_samples(input) + 0.5
+        } else {
+            1.0
+        };
+        return BASE + (per_pixel * frame_pixels(probe) as f64) as u64;
+    }
     BASE + decode(input, probe, 1)
+}
+
+/// Samples per pixel of a JPEG from its frame header: 1.5 at 4:2:0, 3 at 4:4:4, 4 for
+/// CMYK; 4 (the most) when the header cannot be read.
+pub(crate) fn jpeg_samples(input: &[u8]) -> f64 {
+    let Ok(header) = crate::codecs::jpeg::markers::read_header(input) else {
+        return 4.0;
+    };
+    let (hmax, vmax) = header.components.iter().fold((1, 1), |(h, v), c| {
+        (h.max(u32::from(c.h)), v.max(u32::from(c.v)))
+    });
+    let samples: u32 = header
+        .components
+        .iter()
+        .map(|c| u32::from(c.h) * u32::from(c.v))
+        .sum();
+    f64::from(samples.max(1)) / f64::from(hmax * vmax)
 }
 
 #[cfg(test)]
@@ -93,6 +150,7 @@ mod tests {
         let ten = transcode(&[], &anim, ImageFormat::Gif, FramePick::cgif(10, 40));
         let all = transcode(&[], &anim, ImageFormat::Gif, FramePick::All);
         assert!(ten * 3 < all, "{ten} vs {all}");
-        assert!(requantize(&big) < to(&big, ImageFormat::Jpeg));
+        assert!(requantize(&big, 1.5) < to(&big, ImageFormat::Jpeg));
+        assert!(requantize(&big, 1.5) < requantize(&big, 3.0));
     }
 }

@@ -2,11 +2,11 @@
 //! `codecs/`.
 
 use crate::codecs::jpeg::{encode as jpeg_encode, markers};
-use crate::codecs::{gif, webp};
+use crate::codecs::{gif, webp, webp_encode};
 use crate::error::{Error, FormatName};
 use crate::format::ImageFormat;
 use crate::icc;
-use crate::pixels::{Layout, Raster};
+use crate::pixels::{Bitmap, Layout, Raster};
 use crate::stop::Stop;
 
 /// The largest width or height a WebP can hold.
@@ -71,25 +71,9 @@ pub fn encode(
     let mut out = Vec::new();
     match target {
         ImageFormat::Jpeg => {
-            let icc_payloads = raster
-                .icc
-                .as_deref()
-                .map(icc::app2_payloads)
-                .unwrap_or_default();
-            let segments = icc_payloads
-                .iter()
-                .map(|p| markers::Segment {
-                    marker: crate::codecs::jpeg::markers::code::APP2,
-                    payload: p,
-                })
-                .collect();
-            let js = jpeg_encode::JpegSettings {
-                quality: settings.quality.unwrap_or(crate::quality::DEFAULT_JPEG),
-                progressive: settings.progressive,
-                density: None,
-                segments,
-            };
-            return jpeg_encode::encode(first, &js);
+            return with_jpeg_settings(raster.icc.as_deref(), settings, |js| {
+                jpeg_encode::encode(first, js)
+            })
         }
         ImageFormat::Png => {
             let mut enc = image::codecs::png::PngEncoder::new(&mut out);
@@ -139,23 +123,19 @@ pub fn encode(
                 };
             }
             let rgba;
-            let enc = match first.layout {
-                Layout::Rgb => ::webp::Encoder::from_rgb(&first.data, first.width, first.height),
-                _ => {
-                    rgba = first.to_rgba();
-                    ::webp::Encoder::from_rgba(&rgba, first.width, first.height)
+            let pixels = match first.layout {
+                Layout::Gray => {
+                    rgba = Bitmap {
+                        data: first.to_rgba(),
+                        layout: Layout::Rgba,
+                        ..*first
+                    };
+                    &rgba
                 }
+                _ => first,
             };
-            let (lossless, q) = match settings.quality {
-                Some(q) => (false, f32::from(q)),
-                None => (true, 75.0),
-            };
-            let mem = enc.encode_simple(lossless, q).map_err(|e| Error::Encode {
-                format: FormatName(Some(target)),
-                message: format!("libwebp: {e:?}"),
-                source: None,
-            })?;
-            out.extend_from_slice(&mem);
+            let mem = webp_encode::encode(pixels, settings.quality, stop)?;
+            out = mem;
             if let Some(icc) = &raster.icc {
                 out = webp::with_icc(&out, icc)?;
             }
@@ -176,6 +156,49 @@ pub fn encode(
         }
     }
     Ok(out)
+}
+
+/// As [`encode`], consuming the raster, so that an encoder that works in two passes (JPEG)
+/// frees the pixels after the first.
+pub(crate) fn encode_owned(
+    mut raster: Raster,
+    target: ImageFormat,
+    settings: EncodeSettings,
+    stop: &Stop,
+) -> Result<Vec<u8>, Error> {
+    if target != ImageFormat::Jpeg {
+        return encode(&raster, target, settings, stop);
+    }
+    stop.check()?;
+    let icc = raster.icc.take();
+    let first = raster.frames.swap_remove(0).bitmap;
+    drop(raster);
+    with_jpeg_settings(icc.as_deref(), settings, |js| {
+        jpeg_encode::encode_owned(first, js)
+    })
+}
+
+/// Calls `f` with the JPEG settings: the ICC profile (if any) as APP2 segments.
+fn with_jpeg_settings<T>(
+    icc: Option<&[u8]>,
+    settings: EncodeSettings,
+    f: impl FnOnce(&jpeg_encode::JpegSettings<'_>) -> T,
+) -> T {
+    let icc_payloads = icc.map(icc::app2_payloads).unwrap_or_default();
+    let segments = icc_payloads
+        .iter()
+        .map(|p| markers::Segment {
+            marker: markers::code::APP2,
+            payload: p,
+        })
+        .collect();
+    let js = jpeg_encode::JpegSettings {
+        quality: settings.quality.unwrap_or(crate::quality::DEFAULT_JPEG),
+        progressive: settings.progressive,
+        density: None,
+        segments,
+    };
+    f(&js)
 }
 
 fn color_type(layout: Layout) -> image::ExtendedColorType {

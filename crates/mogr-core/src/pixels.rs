@@ -37,11 +37,22 @@ pub struct Bitmap {
 
 impl Bitmap {
     /// Composes alpha over white, giving RGB; other layouts are returned as they are.
-    pub fn without_alpha(self) -> Bitmap {
+    pub fn without_alpha(mut self) -> Bitmap {
         if self.layout != Layout::Rgba {
             return self;
         }
-        self.over_white()
+        // In place: pixel i moves from 4i to 3i, never over a pixel not yet read.
+        let n = self.data.len() / 4;
+        for i in 0..n {
+            let a = u32::from(self.data[4 * i + 3]);
+            for c in 0..3 {
+                self.data[3 * i + c] = over_white(self.data[4 * i + c], a);
+            }
+        }
+        self.data.truncate(3 * n);
+        self.data.shrink_to_fit();
+        self.layout = Layout::Rgb;
+        self
     }
 
     /// A new RGB bitmap of these RGBA pixels composed over white (for RGBA input).
@@ -51,8 +62,11 @@ impl Bitmap {
             .chunks_exact(4)
             .flat_map(|p| {
                 let a = u32::from(p[3]);
-                let over_white = |c: u8| ((u32::from(c) * a + 255 * (255 - a) + 127) / 255) as u8;
-                [over_white(p[0]), over_white(p[1]), over_white(p[2])]
+                [
+                    over_white(p[0], a),
+                    over_white(p[1], a),
+                    over_white(p[2], a),
+                ]
             })
             .collect();
         Bitmap {
@@ -62,6 +76,11 @@ impl Bitmap {
             data,
         }
     }
+}
+
+/// One sample with straight alpha `a` composed over white.
+fn over_white(c: u8, a: u32) -> u8 {
+    ((u32::from(c) * a + 255 * (255 - a) + 127) / 255) as u8
 }
 
 impl Bitmap {

@@ -174,9 +174,11 @@ pub(crate) fn apply_with<'a>(
         progressive: params.progressive(),
         ..Default::default()
     };
-    let bytes = crate::encode::encode(&raster, target, settings, &options.stop)?;
+    let kept = raster.frames.len() as u32;
+    let (width, height) = (raster.first().width, raster.first().height);
+    let bytes = crate::encode::encode_owned(raster, target, settings, &options.stop)?;
     // A GIF that kept every frame and did not get smaller: the input is better.
-    let all_kept = raster.frames.len() as u32 == probe.frames;
+    let all_kept = kept == probe.frames;
     if target == ImageFormat::Gif
         && probe.format == ImageFormat::Gif
         && all_kept
@@ -190,7 +192,7 @@ pub(crate) fn apply_with<'a>(
     }
     // libwebp may merge identical consecutive frames: count what the file holds.
     let frames = match target {
-        ImageFormat::Gif => raster.frames.len() as u32,
+        ImageFormat::Gif => kept,
         ImageFormat::Webp => webp::read_header(&bytes)?.frames,
         _ => 1,
     };
@@ -198,8 +200,8 @@ pub(crate) fn apply_with<'a>(
         bytes: Cow::Owned(bytes),
         probe: Probe {
             format: target,
-            width: raster.first().width,
-            height: raster.first().height,
+            width,
+            height,
             frames,
             quality: q,
             progressive: target == ImageFormat::Jpeg && params.progressive(),
@@ -255,7 +257,8 @@ fn jpeg_to_jpeg<'a>(
     // and also when the coefficient decoder gives up (it handles fewer kinds of damage).
     let eligible = requant::eligible(&header, q);
     if eligible {
-        probe.admit(&options.limits, budget::requantize(&probe))?;
+        let samples = budget::jpeg_samples(input);
+        probe.admit(&options.limits, budget::requantize(&probe, samples))?;
     }
     let requantized = eligible
         .then(|| requant::requantize(input, q, progressive, header.density, &segments).ok())
@@ -273,7 +276,7 @@ fn jpeg_to_jpeg<'a>(
                 density: header.density,
                 segments,
             };
-            encode::encode(&bitmap, &settings)?
+            encode::encode_owned(bitmap, &settings)?
         }
     };
     Ok(Encoded {

@@ -243,7 +243,9 @@ fn estimate(input: &[u8], probe: &Probe, two_candidates: bool) -> u64 {
     };
     let encoder = match probe.format {
         ImageFormat::Heif | ImageFormat::Avif | ImageFormat::Webp => {
-            budget::encode_per_pixel(probe.format) * px * frames
+            budget::encode_per_pixel(probe.format, budget::may_have_alpha(input, probe))
+                * px
+                * frames
         }
         _ => 12 * px * frames,
     };

@@ -10,3 +10,4 @@ pub(crate) mod heif;
 pub(crate) mod jpeg;
 pub(crate) mod png;
 pub mod webp;
+pub(crate) mod webp_encode;

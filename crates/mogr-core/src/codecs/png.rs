@@ -29,6 +29,25 @@ pub(crate) fn bit_depth(data: &[u8]) -> u8 {
     }
 }
 
+/// Whether the PNG may decode with alpha: an alpha colour type (4, 6) or a `tRNS` chunk
+/// before the image data.
+pub(crate) fn may_have_alpha(data: &[u8]) -> bool {
+    if matches!(data.get(25), Some(4 | 6)) {
+        return true;
+    }
+    let mut pos = 8;
+    while pos + 8 <= data.len() {
+        let len =
+            u32::from_be_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]]) as usize;
+        match &data[pos + 4..pos + 8] {
+            b"tRNS" => return true,
+            b"IDAT" | b"IEND" => return false,
+            _ => pos = pos.saturating_add(12).saturating_add(len),
+        }
+    }
+    false
+}
+
 /// Dots per inch from the pHYs chunk when its unit is the metre, rounded.
 pub(crate) fn dpi(data: &[u8]) -> Option<(u32, u32)> {
     let mut pos = 8;

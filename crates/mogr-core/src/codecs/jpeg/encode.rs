@@ -1,5 +1,7 @@
 //! Pixels to JPEG, through `jpeg-encoder`, with metadata spliced in from the input.
 
+use super::entropy_decode::decode_coefficients;
+use super::entropy_encode::{write, WriteSettings};
 use super::markers::{Density, Segment};
 use crate::error::Error;
 use crate::format::ImageFormat;
@@ -31,8 +33,9 @@ pub fn subsampling_for(quality: u8) -> jpeg_encoder::SamplingFactor {
 /// libjpeg's formula, so that the output's estimated quality is exactly `settings.quality`.
 /// Huffman tables are always optimized; grey stays grey.
 ///
-/// The pixels are borrowed: only RGBA input is copied (composed over white), so that an
-/// encode holds the decoded image once.
+/// The pixels are borrowed: only RGBA input is copied (composed over white). Use
+/// [`encode_owned`] when the pixels are not needed afterwards: it frees them before the
+/// second pass, so that an encode holds about the decoded image once.
 pub fn encode(bitmap: &Bitmap, settings: &JpegSettings<'_>) -> Result<Vec<u8>, Error> {
     let composed;
     let bitmap = if bitmap.layout == Layout::Rgba {
@@ -41,41 +44,75 @@ pub fn encode(bitmap: &Bitmap, settings: &JpegSettings<'_>) -> Result<Vec<u8>, E
     } else {
         bitmap
     };
+    let baseline = baseline(bitmap, settings.quality)?;
+    optimize(baseline, settings)
+}
+
+/// As [`encode`], consuming the pixels: alpha is composed over white in place, and the
+/// pixels are freed once the first pass has coded them.
+pub fn encode_owned(bitmap: Bitmap, settings: &JpegSettings<'_>) -> Result<Vec<u8>, Error> {
+    let bitmap = bitmap.without_alpha();
+    let baseline = baseline(&bitmap, settings.quality)?;
+    drop(bitmap);
+    optimize(baseline, settings)
+}
+
+/// The first pass: `jpeg-encoder`'s interleaved baseline with the standard Huffman tables,
+/// which codes one row of MCUs at a time (its optimizing and progressive modes first
+/// convert the whole image to planes and keep every block: three times the pixels' memory).
+fn baseline(bitmap: &Bitmap, quality: u8) -> Result<Vec<u8>, Error> {
     let (w, h) = (
         u16::try_from(bitmap.width).map_err(|_| too_large())?,
         u16::try_from(bitmap.height).map_err(|_| too_large())?,
     );
-    let quality = settings.quality.clamp(1, 100);
+    let quality = quality.clamp(1, 100);
     let mut out = Vec::with_capacity(bitmap.data.len() / 8 + 1024);
     let mut encoder = jpeg_encoder::Encoder::new(&mut out, quality);
-    encoder.set_optimized_huffman_tables(true);
-    encoder.set_progressive(settings.progressive);
     encoder.set_sampling_factor(subsampling_for(quality));
-    if let Some(d) = settings.density.filter(|d| d.x > 0 && d.y > 0) {
-        let unit = match d.unit {
-            1 => jpeg_encoder::PixelDensityUnit::Inches,
-            2 => jpeg_encoder::PixelDensityUnit::Centimeters,
-            _ => jpeg_encoder::PixelDensityUnit::PixelAspectRatio,
-        };
-        encoder.set_density(jpeg_encoder::PixelDensity {
-            density: (d.x, d.y),
-            unit,
-        });
-    }
     let color = match bitmap.layout {
         Layout::Gray => jpeg_encoder::ColorType::Luma,
-        _ => jpeg_encoder::ColorType::Rgb,
+        Layout::Rgb => jpeg_encoder::ColorType::Rgb,
+        Layout::Rgba => jpeg_encoder::ColorType::Rgba,
     };
     encoder
         .encode(&bitmap.data, w, h, color)
         .map_err(|e| Error::encode_with(ImageFormat::Jpeg, "jpeg-encoder failed", e))?;
-    Ok(splice_segments(out, &settings.segments))
+    Ok(out)
+}
+
+/// The second pass, in the DCT domain: the baseline's coefficients, kept as they are,
+/// written with optimal Huffman tables (progressive if asked), the density and metadata.
+fn optimize(baseline: Vec<u8>, settings: &JpegSettings<'_>) -> Result<Vec<u8>, Error> {
+    let coeffs = decode_coefficients(&baseline)?;
+    drop(baseline);
+    let mut tables = Vec::new();
+    for comp in &coeffs.components {
+        let slot = usize::from(comp.tq);
+        if tables.len() <= slot {
+            tables.resize(slot + 1, [1u16; 64]);
+        }
+        tables[slot] = comp
+            .table
+            .ok_or_else(|| encode_error("the first pass wrote a component without a table"))?;
+    }
+    let write_settings = WriteSettings {
+        progressive: settings.progressive,
+        scan_per_component: true,
+        tables: &tables,
+        density: settings.density.filter(|d| d.x > 0 && d.y > 0),
+        segments: &settings.segments,
+    };
+    Ok(write(&coeffs, &write_settings))
 }
 
 fn too_large() -> Error {
+    encode_error("JPEG sides are limited to 65,535 pixels")
+}
+
+fn encode_error(message: &str) -> Error {
     Error::Encode {
         format: crate::error::FormatName(Some(ImageFormat::Jpeg)),
-        message: "JPEG sides are limited to 65,535 pixels".into(),
+        message: message.into(),
         source: None,
     }
 }

@@ -352,6 +352,9 @@ pub(crate) struct WriteSettings<'a> {
     pub progressive: bool,
     /// Quantization tables by slot (natural order, values 1..=255); components' `tq` index it.
     pub tables: &'a [[u16; 64]],
+    /// Baseline only: one scan per component, each with its own optimal Huffman tables
+    /// (smaller than one interleaved scan whose chroma components share tables).
+    pub scan_per_component: bool,
     /// JFIF density.
     pub density: Option<Density>,
     /// Metadata segments written after the JFIF header.
@@ -431,6 +434,12 @@ pub(crate) fn write(c: &Coefficients, settings: &WriteSettings<'_>) -> Vec<u8> {
                 });
             }
         }
+    } else if settings.scan_per_component {
+        scans.extend((0..c.components.len()).map(|ci| ScanSpec {
+            comps: vec![ci],
+            ss: 0,
+            se: 63,
+        }));
     } else {
         scans.push(ScanSpec {
             comps: all,

@@ -92,6 +92,7 @@ pub fn requantize(
     }
     let settings = WriteSettings {
         progressive,
+        scan_per_component: false,
         tables: if coeffs.components.len() == 1 {
             &tables[..1]
         } else {
