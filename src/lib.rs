@@ -275,9 +275,12 @@ impl Processor {
         self
     }
 
-    /// Gives each call at most `limit` of work: checked before every stage and before every
-    /// encode of an `imageSlim` or `yjpeg` search (a single encode runs to its end); past it
-    /// the call fails with [`Error::Stopped`].
+    /// Gives each call at most `limit` of work: checked before every stage, before each
+    /// animation frame decoded or written as GIF, inside a still WebP encode (libwebp's
+    /// progress hook), and before every step of an `imageSlim` or `yjpeg` search, where a
+    /// step that would end past the deadline (judged by the step before it) is not started.
+    /// One JPEG encode, one animated WebP encode and one HEIF/AVIF encode run to their end.
+    /// Past it the call fails with [`Error::Stopped`].
     #[must_use]
     pub fn with_deadline(mut self, limit: std::time::Duration) -> Processor {
         self.deadline = Some(limit);

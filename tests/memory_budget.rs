@@ -24,7 +24,10 @@ fn estimate_and_run(input: &[u8], rule: &str) -> Option<u64> {
     let mut budget = 1;
     let mut largest = None;
     loop {
+        // Inputs near the pixel limits are larger than the 32 MiB input limit.
+        let limits = mogr::Limits::default().with_max_input_bytes(1 << 30);
         match Processor::new()
+            .with_limits(limits)
             .with_memory_budget(budget)
             .process(input, rule)
         {

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod batch;
 mod store;
 use serde_json::json;
 
@@ -31,27 +32,41 @@ enum Command {
         /// The rule, e.g. `imageMogr2/format/webp/quality/75!` or a download URL's query.
         rule: String,
     },
-    /// Apply a rule to an image: write the output and print one line of JSON describing it
-    /// (on stdout; on stderr when OUTPUT is `-`, which writes the image to stdout).
+    /// Apply a rule to images. `mogr process RULE INPUT... --out-dir DIR` processes files
+    /// and folders (recursively) into DIR, keeping their layout, with a progress bar on a
+    /// terminal, one JSON line per file otherwise (or with --json), and a summary; exit 0
+    /// when every file succeeded, 1 when any failed. `mogr process RULE INPUT OUTPUT` writes
+    /// one output (`-` for standard input or output) and prints one line of JSON describing
+    /// it (on stderr when OUTPUT is `-`).
     Process {
         /// The rule.
         rule: String,
-        /// Input file, or `-` for standard input.
-        input: PathBuf,
-        /// Output file, or `-` for standard output.
-        output: PathBuf,
+        /// Input files or folders, then (without --out-dir or --in-place) the output file.
+        #[arg(required = true, num_args = 1..)]
+        paths: Vec<PathBuf>,
+        /// Write the outputs under DIR, at each file's path relative to its input folder,
+        /// with the extension of the output format.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+        /// Write each output next to its input, replacing the input when the format stays
+        /// the same (written to a temporary file, then renamed over it).
+        #[arg(long)]
+        in_place: bool,
+        /// Replace outputs that exist already (they are kept, and the file skipped, without).
+        #[arg(long)]
+        overwrite: bool,
+        /// Files processed at once (default: the machine's cores).
+        #[arg(long, value_name = "N")]
+        jobs: Option<usize>,
+        /// One JSON line per file and a JSON summary on stdout, no progress bar.
+        #[arg(long)]
+        json: bool,
         /// Strip metadata from re-encoded outputs: `all`, or `keep-icc` to keep only the ICC
         /// profile.
         #[arg(long, value_enum)]
         strip: Option<Strip>,
-        /// Refuse (exit 1) a stage whose memory, estimated from the header before decoding,
-        /// is over SIZE: bytes, or with a K, M or G suffix (powers of 1024), e.g. `512M`.
-        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
-        memory_budget: Option<u64>,
-        /// Stop (exit 1) work still running after DURATION: seconds (`5`, `2.5`, `5s`) or
-        /// milliseconds (`500ms`).
-        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-        deadline: Option<std::time::Duration>,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Persistent processing: apply the rules of a `Pic-Operations` header to an uploaded
     /// image, write each result under OUTDIR at its resolved key (never outside OUTDIR), and
@@ -80,6 +95,60 @@ enum Command {
     },
 }
 
+/// Limits, per file.
+#[derive(clap::Args)]
+struct LimitArgs {
+    /// Refuse (exit 1) a stage whose memory, estimated from the header before decoding,
+    /// is over SIZE: bytes, or with a K, M or G suffix (powers of 1024), e.g. `512M`.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    memory_budget: Option<u64>,
+    /// Stop (exit 1) work still running after DURATION: seconds (`5`, `2.5`, `5s`) or
+    /// milliseconds (`500ms`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    deadline: Option<std::time::Duration>,
+    /// Largest input file (default 32M).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_input_bytes: Option<u64>,
+    /// Largest width or height in pixels (default 30000).
+    #[arg(long, value_name = "PIXELS")]
+    max_side: Option<u32>,
+    /// Largest width x height x frames (default 250000000).
+    #[arg(long, value_name = "PIXELS")]
+    max_pixels: Option<u64>,
+    /// Most frames of an animation (default 300).
+    #[arg(long, value_name = "N")]
+    max_frames: Option<u32>,
+}
+
+impl LimitArgs {
+    /// A processor with these limits and `metadata`.
+    fn processor(&self, metadata: mogr::Metadata) -> mogr::Processor {
+        let mut limits = mogr::Limits::default();
+        if let Some(v) = self.max_input_bytes {
+            limits = limits.with_max_input_bytes(v);
+        }
+        if let Some(v) = self.max_side {
+            limits = limits.with_max_side(v);
+        }
+        if let Some(v) = self.max_pixels {
+            limits = limits.with_max_pixels(v);
+        }
+        if let Some(v) = self.max_frames {
+            limits = limits.with_max_frames(v);
+        }
+        if let Some(v) = self.memory_budget {
+            limits = limits.with_max_memory_bytes(v);
+        }
+        let mut processor = mogr::Processor::new()
+            .with_limits(limits)
+            .with_metadata(metadata);
+        if let Some(d) = self.deadline {
+            processor = processor.with_deadline(d);
+        }
+        processor
+    }
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -89,33 +158,50 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Parse { rule } => match mogr::rule::parse_validated(&rule) {
-            Ok(pipeline) => {
-                println!("{pipeline}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("mogr: {e}");
-                ExitCode::from(2)
-            }
-        },
+        Command::Parse { rule } => parse(&rule),
         Command::Process {
             rule,
-            input,
-            output,
+            mut paths,
+            out_dir,
+            in_place,
+            overwrite,
+            jobs,
+            json,
             strip,
-            memory_budget,
-            deadline,
+            limits,
         } => {
             let metadata = strip.map_or(mogr::Metadata::Keep, Strip::policy);
-            let mut processor = mogr::Processor::new().with_metadata(metadata);
-            if let Some(bytes) = memory_budget {
-                processor = processor.with_memory_budget(bytes);
+            let processor = limits.processor(metadata);
+            if out_dir.is_none() && !in_place {
+                if paths.len() != 2 {
+                    eprintln!(
+                        "mogr: give INPUT and OUTPUT, or --out-dir DIR (or --in-place) for \
+                         several inputs"
+                    );
+                    return ExitCode::from(2);
+                }
+                let output = paths.pop().unwrap_or_default();
+                let input = paths.pop().unwrap_or_default();
+                return process(&processor, &rule, &input, &output);
             }
-            if let Some(d) = deadline {
-                processor = processor.with_deadline(d);
-            }
-            process(&processor, &rule, &input, &output)
+            let pipeline = match checked_rule(&rule) {
+                Ok(p) => p,
+                Err(code) => return code,
+            };
+            let jobs = jobs.unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+            });
+            let batch = batch::Batch {
+                rule,
+                pipeline,
+                inputs: paths,
+                out_dir,
+                in_place,
+                overwrite,
+                jobs,
+                json,
+            };
+            ExitCode::from(batch::run(&batch, &processor))
         }
         Command::Ops {
             key,
@@ -147,7 +233,47 @@ fn main() -> ExitCode {
     }
 }
 
-/// A size in bytes: digits with an optional K, M or G suffix (powers of 1024).
+/// `mogr parse`: the canonical form, or the error (exit 2). A value out of range in a stage
+/// that has `ignore-error/1` is what `process` accepts (it returns the input unchanged), so
+/// it is a note on stderr with exit 0, as `process` would succeed.
+fn parse(rule: &str) -> ExitCode {
+    match checked_rule(rule) {
+        Ok(pipeline) => {
+            println!("{pipeline}");
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
+    }
+}
+
+/// Parses and validates `rule` as `process` will: the error on stderr and exit 2 when it is
+/// invalid, a note when a value out of range sits in a stage with `ignore-error/1`.
+fn checked_rule(rule: &str) -> Result<mogr::rule::Pipeline, ExitCode> {
+    let pipeline = match mogr::rule::parse(rule) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("mogr: {e}");
+            return Err(ExitCode::from(2));
+        }
+    };
+    for stage in &pipeline.stages {
+        let mogr::rule::Stage::Mogr(params) = stage else {
+            continue;
+        };
+        if let Err(e) = params.validate() {
+            if !stage.ignores_errors() {
+                eprintln!("mogr: {e}");
+                return Err(ExitCode::from(2));
+            }
+            eprintln!(
+                "mogr: note: {e}; the stage has ignore-error/1, so `mogr process` returns the \
+                 input unchanged"
+            );
+        }
+    }
+    Ok(pipeline)
+}
+
 /// What `--strip` removes.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 enum Strip {
@@ -192,6 +318,7 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     std::time::Duration::try_from_secs_f64(value * scale).map_err(|_| wrong())
 }
 
+/// A size in bytes: digits with an optional K, M or G suffix (powers of 1024).
 fn parse_size(text: &str) -> Result<u64, String> {
     let t = text.trim();
     let (digits, shift) = match t.char_indices().last() {
@@ -227,6 +354,20 @@ fn process(processor: &mogr::Processor, rule: &str, input: &PathBuf, output: &Pa
         }
     };
     let to_stdout = output.as_os_str() == "-";
+    if let Some(named) = output
+        .extension()
+        .and_then(|e| e.to_str())
+        .and_then(batch::format_of_extension)
+    {
+        if named != out.format && !to_stdout {
+            eprintln!(
+                "mogr: warning: {} names {} but the rule produced {} (written as it is)",
+                output.display(),
+                named.name(),
+                out.format.name()
+            );
+        }
+    }
     let written = if to_stdout {
         std::io::stdout().lock().write_all(&out.bytes)
     } else {

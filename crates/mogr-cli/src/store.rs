@@ -33,6 +33,13 @@ impl OutDir {
     /// on the way. Refuses a key with an empty, `.` or `..` component, and any component
     /// that exists as a symbolic link.
     pub(crate) fn write(&self, key: &str, bytes: &[u8]) -> Result<(), String> {
+        self.write_file(key, bytes, true)
+    }
+
+    /// As [`OutDir::write`]; when `replace` is false an existing file is kept and the write
+    /// fails (the new file is linked into place, which fails atomically if the name is
+    /// taken, rather than renamed over it).
+    pub(crate) fn write_file(&self, key: &str, bytes: &[u8], replace: bool) -> Result<(), String> {
         let parts: Vec<&str> = key.split('/').collect();
         if parts
             .iter()
@@ -84,8 +91,13 @@ impl OutDir {
             let mut file = dir.open_with(&temp, &options)?;
             file.write_all(bytes)?;
             file.sync_all()?;
-            // A rename replaces the directory entry itself: never a link's target.
-            dir.rename(&temp, &dir, name)
+            if replace {
+                // A rename replaces the directory entry itself: never a link's target.
+                dir.rename(&temp, &dir, name)
+            } else {
+                dir.hard_link(&temp, &dir, name)?;
+                dir.remove_file(&temp)
+            }
         })();
         written.map_err(|e| {
             let _ = dir.remove_file(&temp);

@@ -129,13 +129,25 @@ impl fmt::Display for ErrorKind {
             }
             ErrorKind::TooManyStages { max } => write!(f, "more than {max} stages"),
             ErrorKind::InfoNotLast => f.write_str("imageInfo must be the last stage"),
-            ErrorKind::UnknownStage { found } => write!(
-                f,
-                "unknown operation `{}`, expected imageMogr2, imageSlim or imageInfo",
-                Printable(found)
-            ),
+            ErrorKind::UnknownStage { found } => {
+                write!(
+                    f,
+                    "unknown operation `{}`, expected imageMogr2, imageSlim or imageInfo",
+                    Printable(found)
+                )?;
+                did_you_mean(f, found, &["imageMogr2", "imageSlim", "imageInfo"])
+            }
             ErrorKind::UnknownParameter { found } => {
-                write!(f, "unknown imageMogr2 parameter `{}`", Printable(found))
+                if NOT_IMPLEMENTED.contains(&found.as_str()) {
+                    return write!(
+                        f,
+                        "`{found}` is an imageMogr2 parameter that mogr does not implement \
+                         (it implements {})",
+                        PARAMETERS.join(", ")
+                    );
+                }
+                write!(f, "unknown imageMogr2 parameter `{}`", Printable(found))?;
+                did_you_mean(f, found, PARAMETERS)
             }
             ErrorKind::RepeatedParameter { name } => write!(f, "{name} is given more than once"),
             ErrorKind::ConflictingParameters { name, other } => {
@@ -147,11 +159,15 @@ impl fmt::Display for ErrorKind {
                 found,
                 expected,
             } => write!(f, "{name} must be {expected}, found `{}`", Printable(found)),
-            ErrorKind::UnknownFormat { found } => write!(
-                f,
-                "unknown format `{}`, expected one of jpg, jpeg, yjpeg, png, bmp, gif, webp, heif, heic, avif, tpg",
-                Printable(found)
-            ),
+            ErrorKind::UnknownFormat { found } => {
+                write!(
+                    f,
+                    "unknown format `{}`, expected one of {}",
+                    Printable(found),
+                    FORMATS.join(", ")
+                )?;
+                did_you_mean(f, found, FORMATS)
+            }
             ErrorKind::Unexpected { found, expected } => {
                 write!(f, "expected {expected}, found `{}`", Printable(found))
             }
@@ -162,12 +178,76 @@ impl fmt::Display for ErrorKind {
                 max,
             } => {
                 if *found == u64::MAX {
-                    write!(f, "{name} must be {min}..={max}, found a number too large to fit")
+                    write!(
+                        f,
+                        "{name} must be {min}..={max}, found a number too large to fit"
+                    )
                 } else {
                     write!(f, "{name} must be {min}..={max}, found {found}")
                 }
             }
         }
+    }
+}
+
+/// The `imageMogr2` parameters mogr implements.
+const PARAMETERS: &[&str] = &[
+    "format",
+    "quality",
+    "rquality",
+    "lquality",
+    "cgif",
+    "interlace",
+    "ignore-error",
+];
+
+/// `imageMogr2` parameters of the cloud service that mogr does not implement (scaling,
+/// cropping, rotation, filters): named as such in the error rather than as a typo.
+const NOT_IMPLEMENTED: &[&str] = &[
+    "thumbnail",
+    "crop",
+    "cut",
+    "scrop",
+    "iradius",
+    "rradius",
+    "rotate",
+    "auto-orient",
+    "gravity",
+    "blur",
+    "sharpen",
+    "strip",
+    "size-limit",
+    "bright",
+    "contrast",
+    "pad",
+    "color",
+    "minisize",
+    "dx",
+    "dy",
+];
+
+/// The `format` values.
+const FORMATS: &[&str] = &[
+    "jpg", "jpeg", "yjpeg", "png", "bmp", "gif", "webp", "heif", "heic", "avif", "tpg",
+];
+
+/// Appends "; did you mean `x`?" when one of `known` is close to `found` (an edit or two
+/// away, ignoring case), the closest first.
+fn did_you_mean(f: &mut fmt::Formatter<'_>, found: &str, known: &[&str]) -> fmt::Result {
+    let lower = found.to_ascii_lowercase();
+    let best = known
+        .iter()
+        .map(|k| {
+            (
+                strsim::damerau_levenshtein(&lower, &k.to_ascii_lowercase()),
+                *k,
+            )
+        })
+        .filter(|&(d, k)| d > 0 && d <= 2.min(k.len() / 2) || (d == 0 && k != found))
+        .min_by_key(|&(d, _)| d);
+    match best {
+        Some((_, k)) => write!(f, "; did you mean `{k}`?"),
+        None => Ok(()),
     }
 }
 

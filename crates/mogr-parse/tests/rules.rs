@@ -309,7 +309,11 @@ fn too_long_input_is_rejected_without_panicking() {
 fn error_messages_read_like_sentences() {
     let cases = [
         ("imageMogr2/quality/150", "invalid rule at byte 19: quality must be 0..=100, found 150"),
-        ("imageMogr2/thumbnail/1", "invalid rule at byte 11: unknown imageMogr2 parameter `thumbnail`"),
+        ("imageMogr2/thumbnail/1", "invalid rule at byte 11: `thumbnail` is an imageMogr2 parameter that mogr does not implement (it implements format, quality, rquality, lquality, cgif, interlace, ignore-error)"),
+        ("imageMogr2/qualty/80", "invalid rule at byte 11: unknown imageMogr2 parameter `qualty`; did you mean `quality`?"),
+        ("imageMogr2/cigf/3", "invalid rule at byte 11: unknown imageMogr2 parameter `cigf`; did you mean `cgif`?"),
+        ("imageMogr2/zoom/3", "invalid rule at byte 11: unknown imageMogr2 parameter `zoom`"),
+        ("imageMogr2/format/wepb", "invalid rule at byte 18: unknown format `wepb`, expected one of jpg, jpeg, yjpeg, png, bmp, gif, webp, heif, heic, avif, tpg; did you mean `webp`?"),
         ("imageMogr2/quality/80/rquality/5", "invalid rule at byte 22: rquality cannot be combined with quality"),
         ("imageMogr2/quality/abc", "invalid rule at byte 19: quality must be a number 0..=100, optionally followed by `!`, found `abc`"),
         ("imageMogr2/format/tiff", "invalid rule at byte 18: unknown format `tiff`, expected one of jpg, jpeg, yjpeg, png, bmp, gif, webp, heif, heic, avif, tpg"),

@@ -6,6 +6,7 @@ use mogr_core::{Error, FormatName, ImageFormat, Stop};
 use mozjpeg_rs::{Encoder, Preset, QuantTableIdx, Subsampling};
 
 use crate::metric::Reference;
+use crate::pace::Pace;
 use crate::proxy;
 use crate::search::{Plan, Point, Search};
 use crate::Found;
@@ -211,6 +212,7 @@ pub(crate) fn search(
         target,
         scans,
         stop,
+        pace: Pace::default(),
         x_tolerance,
         score_tolerance,
     };
@@ -244,6 +246,8 @@ struct Full<'s, 'a> {
     target: f64,
     scans: Scans,
     stop: &'s Stop,
+    /// Full-size encodes and scores: one that would end past the deadline is not started.
+    pace: Pace,
     x_tolerance: f32,
     score_tolerance: f64,
 }
@@ -267,10 +271,11 @@ impl Full<'_, '_> {
 
     /// Encodes baseline and scores.
     fn evaluate(&self, q: f32, sub: Subsampling) -> Result<(Vec<u8>, f64), Error> {
-        self.stop.check()?;
-        let bytes = self.encode(q, sub, false)?;
-        let score = self.reference.score(&decode_candidate(&bytes)?)?;
-        Ok((bytes, score))
+        self.pace.step(self.stop, || {
+            let bytes = self.encode(q, sub, false)?;
+            let score = self.reference.score(&decode_candidate(&bytes)?)?;
+            Ok((bytes, score))
+        })
     }
 
     /// After a tile search: one full-size encode at the tiles' answer measures how far the

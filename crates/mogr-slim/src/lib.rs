@@ -50,6 +50,7 @@ mod gif;
 mod jpeg;
 mod lossy;
 pub mod metric;
+mod pace;
 mod png;
 pub mod proxy;
 pub mod search;

@@ -5,6 +5,7 @@
 use mogr_core::{Admitted, EncodeSettings, Error, FramePick, ImageFormat, Stop};
 
 use crate::metric::FrameReferences;
+use crate::pace::Pace;
 use crate::search::{Plan, Search};
 use crate::{Found, Searched};
 
@@ -41,15 +42,19 @@ pub(crate) fn slim(
         max_evals: evals,
     };
     let mut s = Search::new(plan, threshold);
+    // HEIF and AVIF encodes cannot be stopped part way: an encode that would end past the
+    // deadline, judged by the one before, is not started.
+    let pace = Pace::default();
     let result = (|| {
         while let Some(x) = s.next() {
-            stop.check()?;
             let q = x.round() as u8;
-            let settings = EncodeSettings::default().with_quality(q);
-            let bytes = mogr_core::encode(&raster, format, settings, stop)?;
+            let (bytes, score) = pace.step(stop, || {
+                let settings = EncodeSettings::default().with_quality(q);
+                let bytes = mogr_core::encode(&raster, format, settings, stop)?;
+                let decoded = crate::decode_candidate(&bytes)?;
+                Ok((bytes, references.score(&decoded)?))
+            })?;
             found.encodes += 1;
-            let decoded = crate::decode_candidate(&bytes)?;
-            let score = references.score(&decoded)?;
             s.record(f32::from(q), score);
             found.offer(bytes, score);
         }

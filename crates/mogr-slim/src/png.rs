@@ -6,6 +6,7 @@ use mogr_core::{Bitmap, Layout, Raster};
 use quantette::deps::palette::Srgb;
 
 use crate::metric::Reference;
+use crate::pace::Pace;
 use crate::search::{Plan, Search};
 use crate::{Found, Searched};
 
@@ -106,12 +107,14 @@ fn search(
     quick.optimize_alpha = true;
     let mut sized = Vec::with_capacity(lossy.len());
     let several = lossy.len() > 1;
+    let (quick_pace, full_pace) = (Pace::default(), Pace::default());
     for (pixels, score) in lossy {
-        stop.check()?;
         let len = if several {
             found.encodes += 1;
-            quick.timeout = stop.remaining();
-            encode(&pixels, raster.icc.as_deref(), &quick)?.len()
+            quick_pace.step(stop, || {
+                quick.timeout = stop.remaining();
+                Ok(encode(&pixels, raster.icc.as_deref(), &quick)?.len())
+            })?
         } else {
             0
         };
@@ -122,9 +125,10 @@ fn search(
         if len * 100 > smallest * 103 {
             continue;
         }
-        stop.check()?;
-        opts.timeout = stop.remaining();
-        let bytes = encode(&pixels, raster.icc.as_deref(), &opts)?;
+        let bytes = full_pace.step(stop, || {
+            opts.timeout = stop.remaining();
+            encode(&pixels, raster.icc.as_deref(), &opts)
+        })?;
         stop.check()?;
         found.encodes += 1;
         found.offer(bytes, score);
@@ -135,10 +139,11 @@ fn search(
         .as_ref()
         .is_some_and(|(b, _)| b.len() * 10 < input.len() * 6);
     if !far_smaller {
-        stop.check()?;
-        let mut lossless = oxipng_options(options.metadata, pixels);
-        lossless.timeout = stop.remaining();
-        let bytes = oxipng::optimize_from_memory(input, &lossless).map_err(fail)?;
+        let bytes = full_pace.step(stop, || {
+            let mut lossless = oxipng_options(options.metadata, pixels);
+            lossless.timeout = stop.remaining();
+            oxipng::optimize_from_memory(input, &lossless).map_err(fail)
+        })?;
         stop.check()?;
         found.encodes += 1;
         found.offer(bytes, 100.0);
@@ -160,16 +165,19 @@ fn best_of_family(
 ) -> Result<Option<(Bitmap, f64)>, Error> {
     let mut tried = Vec::new();
     let mut best = None;
+    let pace = Pace::default();
     while let Some(x) = s.next() {
         let k = key(x);
         if tried.contains(&k) {
             break; // converged
         }
         tried.push(k);
-        stop.check()?;
-        let pixels = make(k);
+        let (pixels, score) = pace.step(stop, || {
+            let pixels = make(k);
+            let score = reference.score(&pixels)?;
+            Ok((pixels, score))
+        })?;
         *encodes += 1;
-        let score = reference.score(&pixels)?;
         s.record(x, score);
         if score >= threshold && s.best().is_some_and(|p| p.x == x) {
             best = Some((pixels, score));
