@@ -90,7 +90,19 @@ pub fn encode(
             .map_err(encode_err(target))?;
         }
         ImageFormat::Bmp => {
-            let rgb = icc::to_srgb(raster).first().clone().without_alpha();
+            // Borrowed unless a colour conversion or alpha needs new pixels; the output
+            // is reserved whole (rows padded to 4 bytes), so it is never reallocated.
+            let srgb = icc::to_srgb(raster);
+            let composed;
+            let rgb = match srgb.first() {
+                b if b.layout == Layout::Rgba => {
+                    composed = b.over_white();
+                    &composed
+                }
+                b => b,
+            };
+            let row = (rgb.width as usize * 3).div_ceil(4) * 4;
+            out.reserve_exact(row * rgb.height as usize + 1078);
             image::codecs::bmp::BmpEncoder::new(&mut out)
                 .write_image(&rgb.data, rgb.width, rgb.height, color_type(rgb.layout))
                 .map_err(encode_err(target))?;
