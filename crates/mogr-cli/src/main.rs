@@ -118,6 +118,9 @@ struct LimitArgs {
     /// Most frames of an animation (default 300).
     #[arg(long, value_name = "N")]
     max_frames: Option<u32>,
+    /// Most scans of a progressive JPEG (default 100).
+    #[arg(long, value_name = "N")]
+    max_scans: Option<u32>,
 }
 
 impl LimitArgs {
@@ -135,6 +138,9 @@ impl LimitArgs {
         }
         if let Some(v) = self.max_frames {
             limits = limits.with_max_frames(v);
+        }
+        if let Some(v) = self.max_scans {
+            limits = limits.with_max_scans(v);
         }
         if let Some(v) = self.memory_budget {
             limits = limits.with_max_memory_bytes(v);

@@ -334,3 +334,32 @@ fn messages_suggest_and_warn() {
     assert_eq!(std::fs::read(out).unwrap(), std::fs::read(input).unwrap());
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+#[test]
+fn limit_flags_apply_to_each_file() {
+    let root = temp_dir("limits");
+    let input = root.join("in");
+    copy("jpeg/mpl-grace_hopper.jpg", &input.join("big.jpg"));
+    copy("gif/ski-no_time_for_that_tiny.gif", &input.join("tiny.gif"));
+    let tiny = mogr::info(&std::fs::read(input.join("tiny.gif")).unwrap()).unwrap();
+    let side = tiny.width.max(tiny.height).to_string();
+    let out_dir = root.join("out");
+    let out = mogr(&[
+        "process",
+        "imageMogr2/format/png",
+        input.to_str().unwrap(),
+        "--out-dir",
+        out_dir.to_str().unwrap(),
+        "--max-side",
+        &side,
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let (files, _) = lines(&out);
+    assert_eq!(status_of(&files, "tiny.gif"), "done");
+    assert_eq!(status_of(&files, "big.jpg"), "failed");
+    let error = files.iter().find_map(|f| f["error"].as_str()).unwrap();
+    assert!(error.contains("limit"), "{error}");
+    assert_eq!(tree(&out_dir), ["tiny.png"]);
+    std::fs::remove_dir_all(&root).unwrap();
+}
