@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod batch;
+mod serve;
 mod store;
 use serde_json::json;
 
@@ -85,6 +86,54 @@ enum Command {
         /// A style for `style/<name>` rules, as `name=rule` (repeatable).
         #[arg(long = "style", value_name = "NAME=RULE")]
         styles: Vec<String>,
+    },
+    /// Serve images over HTTP in front of a folder (--dir) or an S3-compatible bucket
+    /// (--s3-bucket; credentials from the AWS_* environment variables): `GET /key?<rule>`
+    /// processes during download, `PUT /key` with a `Pic-Operations` header on upload;
+    /// `/health`, `/metrics`. Stops on SIGTERM or SIGINT after the requests under way.
+    Serve {
+        /// The folder that holds the objects.
+        #[arg(
+            long,
+            env = "MOGR_DIR",
+            conflicts_with = "s3_bucket",
+            required_unless_present = "s3_bucket"
+        )]
+        dir: Option<PathBuf>,
+        /// The bucket.
+        #[arg(long, env = "MOGR_S3_BUCKET")]
+        s3_bucket: Option<String>,
+        /// The S3 endpoint, e.g. http://127.0.0.1:9000 (default: AWS, from the region).
+        #[arg(long, env = "MOGR_S3_ENDPOINT")]
+        s3_endpoint: Option<String>,
+        /// Address to listen on.
+        #[arg(long, env = "MOGR_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Images processed at once (default: the cores).
+        #[arg(long, env = "MOGR_WORKERS")]
+        workers: Option<usize>,
+        /// Requests waiting for a worker; one more is answered 503 (default: 4 x workers).
+        #[arg(long, env = "MOGR_QUEUE")]
+        queue: Option<usize>,
+        /// `Cache-Control` of processed responses (default: the original's).
+        #[arg(long, env = "MOGR_CACHE_CONTROL")]
+        cache_control: Option<String>,
+        /// Negotiate AVIF or WebP from `Accept` for rules without a format.
+        #[arg(long, env = "MOGR_NEGOTIATE")]
+        negotiate: bool,
+        /// Time a client has to send a request's headers (also the idle time between
+        /// requests on one connection).
+        #[arg(long, env = "MOGR_HEADER_TIMEOUT", value_parser = parse_duration, default_value = "10")]
+        header_timeout: std::time::Duration,
+        /// Largest upload body (default 32M).
+        #[arg(long, env = "MOGR_MAX_BODY", value_parser = parse_size, default_value = "32M")]
+        max_body: u64,
+        /// Deadline of each request's processing.
+        #[arg(long, env = "MOGR_DEADLINE", value_parser = parse_duration, default_value = "30")]
+        request_deadline: std::time::Duration,
+        /// Memory budget of each request's processing.
+        #[arg(long, env = "MOGR_MEMORY_BUDGET", value_parser = parse_size, default_value = "1G")]
+        request_memory: u64,
     },
     /// Print an image's ImageInfo as JSON (Format, Width, Height, Size, Quality, Ave,
     /// Orientation, FrameCount, BitDepth, HorizontalDpi, VerticalDpi, Md5); exit 1 with the
@@ -216,6 +265,80 @@ fn main() -> ExitCode {
             outdir,
             styles,
         } => ops(&key, &pic_operations, &input, &outdir, &styles),
+        Command::Serve {
+            dir,
+            s3_bucket,
+            s3_endpoint,
+            listen,
+            workers,
+            queue,
+            cache_control,
+            negotiate,
+            header_timeout,
+            max_body,
+            request_deadline,
+            request_memory,
+        } => {
+            use std::io::IsTerminal;
+            tracing_subscriber::fmt()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::stderr().is_terminal())
+                .init();
+            let backend = match (&dir, &s3_bucket) {
+                (Some(d), _) => serve::Backend::dir(d).map_err(|e| e.to_string()),
+                (None, Some(b)) => serve::Backend::s3(b, s3_endpoint.as_deref()),
+                (None, None) => Err("give --dir or --s3-bucket".to_string()),
+            };
+            let backend = match backend {
+                Ok(b) => b,
+                Err(e) => {
+                    eprintln!("mogr: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let processor = mogr::Processor::new()
+                .with_deadline(request_deadline)
+                .with_memory_budget(request_memory);
+            let mut config = mogr_http::Config::default()
+                .with_processor(processor)
+                .with_negotiation(negotiate);
+            if workers.is_some() || queue.is_some() {
+                let w = workers.unwrap_or(config.workers);
+                config = config.with_workers(w, queue.unwrap_or(4 * w));
+            }
+            if let Some(cc) = cache_control {
+                match http::HeaderValue::from_str(&cc) {
+                    Ok(v) => config = config.with_cache_control(v),
+                    Err(_) => {
+                        eprintln!("mogr: --cache-control `{cc}` is not a header value");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
+            let settings = serve::Settings {
+                listen,
+                config,
+                header_timeout,
+                max_body,
+            };
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("mogr: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            match runtime.block_on(serve::run(settings, backend)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("mogr: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         Command::Info { input } => {
             let limit = mogr::Limits::default().max_input_bytes;
             let result = match read_input(&input, limit) {
