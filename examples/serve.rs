@@ -1,7 +1,10 @@
 //! Processing during download, as the cloud service does it: an HTTP server that serves a
-//! directory. `GET /<key>` returns the file; `GET /<key>?<rule>` returns the file processed
-//! by the rule (`imageMogr2/...`, `imageSlim`, `imageInfo`, pipelines with `|`, and URL forms
-//! with signature parameters), with its `Content-Type` and, for `imageSlim`, `X-Slimflag`.
+//! directory, with `mogr-http`'s layer in front of a plain file handler. `GET /<key>`
+//! returns the file; `GET /<key>?<rule>` returns the file processed by the rule
+//! (`imageMogr2/...`, `imageSlim`, `imageInfo`, pipelines with `|`, and URL forms with
+//! signature parameters), with its `Content-Type`, `ETag` (304 for `If-None-Match`) and, for
+//! `imageSlim`, `X-Slimflag`. `mogr serve` is the complete server (uploads, metrics,
+//! timeouts, S3); this is the smallest program to copy into a service of your own.
 //!
 //! ```sh
 //! cargo run --release --example serve -- tests/images 127.0.0.1:8080
@@ -11,8 +14,8 @@
 //! Status codes: 400 for a bad rule (the message says what and where), 404 for a missing key,
 //! 403 for a key that would leave the directory (`..`, encoded or not, or a symlink that
 //! points out), 413 for an image over the limits, 415 for a file that is not an image mogr
-//! reads. Processing runs on blocking threads, at most as many at once as there are cores;
-//! the async threads only move bytes.
+//! reads, 503 when the workers and their queue (256 requests) are full. Processing runs on blocking
+//! threads, at most `concurrency` at once; the async threads only move bytes.
 #![allow(dead_code)] // also compiled into tests/serve.rs, which does not call `main`
 
 use std::path::{Path, PathBuf};
@@ -23,23 +26,28 @@ use axum::extract::{Request, State};
 use axum::http::{header, Method, StatusCode};
 use axum::response::Response;
 use axum::Router;
-use tokio::sync::Semaphore;
 
-/// What the handlers share.
+/// What the file handler needs.
 struct Served {
     root: PathBuf,
-    processor: mogr::Processor,
-    permits: Semaphore,
+    /// Objects over this many bytes are refused before they are read (the input limit).
+    limit: u64,
 }
 
-/// The router: every path is a key under `root`.
+/// The router: every path is a key under `root`, served by [`original`], with the rules
+/// applied by `mogr-http`'s layer, at most `concurrency` images at once and 256 waiting.
 pub fn app(root: &Path, processor: mogr::Processor, concurrency: usize) -> std::io::Result<Router> {
     let served = Served {
         root: root.canonicalize()?,
-        processor,
-        permits: Semaphore::new(concurrency.max(1)),
+        limit: processor.limits().max_input_bytes,
     };
-    Ok(Router::new().fallback(handle).with_state(Arc::new(served)))
+    let config = mogr_http::Config::default()
+        .with_processor(processor)
+        .with_workers(concurrency, 256);
+    Ok(Router::new()
+        .fallback(original)
+        .with_state(Arc::new(served))
+        .layer(mogr_http::MogrLayer::new(config)))
 }
 
 /// Serves `app` on `listener` until the process ends.
@@ -108,7 +116,8 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-async fn handle(State(served): State<Arc<Served>>, request: Request) -> Response {
+/// The original file a key names (the layer processes it when the query holds a rule).
+async fn original(State(served): State<Arc<Served>>, request: Request) -> Response {
     if request.method() != Method::GET && request.method() != Method::HEAD {
         return text(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD");
     }
@@ -121,60 +130,34 @@ async fn handle(State(served): State<Arc<Served>>, request: Request) -> Response
     };
     // The file's length is checked before it is read: an object over the input limit is
     // never held in memory.
-    let limit = served.processor.limits().max_input_bytes;
-    match tokio::fs::metadata(&file).await {
-        Ok(meta) if meta.len() > limit => {
-            let message = format!("the object is {} bytes, the limit is {limit}", meta.len());
+    let meta = match tokio::fs::metadata(&file).await {
+        Ok(meta) if meta.len() > served.limit => {
+            let message = format!(
+                "the object is {} bytes, the limit is {}",
+                meta.len(),
+                served.limit
+            );
             return text(StatusCode::PAYLOAD_TOO_LARGE, message);
         }
-        Ok(_) => {}
+        Ok(meta) => meta,
         Err(_) => return text(StatusCode::NOT_FOUND, "no such key"),
-    }
+    };
     let Ok(bytes) = tokio::fs::read(&file).await else {
         return text(StatusCode::NOT_FOUND, "no such key");
     };
-    let rule = request.uri().query().unwrap_or("").to_owned();
-    if rule.is_empty() {
-        let format = mogr::ImageFormat::sniff(&bytes)
-            .map_or("application/octet-stream", mogr::ImageFormat::mime_type);
-        return reply(StatusCode::OK, format, bytes);
+    let format = mogr::ImageFormat::sniff(&bytes)
+        .map_or("application/octet-stream", mogr::ImageFormat::mime_type);
+    let mut response = reply(StatusCode::OK, format, bytes);
+    // A validator for the layer's ETag: the file's length and modification time.
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    if let Ok(tag) = format!("\"{:x}-{modified:x}\"", meta.len()).parse() {
+        response.headers_mut().insert(header::ETAG, tag);
     }
-    // Bounded: at most `concurrency` images are processed at once, off the async threads.
-    let Ok(_permit) = served.permits.acquire().await else {
-        return text(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
-    };
-    let worker = Arc::clone(&served);
-    let result = tokio::task::spawn_blocking(move || {
-        let out = worker.processor.process(&bytes, &rule)?;
-        let (format, slim_flag) = (out.format, out.slim_flag);
-        // An input returned as it is comes back as the input buffer itself: no copy.
-        let body = if out.input_returned() {
-            drop(out);
-            bytes
-        } else {
-            out.into_bytes()
-        };
-        Ok::<_, mogr::Error>((format, slim_flag, body))
-    })
-    .await;
-    match result {
-        Ok(Ok((format, slim_flag, body))) => {
-            let mut response = reply(StatusCode::OK, format.mime_type(), body);
-            if let Some(flag) = slim_flag {
-                response
-                    .headers_mut()
-                    .insert("x-slimflag", u16::from(flag.header_value()).into());
-            }
-            response
-        }
-        Ok(Err(e)) => {
-            // One mapping for every front end: `ErrorKind::http_status`.
-            let status = StatusCode::from_u16(e.kind().http_status())
-                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            text(status, e.to_string())
-        }
-        Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "processing failed"),
-    }
+    response
 }
 
 #[tokio::main]
