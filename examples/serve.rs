@@ -75,21 +75,18 @@ enum Refused {
     Escapes,
 }
 
-/// The file a request path names: percent-decoded, no `.`/`..` segments, no backslash or
-/// NUL, and (after symlinks are followed) still under the root.
+/// The file a request path names: a key `mogr_http::object_key` accepts (percent-decoded,
+/// no `.`/`..`/empty segments, no backslash or NUL) that, after symlinks are followed, is
+/// still under the root.
 fn resolve(root: &Path, raw_path: &str) -> Result<PathBuf, Refused> {
-    let decoded = percent_decode(raw_path).ok_or(Refused::Escapes)?;
-    if decoded.contains(['\\', '\0']) {
-        return Err(Refused::Escapes);
-    }
-    let mut path = root.to_path_buf();
-    for seg in decoded.split('/').filter(|s| !s.is_empty()) {
-        if seg == "." || seg == ".." {
-            return Err(Refused::Escapes);
-        }
-        path.push(seg);
-    }
-    let real = path.canonicalize().map_err(|_| Refused::Missing)?;
+    let key = mogr_http::object_key(raw_path).map_err(|e| match e {
+        mogr_http::BadKey::Empty => Refused::Missing,
+        _ => Refused::Escapes,
+    })?;
+    let real = root
+        .join(key)
+        .canonicalize()
+        .map_err(|_| Refused::Missing)?;
     if !real.starts_with(root) {
         return Err(Refused::Escapes);
     }
@@ -97,23 +94,6 @@ fn resolve(root: &Path, raw_path: &str) -> Result<PathBuf, Refused> {
         return Err(Refused::Missing);
     }
     Ok(real)
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let h = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(h, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// The original file a key names (the layer processes it when the query holds a rule).

@@ -262,6 +262,64 @@ where
     }
 }
 
+/// Why a request path names no object key ([`object_key`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BadKey {
+    /// A `%` not followed by two hex digits, or bytes that are not UTF-8 once decoded.
+    #[error("bad percent-encoding in the key")]
+    Encoding,
+    /// The path names no key (`/`).
+    #[error("no key")]
+    Empty,
+    /// A backslash or NUL, encoded or not.
+    #[error("a key may not hold a backslash or NUL")]
+    Character,
+    /// An empty, `.` or `..` segment, encoded or not.
+    #[error("a key may not have empty, `.` or `..` segments")]
+    Segment,
+}
+
+/// The object key a request path names: percent-decoded, without its leading `/`, and
+/// refused when it could leave a folder or bucket (`..` or `.` or empty segments, a
+/// backslash or NUL, encoded or not). The one check a server in front of a store needs
+/// before it touches the store.
+///
+/// ```
+/// assert_eq!(mogr_http::object_key("/a/b%20c.png").unwrap(), "a/b c.png");
+/// assert!(mogr_http::object_key("/a/%2e%2e/secret").is_err());
+/// ```
+pub fn object_key(path: &str) -> Result<String, BadKey> {
+    let raw = path.strip_prefix('/').unwrap_or(path).as_bytes();
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] == b'%' {
+            let hex = raw.get(i + 1..i + 3).ok_or(BadKey::Encoding)?;
+            let hex = std::str::from_utf8(hex).map_err(|_| BadKey::Encoding)?;
+            out.push(u8::from_str_radix(hex, 16).map_err(|_| BadKey::Encoding)?);
+            i += 3;
+        } else {
+            out.push(raw[i]);
+            i += 1;
+        }
+    }
+    let key = String::from_utf8(out).map_err(|_| BadKey::Encoding)?;
+    if key.is_empty() {
+        return Err(BadKey::Empty);
+    }
+    if key.contains(['\\', '\0']) {
+        return Err(BadKey::Character);
+    }
+    if key
+        .split('/')
+        .any(|s| s.is_empty() || s == "." || s == "..")
+    {
+        return Err(BadKey::Segment);
+    }
+    Ok(key)
+}
+
 /// A plain-text response.
 fn text<B>(status: StatusCode, message: &str) -> Response<MogrBody<B>> {
     let mut response = Response::new(Either::Right(Full::new(Bytes::from(format!(
@@ -518,6 +576,25 @@ fn error_response<B>(e: &mogr::Error) -> Response<MogrBody<B>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_that_could_leave_the_store_are_refused() {
+        assert_eq!(object_key("/a/b%20c.png").unwrap(), "a/b c.png");
+        for bad in [
+            "/../etc/passwd",
+            "/a/%2e%2e/b",
+            "/a/..%2fb",
+            "/a%5c..%5cb",
+            "/a//b",
+            "/",
+            "/a/./b",
+            "/%00",
+            "/%zz",
+            "/%c3",
+        ] {
+            assert!(object_key(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn etags_differ_by_rule_and_original_and_match_lists() {

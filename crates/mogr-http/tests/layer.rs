@@ -1,7 +1,7 @@
 //! The layer in a real HTTP server on 127.0.0.1 (axum over the repo's test images), driven
 //! by a real HTTP client.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -11,6 +11,10 @@ use axum::extract::Request;
 use axum::http::header;
 use axum::response::Response;
 use mogr_http::{Config, MogrLayer};
+
+#[path = "../../../tests/common/http.rs"]
+mod http_client;
+use http_client::{get, request};
 
 fn images() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/images")
@@ -50,64 +54,6 @@ fn serve(layer: MogrLayer) -> SocketAddr {
         });
     });
     rx.recv().unwrap()
-}
-
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// One request over a fresh connection (`Connection: close`), read to the end.
-fn request(addr: SocketAddr, method: &str, target: &str, headers: &[(&str, &str)]) -> Reply {
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(120)))
-        .unwrap();
-    let mut req = format!("{method} {target} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
-    for (n, v) in headers {
-        req.push_str(&format!("{n}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    stream.write_all(req.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a header block");
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
-        .collect();
-    Reply {
-        status,
-        headers,
-        body: raw[split + 4..].to_vec(),
-    }
-}
-
-fn get(addr: SocketAddr, target: &str) -> Reply {
-    request(addr, "GET", target, &[])
 }
 
 #[test]
@@ -198,14 +144,14 @@ fn etags_answer_304_and_head_has_no_body() {
     let first = get(addr, target);
     assert_eq!(first.status, 200);
     let tag = first.header("etag").unwrap().to_string();
-    let again = request(addr, "GET", target, &[("If-None-Match", &tag)]);
+    let again = request(addr, "GET", target, &[("If-None-Match", &tag)], b"");
     assert_eq!(again.status, 304);
     assert!(again.body.is_empty());
     assert_eq!(again.header("etag"), Some(tag.as_str()));
     // Another rule, another tag.
     let other = get(addr, "/jpeg/pil-flower.jpg?imageMogr2/quality/41");
     assert_ne!(other.header("etag"), Some(tag.as_str()));
-    let head = request(addr, "HEAD", target, &[]);
+    let head = request(addr, "HEAD", target, &[], b"");
     assert_eq!(head.status, 200);
     assert!(head.body.is_empty());
     assert_eq!(
@@ -221,14 +167,14 @@ fn negotiation_follows_accept_when_on() {
     let on = serve(MogrLayer::new(Config::default().with_negotiation(true)));
     let target = "/jpeg/pil-flower.jpg?imageMogr2/quality/60";
     let accept = [("Accept", "image/webp,image/*;q=0.8")];
-    let r = request(on, "GET", target, &accept);
+    let r = request(on, "GET", target, &accept, b"");
     assert_eq!(r.header("content-type"), Some("image/webp"));
     assert_eq!(r.header("vary"), Some("Accept"));
     assert_eq!(mogr::info(&r.body).unwrap().format, mogr::ImageFormat::Webp);
-    let plain = request(on, "GET", target, &[("Accept", "image/jpeg")]);
+    let plain = request(on, "GET", target, &[("Accept", "image/jpeg")], b"");
     assert_eq!(plain.header("content-type"), Some("image/jpeg"));
     assert_eq!(plain.header("vary"), Some("Accept"));
-    let off = request(off, "GET", target, &accept);
+    let off = request(off, "GET", target, &accept, b"");
     assert_eq!(off.header("content-type"), Some("image/jpeg"));
     assert!(off.header("vary").is_none());
     // An explicit format is kept.
@@ -237,6 +183,7 @@ fn negotiation_follows_accept_when_on() {
         "GET",
         "/jpeg/pil-flower.jpg?imageMogr2/format/png",
         &accept,
+        b"",
     );
     assert_eq!(explicit.header("content-type"), Some("image/png"));
 }
