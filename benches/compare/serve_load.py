@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Load on `mogr serve`: requests per second and p50/p99 latency of
 `GET /<file>?imageMogr2/quality/60` over the corpus's JPEGs with 1, 2 and 8 concurrent
-clients, against the same requests answered by `vips copy in.jpg out.jpg[Q=60]` run per
-request behind Python's threaded HTTP server (no libvips- or sharp-based server installs
-from Debian's packages).
+clients, against the same requests answered by a sharp (libvips) server in Node.js
+(benches/compare/sharp_serve.js; sharp from the npm registry, skipped with a notice when it
+is not installed) and by `vips copy in.jpg out.jpg[Q=60]` run per request behind Python's
+threaded HTTP server.
 
     cargo build --release -p mogr-cli
+    npm install --prefix target/sharp sharp      # optional: the sharp rows
     python3 benches/compare/serve_load.py ../shared/corpus [SECONDS]
 """
 import http.client
@@ -21,6 +23,7 @@ import time
 corpus = sys.argv[1] if len(sys.argv) > 1 else "../shared/corpus"
 seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 10.0
 mogr = os.environ.get("MOGR", "target/release/mogr")
+sharp_modules = os.path.abspath(os.environ.get("SHARP_MODULES", "target/sharp/node_modules"))
 work = tempfile.mkdtemp()
 jpegs = sorted(f for f in os.listdir(os.path.join(corpus, "jpeg")) if f.endswith(".jpg"))
 for f in jpegs:
@@ -85,17 +88,29 @@ server = subprocess.Popen([mogr, "serve", "--dir", work, "--listen", "127.0.0.1:
 mogr_port = int(server.stdout.readline().strip().rsplit(":", 1)[1])
 vips = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Vips)
 threading.Thread(target=vips.serve_forever, daemon=True).start()
+servers = [("mogr serve", mogr_port)]
+sharp = None
+if os.path.isdir(os.path.join(sharp_modules, "sharp")) and shutil.which("node"):
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sharp_serve.js")
+    sharp = subprocess.Popen(["node", script, work], stdout=subprocess.PIPE, text=True,
+                             env=dict(os.environ, NODE_PATH=sharp_modules))
+    servers.append(("sharp (Node.js)", int(sharp.stdout.readline().strip())))
+else:
+    print("notice: sharp not installed (npm install --prefix target/sharp sharp): no sharp rows",
+          file=sys.stderr)
+servers.append(("vips per request", vips.server_address[1]))
 print("%d JPEGs, %.0f s per run, %d cores" % (len(jpegs), seconds, os.cpu_count()))
 print()
 print("| server | clients | requests/s | p50 (ms) | p99 (ms) | errors |")
 print("| --- | ---: | ---: | ---: | ---: | ---: |")
 try:
-    for name, port in [("mogr serve", mogr_port), ("vips per request", vips.server_address[1])]:
+    for name, port in servers:
         for clients in (1, 2, 8):
             rps, p50, p99, errs = load(port, clients)
             print("| %s | %d | %.1f | %.1f | %.1f | %d |" % (name, clients, rps, p50, p99, errs))
 finally:
-    server.terminate()
-    server.wait()
+    for child in [server] + ([sharp] if sharp else []):
+        child.terminate()
+        child.wait()
     vips.shutdown()
     shutil.rmtree(work)

@@ -88,7 +88,7 @@ fn make_tree(root: &Path) -> PathBuf {
     );
     copy("jpeg/mpl-grace_hopper.jpg", &input.join("sub/b.jpg"));
     copy("gif/pil-hopper.gif", &input.join("sub/deeper/c.GIF"));
-    copy("corrupt/pil-truncated_jpeg.jpg", &input.join("sub/bad.jpg"));
+    copy("corrupt/pil-flower.trunc50.jpg", &input.join("sub/bad.jpg"));
     std::fs::write(input.join("notes.txt"), "not an image").unwrap();
     copy("png/jxl-DJI-FC6310-16bit.png", &root.join("outside.png"));
     std::os::unix::fs::symlink(root.join("outside.png"), input.join("link.png")).unwrap();

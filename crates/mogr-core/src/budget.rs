@@ -28,7 +28,7 @@ pub(crate) fn frame_pixels(probe: &Probe) -> u64 {
 pub fn decode(input: &[u8], probe: &Probe, held: u64) -> u64 {
     let px = frame_pixels(probe);
     let per_pixel = match probe.format {
-        ImageFormat::Jpeg => 4,
+        ImageFormat::Jpeg => return jpeg_decode(input, px),
         // 16-bit PNGs are decoded at 16 bits, then converted.
         ImageFormat::Png if png::bit_depth(input) > 8 => 12,
         ImageFormat::Png | ImageFormat::Bmp | ImageFormat::Webp => 5,
@@ -39,6 +39,34 @@ pub fn decode(input: &[u8], probe: &Probe, held: u64) -> u64 {
     };
     let canvas = if probe.frames > 1 { 8 * px } else { 0 };
     per_pixel * px * held.max(1) + canvas
+}
+
+/// Bytes to decode a JPEG of `px` pixels. Subsampled YCbCr goes through mogr's exact
+/// reconstruction: every coefficient (2 bytes per sample) and one plane, then the planes
+/// and the RGB output. Lossless files (jpeg-decoder) hold each sample as a 16-bit value
+/// in several copies on the way to 8 bits. The rest goes to zune-jpeg: its output and a
+/// little more.
+fn jpeg_decode(input: &[u8], px: u64) -> u64 {
+    let samples = jpeg_samples(input);
+    let header = crate::codecs::jpeg::markers::read_header(input).ok();
+    let lossless = header
+        .as_ref()
+        .is_some_and(|h| h.precision != 8 || matches!(h.sof, 0xC3 | 0xC7 | 0xCB | 0xCF));
+    let subsampled = header.as_ref().is_some_and(|h| {
+        let first = h.components.first().map(|c| (c.h, c.v));
+        h.components.iter().any(|c| Some((c.h, c.v)) != first)
+    });
+    let arithmetic = header
+        .as_ref()
+        .is_some_and(|h| matches!(h.sof, 0xC9 | 0xCA));
+    let per_pixel = if lossless {
+        10.0 * samples
+    } else if subsampled || arithmetic {
+        2.0 * samples + 2.5
+    } else {
+        4.0
+    };
+    (per_pixel * px as f64) as u64
 }
 
 /// Whether `input`'s decoded pixels may carry alpha, read from its header: a PNG with an
@@ -98,9 +126,12 @@ pub(crate) fn requantize(probe: &Probe, samples: f64) -> u64 {
 
 /// Peak bytes of reading `ImageInfo` (headers and the first frame, for the mean colour).
 /// A JPEG is decoded at 1/8 scale, which holds little for a baseline file and every
-/// coefficient (2 bytes per sample) for a progressive one.
+/// coefficient (2 bytes per sample) for a progressive one; a lossless one at full size.
 pub(crate) fn info(input: &[u8], probe: &Probe) -> u64 {
-    if probe.format == ImageFormat::Jpeg {
+    // Lossless and arithmetic-coded files are decoded at full size.
+    let lossless = crate::codecs::jpeg::markers::read_header(input)
+        .is_ok_and(|h| matches!(h.sof, 0xC3 | 0xC7 | 0xC9 | 0xCA | 0xCB | 0xCF));
+    if probe.format == ImageFormat::Jpeg && !lossless {
         let per_pixel = if probe.progressive {
             2.0 * jpeg_samples(input) + 0.5
         } else {

@@ -136,6 +136,18 @@ pub fn decode(
                 format,
             )?;
             let icc = d.icc_profile().ok().flatten();
+            // An APNG: every frame composed (dispose and blend ops applied), with its delay.
+            let animation = png::animation(&input).filter(|_| admitted.probe().frames > 1);
+            if let Some((_, plays)) = animation {
+                let apng = d.apng().map_err(image_err(format))?;
+                let frames = frames_from(apng.into_frames(), admitted, pick)?;
+                let loop_count = (frames.len() > 1).then(|| plays.min(u32::from(u16::MAX)) as u16);
+                return Ok(Raster {
+                    frames,
+                    loop_count,
+                    icc,
+                });
+            }
             let img = image::DynamicImage::from_decoder(d).map_err(image_err(format))?;
             Ok(Raster::still(bitmap_from(img), icc))
         }
@@ -149,13 +161,14 @@ pub fn decode(
             Ok(Raster::still(bitmap_from(img), None))
         }
         ImageFormat::Gif => {
+            let input = gif::normalized(input);
             let d = limited(
-                image::codecs::gif::GifDecoder::new(Cursor::new(input))
+                image::codecs::gif::GifDecoder::new(Cursor::new(&*input))
                     .map_err(image_err(format))?,
                 format,
             )?;
             let frames = frames_from(d.into_frames(), admitted, pick)?;
-            let loop_count = (frames.len() > 1).then(|| gif::loop_count(input).unwrap_or(1));
+            let loop_count = (frames.len() > 1).then(|| gif::loop_count(&input).unwrap_or(1));
             Ok(Raster {
                 frames,
                 loop_count,

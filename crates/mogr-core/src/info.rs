@@ -88,7 +88,12 @@ pub fn info(input: &[u8], limits: &Limits) -> Result<ImageInfo, Error> {
     // are taken from the decoded samples as they are (no RGBA copy: the decode is the peak).
     let bitmap = if probe.format == ImageFormat::Jpeg {
         let header = markers::read_header(input)?;
-        crate::codecs::jpeg::decode::decode_scaled(input, &header, true)?
+        if matches!(header.sof, 0xC9 | 0xCA) {
+            // Arithmetic-coded: only mogr's own decoder reads it, at full size.
+            crate::codecs::jpeg::decode::decode(input, &header)?
+        } else {
+            crate::codecs::jpeg::decode::decode_scaled(input, &header, true)?
+        }
     } else {
         let first = crate::frames::FramePick::First(1);
         let mut raster = crate::decode::decode(input, &admitted, first, false)?;

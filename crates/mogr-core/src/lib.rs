@@ -55,6 +55,7 @@ mod probe;
 pub mod quality;
 mod stop;
 mod transcode;
+mod validate;
 mod xml;
 
 pub use decode::decode;
@@ -69,6 +70,7 @@ pub use pixels::{Bitmap, Frame, Layout, Raster};
 pub use probe::{probe, Admitted, Probe};
 pub use stop::Stop;
 pub use transcode::{apply, DecodeCache, Encoded, Options};
+pub use validate::validate;
 pub use xml::XmlWriter;
 
 pub use codecs::jpeg::markers::Density;

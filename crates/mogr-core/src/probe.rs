@@ -137,9 +137,18 @@ pub fn probe(input: &[u8], limits: &Limits) -> Result<Probe, Error> {
         }
         ImageFormat::Png | ImageFormat::Bmp | ImageFormat::Gif => {
             let (width, height, frames) = match format {
-                ImageFormat::Png => png::read_size(input).map(|(w, h)| (w, h, 1))?,
+                // An APNG counts its frames (acTL) against the limits.
+                ImageFormat::Png => {
+                    let frames = png::animation(input).map_or(1, |(n, _)| n);
+                    png::read_size(input).map(|(w, h)| (w, h, frames))?
+                }
                 ImageFormat::Bmp => bmp::read_size(input).map(|(w, h)| (w, h, 1))?,
-                _ => gif::read_header(input, limits.max_frames)?,
+                _ => {
+                    let h = gif::read_header(input, limits.max_frames)?;
+                    let (ew, eh) = h.extent;
+                    limits.check_dimensions(format, ew, eh, h.frames)?;
+                    (h.width, h.height, h.frames)
+                }
             };
             limits.check_dimensions(format, width, height, frames)?;
             Ok(Probe::plain(format, width, height, frames))

@@ -143,6 +143,8 @@ pub(crate) fn apply_with<'a>(
     let quality_asked = params.quality.is_some() || params.lquality.is_some();
     let same_quality = q == probe.quality || (probe.quality.is_none() && !quality_asked);
     if target == probe.format && same_quality && cgif.is_none() {
+        // Returned as it is: it must decode all the same.
+        crate::validate::validate(input, &options.limits, &options.stop)?;
         return Ok(Encoded {
             bytes: Cow::Borrowed(input),
             probe,
@@ -224,6 +226,8 @@ fn jpeg_to_jpeg<'a>(
     let same_format = matches!(params.format, None | Some(Format::Jpg));
     let interlace_kept = params.interlace.is_none() || progressive == probe.progressive;
     if same_format && interlace_kept && Some(q) == probe.quality {
+        // Returned as it is, or with segments dropped: its scans must decode all the same.
+        crate::validate::validate(input, &options.limits, &options.stop)?;
         let strips = header
             .segments
             .iter()

@@ -450,6 +450,8 @@ where
         };
         return error_response(&e);
     }
+    // An original of unknown length (chunked) that grows past the limit is 413 even under
+    // ignore-error/1: what was read of it is gone and cannot be passed through as it was.
     let bytes = match Limited::new(body, limit as usize).collect().await {
         Ok(c) => c.to_bytes(),
         Err(e) => {

@@ -115,7 +115,7 @@ fn bad_rules_and_bad_images_get_their_status() {
     assert!(String::from_utf8_lossy(&bad.body).contains("did you mean `quality`?"));
     let corrupt = get(
         addr,
-        "/corrupt/pil-truncated_jpeg.jpg?imageMogr2/format/png",
+        "/corrupt/pil-flower.trunc50.jpg?imageMogr2/format/png",
     );
     assert_eq!(
         corrupt.status,

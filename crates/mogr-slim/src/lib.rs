@@ -191,13 +191,23 @@ pub fn slim<'a>(
             let scans = jpeg::Scans::Smallest;
             jpeg::search(&source, None, aim, scans, jpeg::Precision::Fast, stop).into()
         }
+        // An APNG: mogr writes no animated PNG, and a still would lose the animation; it is
+        // returned as it is (flag 2) once it is known to decode.
+        ImageFormat::Png if probe.frames > 1 => {
+            mogr_core::validate(input, &options.limits, stop)?;
+            Searched::Done(Found::new(threshold))
+        }
         ImageFormat::Png => png::slim(input, &admitted, options, threshold, stop)?,
         ImageFormat::Gif => gif::slim(input, &admitted, threshold, stop)?,
         ImageFormat::Webp | ImageFormat::Heif | ImageFormat::Avif => {
             lossy::slim(input, &admitted, threshold, stop)?
         }
-        // BMP is uncompressed by nature (and JSON is not an image): nothing to search.
-        _ => Searched::Done(Found::new(threshold)),
+        // BMP is uncompressed by nature (and JSON is not an image): nothing to search; the
+        // input, returned as it is, must decode all the same.
+        _ => {
+            mogr_core::validate(input, &options.limits, stop)?;
+            Searched::Done(Found::new(threshold))
+        }
     };
     if let Searched::Failed(e @ Error::Stopped { .. }) = searched {
         return Err(e);

@@ -1,4 +1,4 @@
-//! PNG: header reading.
+//! PNG: header reading (size, depth, alpha, density, APNG animation control).
 
 use crate::error::Error;
 use crate::format::ImageFormat;
@@ -46,6 +46,27 @@ pub(crate) fn may_have_alpha(data: &[u8]) -> bool {
         }
     }
     false
+}
+
+/// An APNG's animation control (`acTL`, before the image data): the number of frames and
+/// of plays (0 = forever). `None` for a still PNG, and for an `acTL` declaring no frame.
+pub(crate) fn animation(data: &[u8]) -> Option<(u32, u32)> {
+    let mut pos = 8;
+    while pos + 8 <= data.len() {
+        let len =
+            u32::from_be_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]]) as usize;
+        match &data[pos + 4..pos + 8] {
+            b"acTL" => {
+                let body = data.get(pos + 8..pos + 16)?;
+                let frames = u32::from_be_bytes([body[0], body[1], body[2], body[3]]);
+                let plays = u32::from_be_bytes([body[4], body[5], body[6], body[7]]);
+                return (frames > 0).then_some((frames, plays));
+            }
+            b"IDAT" | b"IEND" => return None,
+            _ => pos = pos.saturating_add(12).saturating_add(len),
+        }
+    }
+    None
 }
 
 /// Dots per inch from the pHYs chunk when its unit is the metre, rounded.

@@ -30,13 +30,27 @@ fn skip_sub_blocks(data: &[u8], mut pos: usize) -> Result<usize, Error> {
     }
 }
 
-/// The logical screen size and the number of frames (image descriptors).
+/// What a GIF's blocks say before any frame is decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GifHeader {
+    /// The logical screen: the size of every decoded frame (frames are cropped to it).
+    pub width: u32,
+    /// See `width`.
+    pub height: u32,
+    /// Image descriptors counted (at most `max_frames + 1`).
+    pub frames: u32,
+    /// The largest extent any frame reaches (at least the screen): what the decoder
+    /// allocates for one frame before cropping it, checked against the limits too.
+    pub extent: (u32, u32),
+}
+
+/// The logical screen size, the number of frames (image descriptors) and their extent.
 ///
 /// Frames are counted by walking the block structure, so a file declaring thousands of
 /// frames is measured before any of them is decoded. Counting stops at `max_frames + 1`
 /// (enough to report an over-limit file). A file cut short after at least one complete
 /// frame counts the frames it has.
-pub fn read_header(data: &[u8], max_frames: u32) -> Result<(u32, u32, u32), Error> {
+pub fn read_header(data: &[u8], max_frames: u32) -> Result<GifHeader, Error> {
     let lsd = data.get(6..13).ok_or_else(|| bad("truncated header"))?;
     let w = u32::from(u16::from_le_bytes([lsd[0], lsd[1]]));
     let h = u32::from(u16::from_le_bytes([lsd[2], lsd[3]]));
@@ -97,13 +111,87 @@ pub fn read_header(data: &[u8], max_frames: u32) -> Result<(u32, u32, u32), Erro
     if frames == 0 {
         return Err(bad("no image in the file"));
     }
-    // Decoders grow the canvas to frames that reach past the logical screen: limits apply to
-    // the largest extent.
-    let (w, h) = (w.max(max_w), h.max(max_h));
+    // Frames that reach past the logical screen are cropped to it by the decoder (the image
+    // is the screen's size, as `info` reports), after being decoded at their own size.
     if w == 0 || h == 0 {
         return Err(bad("zero width or height"));
     }
-    Ok((w, h, frames))
+    Ok(GifHeader {
+        width: w,
+        height: h,
+        frames,
+        extent: (w.max(max_w), h.max(max_h)),
+    })
+}
+
+/// `data` as browsers read it, for the `image` crate's decoder, which refuses both: without
+/// the extension blocks GIF89a does not define (labels other than graphic control,
+/// comment, plain text and application), which browsers skip; and with a greyscale global
+/// colour table (index i is grey level i; browsers use a default table of their own) when
+/// there is none and some frame has no local table either. Borrowed when nothing needs
+/// changing, or when the block structure cannot be walked (the decoder then reports it).
+pub(crate) fn normalized(data: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    use std::borrow::Cow;
+    let Some(lsd) = data.get(6..13) else {
+        return Cow::Borrowed(data);
+    };
+    let has_global = lsd[4] & 0x80 != 0;
+    let mut pos = 13;
+    if has_global {
+        pos += 3 << ((lsd[4] & 7) + 1);
+    }
+    let mut unknown: Vec<(usize, usize)> = Vec::new();
+    let mut needs_palette = false;
+    while let Some(&block) = data.get(pos) {
+        match block {
+            0x21 => {
+                let Some(&label) = data.get(pos + 1) else {
+                    break;
+                };
+                let Ok(end) = skip_sub_blocks(data, pos + 2) else {
+                    break;
+                };
+                if !matches!(label, 0xF9 | 0xFE | 0x01 | 0xFF) {
+                    unknown.push((pos, end));
+                }
+                pos = end;
+            }
+            0x2C => {
+                let Some(d) = data.get(pos + 1..pos + 10) else {
+                    break;
+                };
+                pos += 10;
+                if d[8] & 0x80 != 0 {
+                    pos += 3 << ((d[8] & 7) + 1);
+                } else {
+                    needs_palette |= !has_global;
+                }
+                let Ok(end) = skip_sub_blocks(data, pos + 1) else {
+                    break;
+                };
+                pos = end;
+            }
+            _ => break,
+        }
+    }
+    if unknown.is_empty() && !needs_palette {
+        return Cow::Borrowed(data);
+    }
+    let mut out = Vec::with_capacity(data.len() + 768);
+    let mut from = 0;
+    if needs_palette {
+        out.extend_from_slice(&data[..10]);
+        out.push((lsd[4] & 0x70) | 0x80 | 7);
+        out.extend_from_slice(&data[11..13]);
+        out.extend((0..=255u8).flat_map(|v| [v, v, v]));
+        from = 13;
+    }
+    for (start, end) in unknown {
+        out.extend_from_slice(&data[from..start]);
+        from = end;
+    }
+    out.extend_from_slice(&data[from..]);
+    Cow::Owned(out)
 }
 
 /// The NETSCAPE2.0 loop count (0 = forever), if the file has one.

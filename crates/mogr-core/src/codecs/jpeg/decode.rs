@@ -1,6 +1,7 @@
-//! JPEG to pixels: `zune-jpeg` for 8-bit Huffman-coded grey and YCbCr files (the common
-//! case, and its fastest decoder), `jpeg-decoder` for the rest (CMYK/YCCK, RGB-coded,
-//! 12-bit, arithmetic-coded, lossless) and for files `zune-jpeg` refuses.
+//! JPEG to pixels: mogr's own reconstruction (bit for bit libjpeg's) for subsampled YCbCr
+//! and arithmetic-coded files, `zune-jpeg` for the other 8-bit Huffman-coded grey and YCbCr
+//! files (its fastest decoder), `jpeg-decoder` for the rest (CMYK/YCCK, RGB-coded,
+//! lossless) and for files the others refuse.
 
 use super::markers::{code, JpegHeader};
 use crate::error::Error;
@@ -14,10 +15,61 @@ use crate::pixels::{Bitmap, Layout};
 /// colour management; 12/16-bit samples are reduced to 8 bits. MPO files give their first
 /// image.
 pub fn decode(data: &[u8], header: &JpegHeader<'_>) -> Result<Bitmap, Error> {
+    supported(header)?;
+    if let Some(bitmap) = decode_exact(data, header) {
+        return Ok(bitmap);
+    }
     match decode_zune(data, header) {
         Some(bitmap) => Ok(bitmap),
         None => decode_scaled(data, header, false),
     }
+}
+
+/// Refuses, with a message that names it, a coding process no decoder here implements
+/// (rather than calling the file corrupt): lossy DCT with more than 8 bits per sample,
+/// hierarchical (differential) frames, arithmetic-coded lossless.
+fn supported(header: &JpegHeader<'_>) -> Result<(), Error> {
+    let unsupported = match header.sof {
+        0xC1 | 0xC2 | 0xC9 | 0xCA if header.precision != 8 => format!(
+            "{}-bit lossy JPEG is not supported (8-bit samples only; lossless up to 16 bits)",
+            header.precision
+        ),
+        0xC5..=0xC7 | 0xCD..=0xCF => "hierarchical JPEG is not supported".to_string(),
+        0xCB => "arithmetic-coded lossless JPEG is not supported".to_string(),
+        _ => return Ok(()),
+    };
+    Err(Error::decode(ImageFormat::Jpeg, unsupported))
+}
+
+/// mogr's own reconstruction ([`super::reconstruct`], bit for bit what `djpeg` gives) for
+/// arithmetic-coded grey and YCbCr files, and for 8-bit Huffman-coded YCbCr files with a
+/// subsampled component: `zune-jpeg` differs from
+/// libjpeg at the edges of subsampled components (the last column or row, and every pixel
+/// of an image whose chroma is 1 or 2 samples wide). `None` for other layouts and for
+/// files the strict coefficient decoder refuses (truncated data): those go on to the
+/// decoders below, which fill what is missing.
+fn decode_exact(data: &[u8], header: &JpegHeader<'_>) -> Option<Bitmap> {
+    let subsampled = header
+        .components
+        .iter()
+        .any(|c| header.components.iter().any(|o| o.h != c.h || o.v != c.v));
+    let rgb_coded =
+        header.adobe_transform == Some(0) || header.components.iter().map(|c| c.id).eq(*b"RGB");
+    // Arithmetic-coded files (neither zune-jpeg nor jpeg-decoder reads them) come here
+    // whatever their sampling.
+    let arithmetic = matches!(header.sof, 0xC9 | 0xCA);
+    let huffman = matches!(header.sof, code::SOF0..=code::SOF2);
+    let layout_fits = if arithmetic {
+        header.components.len() == 1 || (header.components.len() == 3 && !rgb_coded)
+    } else {
+        subsampled && !rgb_coded && header.components.len() == 3
+    };
+    if !layout_fits || header.precision != 8 || !(arithmetic || huffman) {
+        return None;
+    }
+    let coefficients = super::entropy_decode::decode_coefficients(data).ok()?;
+    super::reconstruct::to_bitmap(coefficients)
+        .filter(|b| b.width == header.width && b.height == header.height)
 }
 
 /// `zune-jpeg` on the layouts it decodes like libjpeg: 8-bit, Huffman-coded (baseline,
@@ -68,8 +120,11 @@ fn decode_zune(data: &[u8], header: &JpegHeader<'_>) -> Option<Bitmap> {
 /// the mean of an 8x8 block, from its DC coefficient: no full IDCT, no upsampling), which
 /// is all a mean colour needs.
 pub fn decode_scaled(data: &[u8], header: &JpegHeader<'_>, eighth: bool) -> Result<Bitmap, Error> {
+    supported(header)?;
     let mut decoder = jpeg_decoder::Decoder::new(data);
-    if eighth {
+    // jpeg-decoder scales DCT-coded files only; a lossless one comes out at full size.
+    let lossless = matches!(header.sof, 0xC3 | 0xC7 | 0xCB | 0xCF);
+    if eighth && !lossless {
         let side = |v: u32| u16::try_from(v.div_ceil(4)).unwrap_or(u16::MAX).max(1);
         decoder
             .scale(side(header.width), side(header.height))
@@ -88,12 +143,11 @@ pub fn decode_scaled(data: &[u8], header: &JpegHeader<'_>, eighth: bool) -> Resu
         .info()
         .ok_or_else(|| Error::decode(ImageFormat::Jpeg, "no frame header"))?;
     let (width, height) = (u32::from(info.width), u32::from(info.height));
+    // Lossless files may hold 2 to 16 bits per sample: jpeg-decoder gives them as they are
+    // (native-endian `u16` above 8 bits, whatever `pixel_format` says for colour).
+    let samples = to_eight_bits(samples, header.precision);
     let (layout, data) = match info.pixel_format {
-        jpeg_decoder::PixelFormat::L8 => (Layout::Gray, samples),
-        jpeg_decoder::PixelFormat::L16 => (
-            Layout::Gray,
-            samples.chunks_exact(2).map(|s| s[0]).collect(),
-        ),
+        jpeg_decoder::PixelFormat::L8 | jpeg_decoder::PixelFormat::L16 => (Layout::Gray, samples),
         jpeg_decoder::PixelFormat::RGB24 => (Layout::Rgb, samples),
         jpeg_decoder::PixelFormat::CMYK32 => (Layout::Rgb, cmyk_to_rgb(&samples)),
     };
@@ -110,6 +164,23 @@ pub fn decode_scaled(data: &[u8], header: &JpegHeader<'_>, eighth: bool) -> Resu
         layout,
         data,
     })
+}
+
+/// Samples of `precision` bits (as jpeg-decoder returns them: one byte each up to 8 bits,
+/// a native-endian `u16` above) to 8 bits, scaled by the precision's full range
+/// (`v * 255 / (2^precision - 1)`, rounded), as a 16-bit reader scales a PGM whose maxval
+/// is `2^precision - 1`: a 12-bit sample of 4095 is white, not the low byte of 4095.
+fn to_eight_bits(samples: Vec<u8>, precision: u8) -> Vec<u8> {
+    let max = (1u32 << precision.clamp(1, 16)) - 1;
+    let scale = |v: u32| ((v.min(max) * 255 + max / 2) / max) as u8;
+    match precision {
+        8 => samples,
+        9.. => samples
+            .chunks_exact(2)
+            .map(|s| scale(u32::from(u16::from_ne_bytes([s[0], s[1]]))))
+            .collect(),
+        _ => samples.into_iter().map(|v| scale(u32::from(v))).collect(),
+    }
 }
 
 /// How many components the first scan holds (all of them in an interleaved file).

@@ -1,8 +1,9 @@
 //! Entropy decoding of a Huffman-coded JPEG (baseline, extended sequential or progressive)
-//! into its quantized DCT coefficients, without IDCT or colour conversion.
+//! or an arithmetic-coded one ([`super::arith`]) into its quantized DCT coefficients,
+//! without IDCT or colour conversion.
 //!
 //! Used by the DCT-domain requantizer: coefficients in, new tables, coefficients out.
-//! Anything this decoder does not handle (arithmetic coding, lossless, 12-bit samples, a
+//! Anything this decoder does not handle (lossless, 12-bit samples, a
 //! height defined by DNL) is reported as an error, and the caller falls back to the pixel path.
 
 use super::huffman::{BitReader, Huffman, FAST_BITS};
@@ -82,14 +83,16 @@ impl Coefficients {
     }
 }
 
-struct Scan {
-    comps: Vec<usize>,
-    dc: Vec<usize>,
-    ac: Vec<usize>,
-    ss: usize,
-    se: usize,
-    ah: u8,
-    al: u8,
+/// One scan's header: components (frame indexes), their DC and AC table slots, spectral
+/// selection and successive approximation.
+pub(super) struct Scan {
+    pub(super) comps: Vec<usize>,
+    pub(super) dc: Vec<usize>,
+    pub(super) ac: Vec<usize>,
+    pub(super) ss: usize,
+    pub(super) se: usize,
+    pub(super) ah: u8,
+    pub(super) al: u8,
 }
 
 /// Decodes every scan of the first image of a JPEG into coefficients.
@@ -102,6 +105,8 @@ pub fn decode_coefficients(data: &[u8]) -> Result<Coefficients, Error> {
     let mut qtables: [Option<[u16; 64]>; 4] = [None; 4];
     let mut coeffs: Option<Coefficients> = None;
     let mut progressive = false;
+    let mut arithmetic = false;
+    let mut conditioning = super::arith::Conditioning::default();
     let mut restart_interval = 0usize;
     let mut markers = Markers::after_soi(data);
     loop {
@@ -119,14 +124,17 @@ pub fn decode_coefficients(data: &[u8]) -> Result<Coefficients, Error> {
             }) => (code, payload, next),
         };
         match marker {
-            code::SOF0..=code::SOF2 => {
+            // Huffman (baseline, extended, progressive) and arithmetic (sequential, progressive)
+            code::SOF0..=code::SOF2 | 0xC9 | 0xCA => {
                 if coeffs.is_some() {
                     return Err(bad("a second frame header"));
                 }
-                progressive = marker == code::SOF2;
+                progressive = matches!(marker, code::SOF2 | 0xCA);
+                arithmetic = marker >= 0xC9;
                 coeffs = Some(read_frame(seg)?);
             }
-            m if code::is_frame(m) => return Err(bad("arithmetic, lossless or hierarchical JPEG")),
+            m if code::is_frame(m) => return Err(bad("lossless or hierarchical JPEG")),
+            code::DAC => conditioning.read(seg)?,
             code::DHT => read_dht(seg, &mut dc_tables, &mut ac_tables)?,
             code::DQT => read_dqt(seg, &mut qtables)?,
             code::DRI => {
@@ -145,6 +153,18 @@ pub fn decode_coefficients(data: &[u8]) -> Result<Coefficients, Error> {
                             .ok_or_else(|| bad("scan before its quantization table"))?;
                         comp.table = Some(t);
                     }
+                }
+                if arithmetic {
+                    let end = super::arith::decode_scan(
+                        data,
+                        pos,
+                        c,
+                        &scan,
+                        &conditioning,
+                        restart_interval,
+                    )?;
+                    markers.resume_at(end);
+                    continue;
                 }
                 let mut reader = BitReader::new(data, pos);
                 decode_scan(

@@ -1,0 +1,304 @@
+//! Coefficients to pixels exactly as libjpeg(-turbo) does with its default settings: the
+//! accurate integer IDCT ("islow": 13-bit constants, two passes, 10-bit wrap-around range
+//! limit), "fancy" (triangle) upsampling of subsampled components with libjpeg's rules for
+//! edges and for narrow components, and its fixed-point YCbCr to RGB conversion.
+//!
+//! `zune-jpeg` is faster and right on most files, but it smooths where libjpeg replicates
+//! (a subsampled component 1 or 2 samples wide) and reads past the edge of a subsampled
+//! component whose width is not a whole number of blocks; [`super::decode`] sends those
+//! layouts here, so that every size decodes as `djpeg` decodes it.
+
+use super::entropy_decode::{Coefficients, ComponentCoeffs};
+use super::markers::ZIGZAG;
+use crate::pixels::{Bitmap, Layout};
+
+const CONST_BITS: u32 = 13;
+const PASS1_BITS: u32 = 2;
+// The islow constants: round(x * 2^13).
+const F0_298: i64 = 2446;
+const F0_390: i64 = 3196;
+const F0_541: i64 = 4433;
+const F0_765: i64 = 6270;
+const F0_899: i64 = 7373;
+const F1_175: i64 = 9633;
+const F1_501: i64 = 12299;
+const F1_847: i64 = 15137;
+const F1_961: i64 = 16069;
+const F2_053: i64 = 16819;
+const F2_562: i64 = 20995;
+const F3_072: i64 = 25172;
+
+fn descale(x: i64, n: u32) -> i64 {
+    (x + (1 << (n - 1))) >> n
+}
+
+/// libjpeg's post-IDCT range limit: the value wraps at 10 bits (as its table lookup with
+/// `RANGE_MASK` does), is shifted by 128 and clamped to a byte.
+fn range_limit(x: i64) -> u8 {
+    let wrapped = ((x & 1023) ^ 512) - 512;
+    (wrapped + 128).clamp(0, 255) as u8
+}
+
+/// One 8-point islow IDCT (even and odd halves) on dequantized inputs `v[0..8]`; returns
+/// the eight outputs before descaling. 64-bit arithmetic, as libjpeg's `JLONG` on 64-bit
+/// systems: no overflow whatever the coefficients of a damaged file hold.
+fn idct8(v: [i64; 8]) -> [i64; 8] {
+    let z1 = (v[2] + v[6]) * F0_541;
+    let tmp2 = z1 - v[6] * F1_847;
+    let tmp3 = z1 + v[2] * F0_765;
+    let tmp0 = (v[0] + v[4]) << CONST_BITS;
+    let tmp1 = (v[0] - v[4]) << CONST_BITS;
+    let (t10, t13, t11, t12) = (tmp0 + tmp3, tmp0 - tmp3, tmp1 + tmp2, tmp1 - tmp2);
+
+    let (o0, o1, o2, o3) = (v[7], v[5], v[3], v[1]);
+    let z1 = (o0 + o3) * -F0_899;
+    let z2 = (o1 + o2) * -F2_562;
+    let z5 = (o0 + o2 + o1 + o3) * F1_175;
+    let z3 = (o0 + o2) * -F1_961 + z5;
+    let z4 = (o1 + o3) * -F0_390 + z5;
+    let a0 = o0 * F0_298 + z1 + z3;
+    let a1 = o1 * F2_053 + z2 + z4;
+    let a2 = o2 * F3_072 + z2 + z3;
+    let a3 = o3 * F1_501 + z1 + z4;
+    [
+        t10 + a3,
+        t11 + a2,
+        t12 + a1,
+        t13 + a0,
+        t13 - a0,
+        t12 - a1,
+        t11 - a2,
+        t10 - a3,
+    ]
+}
+
+/// One block (zigzag order, quantized) to 8x8 samples at `out[y * stride + x]`.
+fn idct_block(coefs: &[i16; 64], end: u8, table: &[u16; 64], out: &mut [u8], stride: usize) {
+    let mut natural = [0i64; 64];
+    for (k, &c) in coefs.iter().enumerate().take(usize::from(end).min(64)) {
+        let n = ZIGZAG[k];
+        natural[n] = i64::from(c) * i64::from(table[n]);
+    }
+    let mut ws = [0i64; 64];
+    for col in 0..8 {
+        let v: [i64; 8] = std::array::from_fn(|row| natural[row * 8 + col]);
+        if v[1..].iter().all(|&x| x == 0) {
+            let dc = v[0] << PASS1_BITS;
+            for row in 0..8 {
+                ws[row * 8 + col] = dc;
+            }
+            continue;
+        }
+        for (row, x) in idct8(v).into_iter().enumerate() {
+            ws[row * 8 + col] = descale(x, CONST_BITS - PASS1_BITS);
+        }
+    }
+    for row in 0..8 {
+        let v: [i64; 8] = std::array::from_fn(|col| ws[row * 8 + col]);
+        let line = &mut out[row * stride..row * stride + 8];
+        if v[1..].iter().all(|&x| x == 0) {
+            line.fill(range_limit(descale(v[0], PASS1_BITS + 3)));
+            continue;
+        }
+        for (px, x) in line.iter_mut().zip(idct8(v)) {
+            *px = range_limit(descale(x, CONST_BITS + PASS1_BITS + 3));
+        }
+    }
+}
+
+/// A component's samples at its own (downsampled) size.
+struct Plane {
+    width: usize,
+    height: usize,
+    stride: usize,
+    data: Vec<u8>,
+}
+
+impl Plane {
+    fn row(&self, y: usize) -> &[u8] {
+        &self.data[y * self.stride..y * self.stride + self.width]
+    }
+}
+
+fn plane(comp: &ComponentCoeffs, width: usize, height: usize) -> Option<Plane> {
+    let table = comp.table.as_ref()?;
+    let (bw, bh) = (width.div_ceil(8), height.div_ceil(8));
+    if bw > comp.blocks_w || bh > comp.blocks_h {
+        return None;
+    }
+    let stride = bw * 8;
+    let mut data = vec![0u8; stride * bh * 8];
+    for by in 0..bh {
+        for bx in 0..bw {
+            let i = by * comp.blocks_w + bx;
+            let out = &mut data[by * 8 * stride + bx * 8..];
+            idct_block(&comp.blocks[i], comp.ends[i], table, out, stride);
+        }
+    }
+    Some(Plane {
+        width,
+        height,
+        stride,
+        data,
+    })
+}
+
+/// How one component is brought to full size, as libjpeg chooses.
+#[derive(Clone, Copy)]
+enum Upsample {
+    /// Full size already.
+    Copy,
+    /// Twice as wide, triangle filter (downsampled width above 2).
+    H2V1Fancy,
+    /// Twice as wide and high, triangle filter (downsampled width above 2).
+    H2V2Fancy,
+    /// Twice as high, triangle filter.
+    H1V2Fancy,
+    /// Integer factors, each sample repeated.
+    Replicate(usize, usize),
+}
+
+/// Full-size row `y` of a component, cropped to `out.len()` samples.
+fn upsample_row(p: &Plane, mode: Upsample, y: usize, out: &mut [u8], wide: &mut Vec<u8>) {
+    let last = p.height - 1;
+    match mode {
+        Upsample::Copy => out.copy_from_slice(&p.row(y.min(last))[..out.len()]),
+        Upsample::Replicate(hf, vf) => {
+            let row = p.row((y / vf).min(last));
+            for (x, o) in out.iter_mut().enumerate() {
+                *o = row[(x / hf).min(p.width - 1)];
+            }
+        }
+        Upsample::H2V1Fancy => {
+            wide.clear();
+            let row = p.row(y.min(last));
+            let n = row.len();
+            let at = |i: usize| u32::from(row[i]);
+            for i in 0..n {
+                let this = at(i) * 3;
+                let left = if i == 0 {
+                    at(0) * 4
+                } else {
+                    this + at(i - 1) + 1
+                };
+                let right = if i + 1 == n {
+                    at(i) * 4 + 1
+                } else {
+                    this + at(i + 1) + 2
+                };
+                wide.push((left >> 2) as u8);
+                wide.push((right >> 2) as u8);
+            }
+            out.copy_from_slice(&wide[..out.len()]);
+        }
+        Upsample::H1V2Fancy => {
+            let r = (y / 2).min(last);
+            let (near, bias) = if y.is_multiple_of(2) {
+                (r.saturating_sub(1), 1)
+            } else {
+                ((r + 1).min(last), 2)
+            };
+            let (a, b) = (p.row(r), p.row(near));
+            for (x, o) in out.iter_mut().enumerate() {
+                *o = ((u32::from(a[x]) * 3 + u32::from(b[x]) + bias) >> 2) as u8;
+            }
+        }
+        Upsample::H2V2Fancy => {
+            wide.clear();
+            let r = (y / 2).min(last);
+            let near = if y.is_multiple_of(2) {
+                r.saturating_sub(1)
+            } else {
+                (r + 1).min(last)
+            };
+            let (a, b) = (p.row(r), p.row(near));
+            let n = a.len();
+            let sum = |i: usize| u32::from(a[i]) * 3 + u32::from(b[i]);
+            for i in 0..n {
+                let this = sum(i);
+                let left = if i == 0 {
+                    this * 4 + 8
+                } else {
+                    this * 3 + sum(i - 1) + 8
+                };
+                let right = if i + 1 == n {
+                    this * 4 + 7
+                } else {
+                    this * 3 + sum(i + 1) + 7
+                };
+                wide.push((left >> 4) as u8);
+                wide.push((right >> 4) as u8);
+            }
+            out.copy_from_slice(&wide[..out.len()]);
+        }
+    }
+}
+
+/// libjpeg's YCbCr to RGB: 16-bit fixed point, rounded once per channel.
+fn ycc_to_rgb(y: u8, cb: u8, cr: u8) -> [u8; 3] {
+    const HALF: i32 = 1 << 15;
+    let (y, cb, cr) = (i32::from(y), i32::from(cb) - 128, i32::from(cr) - 128);
+    let r = y + ((91881 * cr + HALF) >> 16);
+    let g = y + ((-22554 * cb + HALF - 46802 * cr) >> 16);
+    let b = y + ((116130 * cb + HALF) >> 16);
+    [r, g, b].map(|v| v.clamp(0, 255) as u8)
+}
+
+/// The image as libjpeg decodes it by default, for grey or YCbCr coefficients; `None` for
+/// layouts libjpeg itself refuses (fractional sampling factors) or coefficients that do
+/// not cover the frame. Each component's coefficients are dropped once its samples are
+/// made, so the peak is the larger of (coefficients + one plane) and (planes + output).
+pub(crate) fn to_bitmap(mut c: Coefficients) -> Option<Bitmap> {
+    let (width, height) = (c.width as usize, c.height as usize);
+    if width == 0 || height == 0 || !matches!(c.components.len(), 1 | 3) {
+        return None;
+    }
+    let (max_h, max_v) = (usize::from(c.max_h()), usize::from(c.max_v()));
+    let mut planes = Vec::with_capacity(c.components.len());
+    let mut modes = Vec::with_capacity(c.components.len());
+    for comp in &mut c.components {
+        let (h, v) = (usize::from(comp.h), usize::from(comp.v));
+        if h == 0 || v == 0 || max_h % h != 0 || max_v % v != 0 {
+            return None;
+        }
+        let (pw, ph) = ((width * h).div_ceil(max_h), (height * v).div_ceil(max_v));
+        let mode = match (max_h / h, max_v / v) {
+            (1, 1) => Upsample::Copy,
+            (2, 1) if pw > 2 => Upsample::H2V1Fancy,
+            (2, 2) if pw > 2 => Upsample::H2V2Fancy,
+            (1, 2) => Upsample::H1V2Fancy,
+            (hf, vf) => Upsample::Replicate(hf, vf),
+        };
+        planes.push(plane(comp, pw, ph)?);
+        modes.push(mode);
+        comp.blocks = Vec::new();
+        comp.ends = Vec::new();
+    }
+    let channels = if planes.len() == 1 { 1 } else { 3 };
+    let mut data = vec![0u8; width * height * channels];
+    let mut rows = vec![vec![0u8; width]; planes.len()];
+    let mut wide = Vec::with_capacity(width + 16);
+    for (y, out) in data.chunks_exact_mut(width * channels).enumerate() {
+        if channels == 1 {
+            upsample_row(&planes[0], modes[0], y, out, &mut wide);
+            continue;
+        }
+        for ((p, &mode), row) in planes.iter().zip(&modes).zip(rows.iter_mut()) {
+            upsample_row(p, mode, y, row, &mut wide);
+        }
+        let (luma, cb, cr) = (&rows[0], &rows[1], &rows[2]);
+        for (x, px) in out.chunks_exact_mut(3).enumerate() {
+            px.copy_from_slice(&ycc_to_rgb(luma[x], cb[x], cr[x]));
+        }
+    }
+    Some(Bitmap {
+        width: c.width,
+        height: c.height,
+        layout: if channels == 1 {
+            Layout::Gray
+        } else {
+            Layout::Rgb
+        },
+        data,
+    })
+}
