@@ -282,17 +282,9 @@ impl<'a> Decoder<'a> {
 
     /// Skips to the restart marker and over it, and starts afresh.
     fn restart(&mut self) -> Result<(), Error> {
-        while self.pos + 1 < self.data.len() {
-            if self.data[self.pos] == 0xFF && !matches!(self.data[self.pos + 1], 0x00 | 0xFF) {
-                if (0xD0..=0xD7).contains(&self.data[self.pos + 1]) {
-                    self.pos += 2;
-                }
-                *self = Decoder::new(self.data, self.pos);
-                return Ok(());
-            }
-            self.pos += 1;
-        }
-        Err(bad("truncated before a restart marker"))
+        let pos = super::huffman::past_restart(self.data, self.pos)?;
+        *self = Decoder::new(self.data, pos);
+        Ok(())
     }
 }
 
@@ -316,6 +308,20 @@ impl Stats {
             fixed: FIXED,
         }
     }
+}
+
+/// The bits of a magnitude below its top bit `m` (Figure F.24), all from one bin; 0 when
+/// `m` is 0.
+fn magnitude_bits(d: &mut Decoder<'_>, bin: &mut Bin, m: i32) -> i32 {
+    let mut v = m;
+    let mut bit = m >> 1;
+    while bit != 0 {
+        if d.decide(bin) {
+            v |= bit;
+        }
+        bit >>= 1;
+    }
+    v
 }
 
 /// Decodes a DC difference with component `ci`'s context in table `tbl` (Figures F.19-F.24).
@@ -355,16 +361,7 @@ fn dc_diff(
     } else {
         4 + 4 * usize::from(sign)
     };
-    let mut v = m;
-    at += 14;
-    let mut bit = m >> 1;
-    while bit != 0 {
-        if d.decide(&mut bins[at]) {
-            v |= bit;
-        }
-        bit >>= 1;
-    }
-    let v = v + 1;
+    let v = magnitude_bits(d, &mut bins[at + 14], m) + 1;
     Ok(if sign { -v } else { v })
 }
 
@@ -409,16 +406,7 @@ fn ac_first(
                 }
             }
         }
-        let mut v = m;
-        st += 14;
-        let mut bit = m >> 1;
-        while bit != 0 {
-            if d.decide(&mut bins[st]) {
-                v |= bit;
-            }
-            bit >>= 1;
-        }
-        let v = v + 1;
+        let v = magnitude_bits(d, &mut bins[st + 14], m) + 1;
         set(k, if sign { -v } else { v });
         k += 1;
     }

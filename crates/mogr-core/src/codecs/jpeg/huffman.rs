@@ -267,21 +267,27 @@ impl<'a> BitReader<'a> {
         self.acc = 0;
         self.bits = 0;
         self.at_marker = false;
-        // Skip to the next marker, then over it if it is RSTn.
-        while self.pos + 1 < self.data.len() {
-            if self.data[self.pos] == 0xFF && !matches!(self.data[self.pos + 1], 0x00 | 0xFF) {
-                if (0xD0..=0xD7).contains(&self.data[self.pos + 1]) {
-                    self.pos += 2;
-                }
-                return Ok(());
-            }
-            self.pos += 1;
-        }
-        Err(bad("truncated before a restart marker"))
+        self.pos = past_restart(self.data, self.pos)?;
+        Ok(())
     }
 
     pub(super) fn truncated(&self) -> bool {
         // A few zero bytes past the end are normal (the reader fills ahead).
         self.past_end > 8
     }
+}
+
+/// Where entropy-coded data resumes after a restart: past the next marker when it is RSTn,
+/// at it otherwise (the scan ended early). Shared by the Huffman and arithmetic decoders.
+pub(super) fn past_restart(data: &[u8], mut pos: usize) -> Result<usize, Error> {
+    while pos + 1 < data.len() {
+        if data[pos] == 0xFF && !matches!(data[pos + 1], 0x00 | 0xFF) {
+            if (0xD0..=0xD7).contains(&data[pos + 1]) {
+                pos += 2;
+            }
+            return Ok(pos);
+        }
+        pos += 1;
+    }
+    Err(bad("truncated before a restart marker"))
 }
