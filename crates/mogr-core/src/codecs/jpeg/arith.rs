@@ -3,7 +3,7 @@
 //! Huffman decoder in [`super::entropy_decode`] so that the rest of the path (pixels,
 //! requantization, re-encoding with Huffman tables) is shared.
 
-use super::entropy_decode::{Coefficients, Scan};
+use super::entropy_decode::{walk_blocks, Coefficients, Scan, ScanEvent};
 use crate::error::Error;
 
 fn bad(message: &str) -> Error {
@@ -425,50 +425,21 @@ pub(crate) fn decode_scan(
 ) -> Result<usize, Error> {
     let mut d = Decoder::new(data, pos);
     let mut s = Stats::new();
-    let single = scan.comps.len() == 1;
-    let (units_w, units_h) = if single {
-        c.scan_blocks(scan.comps[0])
-    } else {
-        c.mcus()
-    };
     let al = u32::from(scan.al);
-    let mut done = 0usize;
-    for uy in 0..units_h {
-        for ux in 0..units_w {
-            if restart_interval > 0 && done > 0 && done.is_multiple_of(restart_interval) {
-                d.restart()?;
-                s = Stats::new();
-            }
-            done += 1;
-            for (i, &ci) in scan.comps.iter().enumerate() {
-                let comp = &mut c.components[ci];
-                let (bh, bv) = if single {
-                    (1, 1)
-                } else {
-                    (usize::from(comp.h), usize::from(comp.v))
-                };
-                for by in 0..bv {
-                    for bx in 0..bh {
-                        let idx = (uy * bv + by) * comp.blocks_w + ux * bh + bx;
-                        let (Some(block), Some(end)) =
-                            (comp.blocks.get_mut(idx), comp.ends.get_mut(idx))
-                        else {
-                            return Err(bad("block out of range"));
-                        };
-                        let current = *block;
-                        let mut set = |k: usize, v: i32| {
-                            let v = v.clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16;
-                            block[k] = v;
-                            if v != 0 && usize::from(*end) <= k {
-                                *end = k as u8 + 1;
-                            }
-                        };
-                        decode_block(&mut d, &mut s, cond, scan, i, al, &mut set, current)?;
-                    }
-                }
-            }
+    walk_blocks(c, scan, restart_interval, |event| match event {
+        ScanEvent::Restart => {
+            d.restart()?;
+            s = Stats::new();
+            Ok(())
         }
-    }
+        ScanEvent::Block { i, mut block } => {
+            let current = *block.coef;
+            let mut set = |k: usize, v: i32| {
+                block.set(k, v.clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16);
+            };
+            decode_block(&mut d, &mut s, cond, scan, i, al, &mut set, current)
+        }
+    })?;
     if d.past_end > 8 {
         return Err(bad("truncated scan data"));
     }

@@ -334,12 +334,6 @@ fn decode_scan(
     ac_tables: &[Option<Huffman>; 4],
     restart_interval: usize,
 ) -> Result<(), Error> {
-    let single = scan.comps.len() == 1;
-    let (units_w, units_h) = if single {
-        c.scan_blocks(scan.comps[0])
-    } else {
-        c.mcus()
-    };
     let mut preds = [0i32; 4];
     let mut eobrun = 0u32;
     let needs_dc = scan.ss == 0 && scan.ah == 0;
@@ -366,14 +360,47 @@ fn decode_scan(
             }
         })
         .collect::<Result<_, _>>()?;
+    walk_blocks(c, scan, restart_interval, |event| match event {
+        ScanEvent::Restart => {
+            r.restart()?;
+            preds = [0; 4];
+            eobrun = 0;
+            Ok(())
+        }
+        ScanEvent::Block { i, block } => {
+            decode_block(r, block, scan, dcs[i], acs[i], &mut preds[i], &mut eobrun)
+        }
+    })
+}
+
+/// What [`walk_blocks`] hands its caller: a restart interval's end, or the next block.
+pub(super) enum ScanEvent<'b> {
+    /// The entropy decoder resets here (an RSTn marker is due).
+    Restart,
+    /// The next block in coding order, of the scan's `i`-th component.
+    Block { i: usize, block: Block<'b> },
+}
+
+/// Every block a scan covers, in coding order (MCU by MCU for an interleaved scan, block by
+/// block for a single component), with a restart event every `restart_interval` units.
+pub(super) fn walk_blocks(
+    c: &mut Coefficients,
+    scan: &Scan,
+    restart_interval: usize,
+    mut on: impl FnMut(ScanEvent<'_>) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let single = scan.comps.len() == 1;
+    let (units_w, units_h) = if single {
+        c.scan_blocks(scan.comps[0])
+    } else {
+        c.mcus()
+    };
     let mut units_done = 0usize;
     for uy in 0..units_h {
         for ux in 0..units_w {
             if restart_interval > 0 && units_done > 0 && units_done.is_multiple_of(restart_interval)
             {
-                r.restart()?;
-                preds = [0; 4];
-                eobrun = 0;
+                on(ScanEvent::Restart)?;
             }
             units_done += 1;
             for (i, &ci) in scan.comps.iter().enumerate() {
@@ -387,13 +414,15 @@ fn decode_scan(
                     for bx in 0..bh {
                         let (x, y) = (ux * bh + bx, uy * bv + by);
                         let idx = y * comp.blocks_w + x;
-                        let (Some(block), Some(end)) =
+                        let (Some(coef), Some(end)) =
                             (comp.blocks.get_mut(idx), comp.ends.get_mut(idx))
                         else {
                             return Err(bad("block out of range"));
                         };
-                        let coef = Block { coef: block, end };
-                        decode_block(r, coef, scan, dcs[i], acs[i], &mut preds[i], &mut eobrun)?;
+                        on(ScanEvent::Block {
+                            i,
+                            block: Block { coef, end },
+                        })?;
                     }
                 }
             }
@@ -407,15 +436,15 @@ fn clamp16(v: i32) -> i16 {
 }
 
 /// A block being decoded and its end (see [`ComponentCoeffs::ends`]).
-struct Block<'b> {
-    coef: &'b mut [i16; 64],
-    end: &'b mut u8,
+pub(super) struct Block<'b> {
+    pub(super) coef: &'b mut [i16; 64],
+    pub(super) end: &'b mut u8,
 }
 
 impl Block<'_> {
     /// Stores a value at zigzag index `k`, keeping the end up to date.
     #[inline]
-    fn set(&mut self, k: usize, v: i16) {
+    pub(super) fn set(&mut self, k: usize, v: i16) {
         self.coef[k] = v;
         if v != 0 && usize::from(*self.end) <= k {
             *self.end = k as u8 + 1;
