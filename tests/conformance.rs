@@ -334,3 +334,33 @@ fn an_apng_keeps_its_frames_and_delays() {
         "{refused:?}"
     );
 }
+
+#[test]
+fn bmp_with_an_os2_v2_header_decodes() {
+    // The repo's 8-bit palette BMP with its 40-byte Windows header rewritten as OS/2 2.x
+    // headers: 64 bytes (24 bytes of OS/2 fields added) and 16 bytes (sizes, planes, depth).
+    let windows = image("bmp/pil-bmpsuite-pal8.bmp");
+    let reference = decode_all(&windows).frames.remove(0).bitmap;
+    let rebuilt = |size: u32| {
+        let header = &windows[14..54];
+        let mut body = header[..(size.min(40)) as usize].to_vec();
+        body[..4].copy_from_slice(&size.to_le_bytes());
+        body.resize(size as usize, 0);
+        let mut file = windows[..14].to_vec();
+        file.extend_from_slice(&body);
+        file.extend_from_slice(&windows[54..]);
+        let offset = u32::from_le_bytes(windows[10..14].try_into().unwrap()) + size - 40;
+        file[10..14].copy_from_slice(&offset.to_le_bytes());
+        let length = file.len() as u32;
+        file[2..6].copy_from_slice(&length.to_le_bytes());
+        file
+    };
+    for size in [64, 16] {
+        let os2 = rebuilt(size);
+        let info = mogr::info(&os2).unwrap();
+        assert_eq!((info.width, info.height), (127, 64), "{size}-byte header");
+        let decoded = decode_all(&os2).frames.remove(0).bitmap;
+        assert!(decoded == reference, "{size}-byte header: pixels differ");
+        mogr::process(&os2, "imageMogr2/format/png").unwrap();
+    }
+}

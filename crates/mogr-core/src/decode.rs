@@ -6,7 +6,7 @@ use std::io::Cursor;
 use image::{AnimationDecoder, ImageDecoder};
 
 use crate::codecs::jpeg::{decode as jpeg_decode, exif, markers};
-use crate::codecs::{gif, png, webp};
+use crate::codecs::{bmp, gif, png, webp};
 use crate::error::{Error, FormatName};
 use crate::format::ImageFormat;
 use crate::frames::FramePick;
@@ -152,8 +152,9 @@ pub fn decode(
             Ok(Raster::still(bitmap_from(img), icc))
         }
         ImageFormat::Bmp => {
+            let input = bmp::normalized(input);
             let d = limited(
-                image::codecs::bmp::BmpDecoder::new(Cursor::new(input))
+                image::codecs::bmp::BmpDecoder::new(Cursor::new(&*input))
                     .map_err(image_err(format))?,
                 format,
             )?;
