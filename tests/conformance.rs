@@ -130,6 +130,16 @@ fn a_rule_with_nothing_to_do_still_refuses_a_corrupt_input() {
     cut.extend_from_slice(&[0xFF, 0xD9]);
     let out = mogr::process(&cut, "imageMogr2/quality/100").unwrap();
     assert!(mogr::info(&out.bytes).is_ok());
+    // `info` answers for exactly the files the rules read.
+    for file in [
+        "corrupt/pil-truncated_jpeg.jpg",
+        "corrupt/pil-flower.trunc50.jpg",
+        "corrupt/mpl-grace_hopper.header-only.jpg",
+    ] {
+        let bytes = image(file);
+        let read = mogr::process(&bytes, "imageMogr2/format/png").is_ok();
+        assert_eq!(mogr::info(&bytes).is_ok(), read, "{file}");
+    }
 
     // Valid inputs with nothing to do still come back byte for byte.
     for (file, rule) in [

@@ -97,6 +97,7 @@ def reference(path, fmt):
         "jpg": [["djpeg", "-outfile", out.replace(".png", ".pnm"), path]],
         "webp": [["dwebp", path, "-o", out]],
         "heic": [["heif-dec", path, out], ["heif-convert", path, out]],
+        "heif": [["heif-dec", path, out], ["heif-convert", path, out]],
         "avif": [["heif-dec", path, out], ["heif-convert", path, out]],
     }.get(fmt, [["convert", path + "[0]", out]])
     for cmd in tools:
@@ -111,6 +112,19 @@ def reference(path, fmt):
             except Exception:
                 return None
     return None
+
+
+def oriented(a, orientation):
+    """`a` shown as EXIF orientation 1..8 says (mogr applies it; djpeg does not)."""
+    return {
+        2: lambda x: x[:, ::-1],
+        3: lambda x: x[::-1, ::-1],
+        4: lambda x: x[::-1],
+        5: lambda x: x.transpose(1, 0, 2),
+        6: lambda x: x.transpose(1, 0, 2)[:, ::-1],
+        7: lambda x: x.transpose(1, 0, 2)[::-1, ::-1],
+        8: lambda x: x.transpose(1, 0, 2)[::-1],
+    }.get(orientation, lambda x: x)(a)
 
 
 def compare(ours, ref):
@@ -164,6 +178,8 @@ def main(folders):
                         mismatches.append((path, rule, "info says %sx%s, output is %sx%s" % (
                             size + (ours.shape[1], ours.shape[0]))))
                 ref = reference(path, fmt)
+                if ref is not None and fmt == "jpg" and not os.path.exists(path + ".ref.png"):
+                    ref = oriented(ref, facts["Orientation"] if facts else 1)
                 if ref is None:
                     counts["decode"]["no reference"] += 1
                 else:

@@ -92,7 +92,17 @@ pub fn info(input: &[u8], limits: &Limits) -> Result<ImageInfo, Error> {
             // Arithmetic-coded: only mogr's own decoder reads it, at full size.
             crate::codecs::jpeg::decode::decode(input, &header)?
         } else {
-            crate::codecs::jpeg::decode::decode_scaled(input, &header, true)?
+            match crate::codecs::jpeg::decode::decode_scaled(input, &header, true) {
+                Ok(bitmap) => bitmap,
+                // jpeg-decoder refuses some damage the rules' decoders get past (a scan cut
+                // a few bytes short, decoded as libjpeg does): `info` answers for every
+                // file a rule reads, through a full decode admitted on its own estimate.
+                Err(scaled) => {
+                    let full = crate::budget::BASE + crate::budget::decode(input, &probe, 1);
+                    probe.admit(limits, full)?;
+                    crate::codecs::jpeg::decode::decode(input, &header).map_err(|_| scaled)?
+                }
+            }
         }
     } else {
         let first = crate::frames::FramePick::First(1);
