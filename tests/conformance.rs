@@ -374,3 +374,24 @@ fn bmp_with_an_os2_v2_header_decodes() {
         mogr::process(&os2, "imageMogr2/format/png").unwrap();
     }
 }
+
+#[cfg(feature = "heif")]
+#[test]
+fn a_layered_avif_gets_one_answer_from_info_and_the_rules() {
+    // AV1 spatial layers: the item declares 360x182 (operating point 2), the coded stream
+    // holds a 1436x730 layer that libheif would decode. What the decoder would produce is
+    // larger than what the limits were checked against: refused, by `info` and every rule
+    // alike, before libheif allocates for it.
+    let avif = sample("av1-avif__Xiph__quebec_3layer_op2.avif");
+    let info = mogr::info(&avif).unwrap_err().to_string();
+    assert!(info.contains("1436x730"), "{info}");
+    for rule in [
+        "imageMogr2/format/png",
+        "imageMogr2/format/avif",
+        "imageMogr2/cgif/5",
+        "imageSlim",
+    ] {
+        let err = mogr::process(&avif, rule).unwrap_err().to_string();
+        assert_eq!(err, info, "{rule}");
+    }
+}

@@ -104,6 +104,10 @@ fn frames_from<'a>(
 ///
 /// JPEG and WebP input gets its EXIF orientation applied when `orient` is set (for outputs
 /// that do not carry the input's EXIF block, which would otherwise show it the wrong way up).
+///
+/// Animations: GIF, animated WebP and APNG give every frame, composed, with its delay. A
+/// HEIF/AVIF image sequence gives its primary image only: the libheif this builds on (1.19)
+/// has no sequence API, and an AVIF with no primary image (brand `avis` alone) is refused.
 pub fn decode(
     input: &[u8],
     admitted: &Admitted,
