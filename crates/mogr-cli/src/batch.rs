@@ -15,8 +15,9 @@
 //!
 //! `--jobs N` files are processed at once (default: the machine's cores). Each job may use
 //! up to two threads of its own while it runs (`imageSlim` on PNG runs its two searches at
-//! once; libheif's AV1 and HEVC encoders take two), and JPEG decoding shares one pool sized
-//! to the cores: `--jobs` equal to the cores keeps the machine busy without piling up
+//! once; libheif's AV1 and HEVC encoders take two; a subsampled JPEG of a megapixel or more
+//! is reconstructed in bands on up to four short-lived threads), and jpeg-decoder shares one
+//! pool sized to the cores: `--jobs` equal to the cores keeps the machine busy without piling up
 //! threads; `--jobs 1` on a loaded machine. Memory is per job: with `--memory-budget B`,
 //! at most N x B.
 

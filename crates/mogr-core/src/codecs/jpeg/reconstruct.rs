@@ -106,6 +106,30 @@ fn idct_block(coefs: &[i16; 64], end: u8, table: &[u16; 64], out: &mut [u8], str
     }
 }
 
+/// Threads for an image of `pixels`: one below a megapixel, else one per core up to four.
+fn workers(pixels: usize) -> usize {
+    if pixels < 1 << 20 {
+        return 1;
+    }
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+}
+
+/// Runs `work(offset, band)` on consecutive bands of `data` of `band` bytes (the last may be
+/// shorter), on scoped threads when there is more than one band.
+fn in_bands(data: &mut [u8], band: usize, work: impl Fn(usize, &mut [u8]) + Sync) {
+    let band = band.max(1);
+    if data.len() <= band {
+        work(0, data);
+        return;
+    }
+    std::thread::scope(|scope| {
+        for (i, chunk) in data.chunks_mut(band).enumerate() {
+            let work = &work;
+            scope.spawn(move || work(i * band, chunk));
+        }
+    });
+}
+
 /// A component's samples at its own (downsampled) size.
 struct Plane {
     width: usize,
@@ -128,13 +152,24 @@ fn plane(comp: &ComponentCoeffs, width: usize, height: usize) -> Option<Plane> {
     }
     let stride = bw * 8;
     let mut data = vec![0u8; stride * bh * 8];
-    for by in 0..bh {
-        for bx in 0..bw {
-            let i = by * comp.blocks_w + bx;
-            let out = &mut data[by * 8 * stride + bx * 8..];
-            idct_block(&comp.blocks[i], comp.ends[i], table, out, stride);
+    // Bands of block rows, one per worker.
+    let band_rows = bh.div_ceil(workers(width * height));
+    in_bands(&mut data, band_rows * 8 * stride, |first, band| {
+        let first_row = first / (8 * stride);
+        for (r, rows) in band.chunks_mut(8 * stride).enumerate() {
+            let by = first_row + r;
+            for bx in 0..bw {
+                let i = by * comp.blocks_w + bx;
+                idct_block(
+                    &comp.blocks[i],
+                    comp.ends[i],
+                    table,
+                    &mut rows[bx * 8..],
+                    stride,
+                );
+            }
         }
-    }
+    });
     Some(Plane {
         width,
         height,
@@ -276,21 +311,26 @@ pub(crate) fn to_bitmap(mut c: Coefficients) -> Option<Bitmap> {
     }
     let channels = if planes.len() == 1 { 1 } else { 3 };
     let mut data = vec![0u8; width * height * channels];
-    let mut rows = vec![vec![0u8; width]; planes.len()];
-    let mut wide = Vec::with_capacity(width + 16);
-    for (y, out) in data.chunks_exact_mut(width * channels).enumerate() {
-        if channels == 1 {
-            upsample_row(&planes[0], modes[0], y, out, &mut wide);
-            continue;
+    let line = width * channels;
+    let band_rows = height.div_ceil(workers(width * height));
+    in_bands(&mut data, band_rows * line, |first, band| {
+        let mut rows = vec![vec![0u8; width]; planes.len()];
+        let mut wide = Vec::with_capacity(width + 16);
+        for (r, out) in band.chunks_exact_mut(line).enumerate() {
+            let y = first / line + r;
+            if channels == 1 {
+                upsample_row(&planes[0], modes[0], y, out, &mut wide);
+                continue;
+            }
+            for ((p, &mode), row) in planes.iter().zip(&modes).zip(rows.iter_mut()) {
+                upsample_row(p, mode, y, row, &mut wide);
+            }
+            let (luma, cb, cr) = (&rows[0], &rows[1], &rows[2]);
+            for (x, px) in out.chunks_exact_mut(3).enumerate() {
+                px.copy_from_slice(&ycc_to_rgb(luma[x], cb[x], cr[x]));
+            }
         }
-        for ((p, &mode), row) in planes.iter().zip(&modes).zip(rows.iter_mut()) {
-            upsample_row(p, mode, y, row, &mut wide);
-        }
-        let (luma, cb, cr) = (&rows[0], &rows[1], &rows[2]);
-        for (x, px) in out.chunks_exact_mut(3).enumerate() {
-            px.copy_from_slice(&ycc_to_rgb(luma[x], cb[x], cr[x]));
-        }
-    }
+    });
     Some(Bitmap {
         width: c.width,
         height: c.height,
