@@ -1,5 +1,5 @@
 //! Entropy decoding of a Huffman-coded JPEG (baseline, extended sequential or progressive)
-//! or an arithmetic-coded one ([`super::arith`]) into its quantized DCT coefficients,
+//! or an arithmetic-coded one (mogr's QM-coder decoder) into its quantized DCT coefficients,
 //! without IDCT or colour conversion.
 //!
 //! Used by the DCT-domain requantizer: coefficients in, new tables, coefficients out.
