@@ -51,14 +51,12 @@ fn jpeg_decode(input: &[u8], px: u64) -> u64 {
     let header = crate::codecs::jpeg::markers::read_header(input).ok();
     let lossless = header
         .as_ref()
-        .is_some_and(|h| h.precision != 8 || matches!(h.sof, 0xC3 | 0xC7 | 0xCB | 0xCF));
+        .is_some_and(|h| h.precision != 8 || h.is_lossless());
     let subsampled = header.as_ref().is_some_and(|h| {
         let first = h.components.first().map(|c| (c.h, c.v));
         h.components.iter().any(|c| Some((c.h, c.v)) != first)
     });
-    let arithmetic = header
-        .as_ref()
-        .is_some_and(|h| matches!(h.sof, 0xC9 | 0xCA));
+    let arithmetic = header.as_ref().is_some_and(|h| h.is_arithmetic_dct());
     let per_pixel = if lossless {
         10.0 * samples
     } else if subsampled || arithmetic {
@@ -130,7 +128,7 @@ pub(crate) fn requantize(probe: &Probe, samples: f64) -> u64 {
 pub(crate) fn info(input: &[u8], probe: &Probe) -> u64 {
     // Lossless and arithmetic-coded files are decoded at full size.
     let lossless = crate::codecs::jpeg::markers::read_header(input)
-        .is_ok_and(|h| matches!(h.sof, 0xC3 | 0xC7 | 0xC9 | 0xCA | 0xCB | 0xCF));
+        .is_ok_and(|h| h.is_lossless() || h.is_arithmetic_dct());
     if probe.format == ImageFormat::Jpeg && !lossless {
         let per_pixel = if probe.progressive {
             2.0 * jpeg_samples(input) + 0.5

@@ -88,7 +88,7 @@ pub fn info(input: &[u8], limits: &Limits) -> Result<ImageInfo, Error> {
     // are taken from the decoded samples as they are (no RGBA copy: the decode is the peak).
     let bitmap = if probe.format == ImageFormat::Jpeg {
         let header = markers::read_header(input)?;
-        if matches!(header.sof, 0xC9 | 0xCA) {
+        if header.is_arithmetic_dct() {
             // Arithmetic-coded: only mogr's own decoder reads it, at full size.
             crate::codecs::jpeg::decode::decode(input, &header)?
         } else {

@@ -57,7 +57,7 @@ fn decode_exact(data: &[u8], header: &JpegHeader<'_>) -> Option<Bitmap> {
         header.adobe_transform == Some(0) || header.components.iter().map(|c| c.id).eq(*b"RGB");
     // Arithmetic-coded files (neither zune-jpeg nor jpeg-decoder reads them) come here
     // whatever their sampling.
-    let arithmetic = matches!(header.sof, 0xC9 | 0xCA);
+    let arithmetic = header.is_arithmetic_dct();
     let huffman = matches!(header.sof, code::SOF0..=code::SOF2);
     let layout_fits = if arithmetic {
         header.components.len() == 1 || (header.components.len() == 3 && !rgb_coded)
@@ -123,7 +123,7 @@ pub fn decode_scaled(data: &[u8], header: &JpegHeader<'_>, eighth: bool) -> Resu
     supported(header)?;
     let mut decoder = jpeg_decoder::Decoder::new(data);
     // jpeg-decoder scales DCT-coded files only; a lossless one comes out at full size.
-    let lossless = matches!(header.sof, 0xC3 | 0xC7 | 0xCB | 0xCF);
+    let lossless = header.is_lossless();
     if eighth && !lossless {
         let side = |v: u32| u16::try_from(v.div_ceil(4)).unwrap_or(u16::MAX).max(1);
         decoder

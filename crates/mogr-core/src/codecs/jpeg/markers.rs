@@ -111,6 +111,17 @@ pub struct JpegHeader<'a> {
 }
 
 impl JpegHeader<'_> {
+    /// A lossless frame (SOF3, SOF7, SOF11, SOF15): no DCT, decoded at full size.
+    pub(crate) fn is_lossless(&self) -> bool {
+        matches!(self.sof, 0xC3 | 0xC7 | 0xCB | 0xCF)
+    }
+
+    /// An arithmetic-coded DCT frame (SOF9 sequential, SOF10 progressive): only mogr's own
+    /// decoder reads it, at full size.
+    pub(crate) fn is_arithmetic_dct(&self) -> bool {
+        matches!(self.sof, 0xC9 | 0xCA)
+    }
+
     /// Whether the frame is progressive (SOF2, SOF6, SOF10, SOF14).
     pub fn is_progressive(&self) -> bool {
         matches!(self.sof, 0xC2 | 0xC6 | 0xCA | 0xCE)

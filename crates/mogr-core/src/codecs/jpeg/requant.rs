@@ -18,7 +18,8 @@ use crate::format::ImageFormat;
 /// Whether `header` can be requantized to `quality` without changing its layout.
 pub fn eligible(header: &JpegHeader<'_>, quality: u8) -> bool {
     // Huffman- or arithmetic-coded DCT (the output is Huffman-coded either way).
-    if header.precision != 8 || !matches!(header.sof, code::SOF0..=code::SOF2 | 0xC9 | 0xCA) {
+    let huffman_dct = matches!(header.sof, code::SOF0..=code::SOF2);
+    if header.precision != 8 || !(huffman_dct || header.is_arithmetic_dct()) {
         return false;
     }
     match header.components.len() {
