@@ -12,8 +12,10 @@
 //!   tiles of 128x128 first, then one full-size encode measures how far the whole image
 //!   scores from its tiles and the search finishes at full size. Metadata (EXIF with its orientation, ICC, XMP, IPTC, comments)
 //!   is kept as [`Options::metadata`](mogr_core::Options) says.
-//! - PNG: palette quantization (`quantette`, or NeuQuant refined by k-means with alpha), posterization, and
-//!   lossless `oxipng`; the smallest that passes.
+//! - PNG: palettes of the fewest colours that pass (median cut refined by k-means in Oklab,
+//!   premultiplied by alpha when there is alpha; remapped without dithering, and with
+//!   Floyd–Steinberg error diffusion at half and full strength, lowered on edges and
+//!   texture), posterization, and lossless `oxipng`; the smallest that passes.
 //! - GIF: frame-optimized re-encoding with the exact colours, then fewer palette colours.
 //! - WebP, HEIF, AVIF: a quality search in the same format.
 //!
@@ -22,7 +24,7 @@
 //! (about 4 MP of them), which bounds the metric's memory (about 500 MB) and time. Every search is bounded: JPEG makes at most [`MAX_PROXY_EVALS`] tile encodes and
 //! [`MAX_FULL_EVALS`] full-size encodes (at most `MAX_PROXY_EVALS + MAX_FULL_EVALS` for images
 //! searched at full size), plus one progressive re-encode; PNG at
-//! most 9 quantizations and 3 oxipng runs; GIF 6 encodes; WebP 7; HEIF and AVIF 5.
+//! most 25 quantizations (7 per dithering strength, 4 posterizations) and 9 oxipng runs; GIF 6 encodes; WebP 7; HEIF and AVIF 5.
 //!
 //! The result is never larger than the input; its [`SlimFlag`] is the service's `X-Slimflag`.
 //!
@@ -53,6 +55,7 @@ pub mod metric;
 mod pace;
 mod png;
 pub mod proxy;
+mod quant;
 pub mod search;
 mod yjpeg;
 

@@ -1,12 +1,13 @@
-//! PNG: palette quantization or posterization when the score allows, lossless deflate
-//! optimization always (oxipng), the smallest result wins.
+//! PNG: palettes (fewest colours that pass, for three dithering strengths; see
+//! [`crate::quant`]) and posterization when the score allows, lossless deflate optimization
+//! (oxipng) unless a lossy result is far smaller; the smallest result wins.
 
 use mogr_core::{Admitted, Error, FormatName, FramePick, ImageFormat, Metadata, Options, Stop};
 use mogr_core::{Bitmap, Layout, Raster};
-use quantette::deps::palette::Srgb;
 
 use crate::metric::Reference;
 use crate::pace::Pace;
+use crate::quant::{self, Prepared};
 use crate::search::{Plan, Search};
 use crate::{Found, Searched};
 
@@ -54,21 +55,13 @@ fn search(
     let mut found = Found::new(threshold);
     // Lossy families: the most aggressive setting of each that passes, as pixels. The two
     // searches are independent: the palette one runs on a second thread.
-    let colors = |x: f32| 2f32.powf(x).round() as u16;
     let step = |x: f32| (256.0 / 2f32.powf(x)).round().max(2.0) as u16;
     let reference = &reference;
     let (palette, posterized) = std::thread::scope(|scope| {
-        let palette = (bitmap.layout != Layout::Gray).then(|| {
-            scope.spawn(move || {
-                // Palettes: x is log2 of the colour count, 2..=256.
-                let plan = Plan::palette(5);
-                let s = Search::new(plan, threshold);
-                let mut n = 0;
-                let best = best_of_family(s, reference, threshold, stop, &mut n, &colors, &|c| {
-                    quantize(bitmap, c)
-                });
-                (best, n)
-            })
+        let palette = scope.spawn(move || {
+            let mut n = 0;
+            let best = palettes(bitmap, reference, threshold, stop, &mut n);
+            (best, n)
         });
         // Posterization: x is log2 of the levels per channel; the step is 256 / levels.
         let plan = Plan {
@@ -84,14 +77,14 @@ fn search(
         let best = best_of_family(s, reference, threshold, stop, &mut n, &step, &|st| {
             posterize(bitmap, st)
         });
-        let palette = palette.map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+        let palette = palette
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
         (palette, (best, n))
     });
     let mut lossy: Vec<(Bitmap, f64)> = Vec::new();
-    if let Some((best, n)) = palette {
-        found.encodes += n;
-        lossy.extend(best?);
-    }
+    found.encodes += palette.1;
+    lossy.extend(palette.0?);
     found.encodes += posterized.1;
     lossy.extend(posterized.0?);
     let pixels = u64::from(bitmap.width) * u64::from(bitmap.height);
@@ -149,6 +142,66 @@ fn search(
         found.offer(bytes, 100.0);
     }
     Ok(found)
+}
+
+/// Error diffusion strengths tried for palettes: none (flat artwork compresses best
+/// without noise) and full in smooth areas (gradients reach the score with far fewer
+/// colours).
+const DITHER: [f32; 3] = [0.0, 0.5, 1.0];
+
+/// Palette counts are searched until the passing and the failing counts are this close.
+const COLOR_RATIO: f32 = 1.12;
+
+/// The palette family: for each dither strength, the fewest colours (2..=256, bisected on a
+/// log scale) that pass, as pixels with their scores. Palettes are built once per colour
+/// count and shared by the strengths.
+fn palettes(
+    bitmap: &Bitmap,
+    reference: &Reference,
+    threshold: f64,
+    stop: &Stop,
+    encodes: &mut u32,
+) -> Result<Vec<(Bitmap, f64)>, Error> {
+    let prep = Prepared::new(bitmap);
+    let mut built: Vec<(usize, quant::Palette)> = Vec::new();
+    let pace = Pace::default();
+    let mut out = Vec::new();
+    for strength in DITHER {
+        let mut eval = |k: usize| -> Result<(Bitmap, f64), Error> {
+            *encodes += 1;
+            pace.step(stop, || {
+                let i = match built.iter().position(|(n, _)| *n == k) {
+                    Some(i) => i,
+                    None => {
+                        built.push((k, prep.palette(k)));
+                        built.len() - 1
+                    }
+                };
+                let pixels = prep.remap(&built[i].1, strength);
+                let score = reference.score(&pixels)?;
+                Ok((pixels, score))
+            })
+        };
+        let top = eval(256)?;
+        if top.1 < threshold {
+            continue;
+        }
+        let (mut fail, mut pass) = (1usize, (256usize, top));
+        while pass.0 as f32 / fail as f32 > COLOR_RATIO {
+            let mid = ((fail * pass.0) as f32).sqrt().round() as usize;
+            if mid <= fail || mid >= pass.0 {
+                break;
+            }
+            let got = eval(mid)?;
+            if got.1 >= threshold {
+                pass = (mid, got);
+            } else {
+                fail = mid;
+            }
+        }
+        out.push(pass.1);
+    }
+    Ok(out)
 }
 
 /// Runs one lossy family's search: `key` maps a setting to the parameter (neighbouring
@@ -211,46 +264,6 @@ fn encode(b: &Bitmap, icc: Option<&[u8]>, opts: &oxipng::Options) -> Result<Vec<
     raw.create_optimized_png(opts).map_err(fail)
 }
 
-/// At most `colors` colours: quantette (Wu's method in Oklab, Floyd-Steinberg dithering) for
-/// opaque images; for images with alpha, NeuQuant's palette refined by k-means in
-/// premultiplied RGBA.
-fn quantize(b: &Bitmap, colors: u16) -> Bitmap {
-    let colors = colors.clamp(2, 256);
-    match b.layout {
-        Layout::Rgba => {
-            let nq = color_quant::NeuQuant::new(10, usize::from(colors), &b.data);
-            let palette = refine_rgba(&b.data, nq.color_map_rgba(), 8);
-            let data = map_rgba(&b.data, &palette);
-            Bitmap { data, ..b.clone() }
-        }
-        _ => {
-            let rgb = b.clone().without_alpha();
-            let pixels: Vec<Srgb<u8>> = rgb
-                .data
-                .chunks_exact(3)
-                .map(|p| Srgb::new(p[0], p[1], p[2]))
-                .collect();
-            let Ok(image) = quantette::ImageRef::new(rgb.width, rgb.height, pixels.as_slice())
-            else {
-                return rgb;
-            };
-            let Ok(size) = quantette::PaletteSize::try_from(colors) else {
-                return rgb;
-            };
-            let out = quantette::Pipeline::new()
-                .palette_size(size)
-                .input_image(image)
-                .output_srgb8_image();
-            let data = out
-                .as_slice()
-                .iter()
-                .flat_map(|c| [c.red, c.green, c.blue])
-                .collect();
-            Bitmap { data, ..rgb }
-        }
-    }
-}
-
 /// Colour channels rounded to multiples of `step` (alpha untouched): fewer distinct values,
 /// which deflate after PNG's filters codes in fewer bits.
 fn posterize(b: &Bitmap, step: u16) -> Bitmap {
@@ -267,143 +280,4 @@ fn posterize(b: &Bitmap, step: u16) -> Bitmap {
         }
     }
     Bitmap { data, ..b.clone() }
-}
-
-/// A colour premultiplied by its alpha, with the alpha: distances between these weigh a
-/// colour difference by how visible it is.
-fn premultiplied(p: &[u8]) -> [f32; 4] {
-    let a = f32::from(p[3]) / 255.0;
-    [
-        f32::from(p[0]) * a,
-        f32::from(p[1]) * a,
-        f32::from(p[2]) * a,
-        f32::from(p[3]),
-    ]
-}
-
-fn nearest(palette: &[[f32; 4]], c: [f32; 4]) -> usize {
-    let mut best = (f32::MAX, 0);
-    for (i, q) in palette.iter().enumerate() {
-        let d = (q[0] - c[0]).powi(2)
-            + (q[1] - c[1]).powi(2)
-            + (q[2] - c[2]).powi(2)
-            + (q[3] - c[3]).powi(2);
-        if d < best.0 {
-            best = (d, i);
-        }
-    }
-    best.1
-}
-
-/// Lloyd iterations (k-means) on the distinct colours of at most about 65,000 sampled
-/// pixels, weighted by their counts, starting from `map` (RGBA entries); returns the
-/// palette as premultiplied entries.
-fn refine_rgba(data: &[u8], map: Vec<u8>, iterations: usize) -> Vec<[f32; 4]> {
-    use std::collections::HashMap;
-    let mut palette: Vec<[f32; 4]> = map.chunks_exact(4).map(premultiplied).collect();
-    let pixels = data.len() / 4;
-    let step = pixels.div_ceil(1 << 16).max(1);
-    let mut counts: HashMap<u32, u32> = HashMap::new();
-    for p in data.chunks_exact(4).step_by(step) {
-        // Fully transparent pixels are one colour whatever their RGB.
-        let key = if p[3] == 0 {
-            0
-        } else {
-            u32::from_be_bytes([p[0], p[1], p[2], p[3]])
-        };
-        *counts.entry(key).or_insert(0) += 1;
-    }
-    let colours: Vec<([f32; 4], f32)> = counts
-        .into_iter()
-        .map(|(k, n)| (premultiplied(&k.to_be_bytes()), n as f32))
-        .collect();
-    for _ in 0..iterations {
-        let mut sums = vec![[0f32; 5]; palette.len()];
-        for (c, n) in &colours {
-            let s = &mut sums[nearest(&palette, *c)];
-            for ch in 0..4 {
-                s[ch] += c[ch] * n;
-            }
-            s[4] += n;
-        }
-        for (q, s) in palette.iter_mut().zip(&sums) {
-            if s[4] > 0.0 {
-                *q = [s[0] / s[4], s[1] / s[4], s[2] / s[4], s[3] / s[4]];
-            }
-        }
-    }
-    palette
-}
-
-/// Every pixel as its nearest palette entry (premultiplied entries back to RGBA).
-fn map_rgba(data: &[u8], palette: &[[f32; 4]]) -> Vec<u8> {
-    use std::collections::HashMap;
-    let rgba: Vec<[u8; 4]> = palette
-        .iter()
-        .map(|q| {
-            let a = q[3].round().clamp(0.0, 255.0);
-            let un = |v: f32| {
-                if a > 0.0 {
-                    (v * 255.0 / a).round().clamp(0.0, 255.0) as u8
-                } else {
-                    0
-                }
-            };
-            [un(q[0]), un(q[1]), un(q[2]), a as u8]
-        })
-        .collect();
-    let mut cache: HashMap<u32, usize> = HashMap::new();
-    data.chunks_exact(4)
-        .flat_map(|p| {
-            let key = u32::from_be_bytes([p[0], p[1], p[2], p[3]]);
-            let i = *cache
-                .entry(key)
-                .or_insert_with(|| nearest(palette, premultiplied(p)));
-            rgba[i]
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod rgba_tests {
-    use super::*;
-
-    /// Squared error (premultiplied) of `data` against its mapping to `palette`.
-    fn error(data: &[u8], palette: &[[f32; 4]]) -> f64 {
-        data.chunks_exact(4)
-            .map(|p| {
-                let c = premultiplied(p);
-                let q = palette[nearest(palette, c)];
-                (0..4)
-                    .map(|i| f64::from((c[i] - q[i]).powi(2)))
-                    .sum::<f64>()
-            })
-            .sum()
-    }
-
-    #[test]
-    fn k_means_lowers_the_error_of_neuquants_palette() {
-        // A 96x96 RGBA image: colour gradients under an alpha ramp with a transparent band.
-        let data: Vec<u8> = (0..96u32 * 96)
-            .flat_map(|i| {
-                let (x, y) = (i % 96, i / 96);
-                let a = if y < 16 { 0 } else { (x * 255 / 95) as u8 };
-                [(x * 2) as u8, (y * 2) as u8, ((x + y) % 256) as u8, a]
-            })
-            .collect();
-        let nq = color_quant::NeuQuant::new(10, 16, &data);
-        let start: Vec<[f32; 4]> = nq
-            .color_map_rgba()
-            .chunks_exact(4)
-            .map(premultiplied)
-            .collect();
-        let refined = refine_rgba(&data, nq.color_map_rgba(), 8);
-        let (before, after) = (error(&data, &start), error(&data, &refined));
-        assert!(after < before * 0.9, "{after} vs {before}");
-        // Mapping gives pixels of the palette only, transparent ones fully transparent.
-        let mapped = map_rgba(&data, &refined);
-        let distinct: std::collections::HashSet<&[u8]> = mapped.chunks_exact(4).collect();
-        assert!(distinct.len() <= 16);
-        assert!(mapped.chunks_exact(4).take(96 * 16).all(|p| p[3] == 0));
-    }
 }

@@ -1,0 +1,598 @@
+//! Palette quantization for imageSlim PNG: a palette built by median cut and refined by
+//! k-means in a perceptual space (Oklab; premultiplied by alpha when there is alpha), and a
+//! remapping with Floyd–Steinberg error diffusion whose strength is a search parameter and
+//! is lowered on edges and texture, where dithering noise buys no quality and costs bytes.
+//!
+//! Every layout goes through the same code: points are four floats (`L, a, b, alpha`; alpha
+//! is 1 for opaque images and the colour is multiplied by it otherwise), and grey images
+//! get grey palette entries only.
+
+use mogr_core::{Bitmap, Layout};
+use std::collections::HashMap;
+
+/// A point of the quantization space.
+type Point = [f32; 4];
+
+/// How much an alpha difference weighs against a colour difference.
+const ALPHA_WEIGHT: f32 = 1.0;
+/// At most this many distinct colours enter the palette building (more are merged by
+/// dropping low bits, keeping the weighted mean of each merged group).
+const MAX_HISTOGRAM: usize = 1 << 15;
+/// k-means iterations over the histogram.
+const KMEANS_ITERATIONS: usize = 8;
+
+/// An image prepared for quantization: its colour histogram and its dither map (points
+/// are computed again from the pixels when remapping, which costs less than holding them).
+pub(crate) struct Prepared<'a> {
+    bitmap: &'a Bitmap,
+    lut: [f32; 256],
+    /// Distinct colours (merged when many) with their weights.
+    histogram: Vec<(Point, f32)>,
+    /// Per pixel, how much dithering it takes, 0..=255 (255 in smooth areas, down to 0 on
+    /// edges).
+    dither_map: Vec<u8>,
+}
+
+/// A palette: the entries as points and as 8-bit samples of the image's layout.
+pub(crate) struct Palette {
+    points: Vec<Point>,
+    samples: Vec<[u8; 4]>,
+}
+
+impl Palette {
+    /// The number of entries.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.points.len()
+    }
+}
+
+fn srgb_to_linear(v: u8) -> f32 {
+    let c = f32::from(v) / 255.0;
+    if c <= 0.04045 {
+        c / 12.92
+    } else {
+        ((c + 0.055) / 1.055).powf(2.4)
+    }
+}
+
+fn linear_to_srgb8(c: f32) -> u8 {
+    let c = c.clamp(0.0, 1.0);
+    let s = if c <= 0.003_130_8 {
+        c * 12.92
+    } else {
+        1.055 * c.powf(1.0 / 2.4) - 0.055
+    };
+    (s * 255.0).round() as u8
+}
+
+fn oklab(lut: &[f32; 256], r: u8, g: u8, b: u8) -> [f32; 3] {
+    let (r, g, b) = (lut[r as usize], lut[g as usize], lut[b as usize]);
+    let l = (0.412_221_47 * r + 0.536_332_55 * g + 0.051_445_995 * b).cbrt();
+    let m = (0.211_903_5 * r + 0.680_699_5 * g + 0.107_396_96 * b).cbrt();
+    let s = (0.088_302_46 * r + 0.281_718_85 * g + 0.629_978_7 * b).cbrt();
+    [
+        0.210_454_26 * l + 0.793_617_8 * m - 0.004_072_047 * s,
+        1.977_998_5 * l - 2.428_592_2 * m + 0.450_593_7 * s,
+        0.025_904_037 * l + 0.782_771_77 * m - 0.808_675_77 * s,
+    ]
+}
+
+fn oklab_to_srgb8(c: [f32; 3]) -> [u8; 3] {
+    let l = c[0] + 0.396_337_78 * c[1] + 0.215_803_76 * c[2];
+    let m = c[0] - 0.105_561_346 * c[1] - 0.063_854_17 * c[2];
+    let s = c[0] - 0.089_484_18 * c[1] - 1.291_485_5 * c[2];
+    let (l, m, s) = (l * l * l, m * m * m, s * s * s);
+    [
+        linear_to_srgb8(4.076_741_7 * l - 3.307_711_6 * m + 0.230_969_94 * s),
+        linear_to_srgb8(-1.268_438 * l + 2.609_757_4 * m - 0.341_319_38 * s),
+        linear_to_srgb8(-0.004_196_086_3 * l - 0.703_418_6 * m + 1.707_614_7 * s),
+    ]
+}
+
+/// The point of 8-bit samples `p` (grey, RGB or RGBA).
+fn point_of(lut: &[f32; 256], layout: Layout, p: &[u8]) -> Point {
+    match layout {
+        Layout::Gray => [oklab(lut, p[0], p[0], p[0])[0], 0.0, 0.0, 1.0],
+        Layout::Rgb => {
+            let c = oklab(lut, p[0], p[1], p[2]);
+            [c[0], c[1], c[2], 1.0]
+        }
+        Layout::Rgba => {
+            let a = f32::from(p[3]) / 255.0;
+            let c = oklab(lut, p[0], p[1], p[2]);
+            [c[0] * a, c[1] * a, c[2] * a, a]
+        }
+    }
+}
+
+/// The 8-bit samples nearest to point `q` in `layout` (unused channels 0).
+fn samples_of(layout: Layout, q: Point) -> [u8; 4] {
+    match layout {
+        Layout::Gray => {
+            let v = oklab_to_srgb8([q[0], 0.0, 0.0])[0];
+            [v, 0, 0, 0]
+        }
+        Layout::Rgb => {
+            let c = oklab_to_srgb8([q[0], q[1], q[2]]);
+            [c[0], c[1], c[2], 0]
+        }
+        Layout::Rgba => {
+            let a = (q[3] * 255.0).round().clamp(0.0, 255.0) as u8;
+            if a == 0 {
+                return [0; 4];
+            }
+            let f = 255.0 / f32::from(a);
+            let c = oklab_to_srgb8([q[0] * f, q[1] * f, q[2] * f]);
+            [c[0], c[1], c[2], a]
+        }
+    }
+}
+
+fn distance(a: &Point, b: &Point) -> f32 {
+    let d = [
+        a[0] - b[0],
+        a[1] - b[1],
+        a[2] - b[2],
+        (a[3] - b[3]) * ALPHA_WEIGHT,
+    ];
+    d[0] * d[0] + d[1] * d[1] + d[2] * d[2] + d[3] * d[3]
+}
+
+/// Nearest-entry search: entries sorted by lightness, searched outwards from the query's
+/// lightness until the lightness gap alone exceeds the best distance.
+struct Nearest {
+    sorted: Vec<(Point, u8)>,
+}
+
+impl Nearest {
+    fn new(points: &[Point]) -> Nearest {
+        let mut sorted: Vec<(Point, u8)> = points
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (*p, i as u8))
+            .collect();
+        sorted.sort_by(|a, b| a.0[0].total_cmp(&b.0[0]));
+        Nearest { sorted }
+    }
+
+    fn find(&self, q: &Point) -> u8 {
+        let s = &self.sorted;
+        let start = s.partition_point(|e| e.0[0] < q[0]);
+        let (mut best, mut best_d) = (0u8, f32::INFINITY);
+        let (mut lo, mut hi) = (start, start);
+        loop {
+            let mut progressed = false;
+            if hi < s.len() {
+                let gap = s[hi].0[0] - q[0];
+                if gap * gap < best_d {
+                    let d = distance(&s[hi].0, q);
+                    if d < best_d {
+                        (best, best_d) = (s[hi].1, d);
+                    }
+                    hi += 1;
+                    progressed = true;
+                } else {
+                    hi = s.len();
+                }
+            }
+            if lo > 0 {
+                let gap = q[0] - s[lo - 1].0[0];
+                if gap * gap < best_d {
+                    let d = distance(&s[lo - 1].0, q);
+                    if d < best_d {
+                        (best, best_d) = (s[lo - 1].1, d);
+                    }
+                    lo -= 1;
+                    progressed = true;
+                } else {
+                    lo = 0;
+                }
+            }
+            if !progressed {
+                return best;
+            }
+        }
+    }
+}
+
+impl<'a> Prepared<'a> {
+    /// Prepares `b` (any layout).
+    pub fn new(b: &'a Bitmap) -> Prepared<'a> {
+        let lut: [f32; 256] = std::array::from_fn(|v| srgb_to_linear(v as u8));
+        let histogram = histogram(b)
+            .into_iter()
+            .map(|(key, n)| (point_of(&lut, Layout::Rgba, &key.to_be_bytes()), n))
+            .collect();
+        let dither_map = dither_map(b, &lut);
+        Prepared {
+            bitmap: b,
+            lut,
+            histogram,
+            dither_map,
+        }
+    }
+
+    /// A palette of at most `colors` entries: median cut, then k-means.
+    pub fn palette(&self, colors: usize) -> Palette {
+        let colors = colors.clamp(2, 256);
+        let mut centres = median_cut(&self.histogram, colors);
+        for _ in 0..KMEANS_ITERATIONS {
+            let nearest = Nearest::new(&centres);
+            let mut sums = vec![[0f32; 5]; centres.len()];
+            for (p, n) in &self.histogram {
+                let s = &mut sums[usize::from(nearest.find(p))];
+                for c in 0..4 {
+                    s[c] += p[c] * n;
+                }
+                s[4] += n;
+            }
+            let mut moved = false;
+            for (c, s) in centres.iter_mut().zip(&sums) {
+                if s[4] > 0.0 {
+                    let m = [s[0] / s[4], s[1] / s[4], s[2] / s[4], s[3] / s[4]];
+                    moved |= distance(c, &m) > 1e-9;
+                    *c = m;
+                }
+            }
+            if !moved {
+                break;
+            }
+        }
+        // Entries as the samples they will be written as, and back to points, so that the
+        // error diffusion works from what the file holds.
+        let lut: [f32; 256] = std::array::from_fn(|v| srgb_to_linear(v as u8));
+        let mut samples: Vec<[u8; 4]> = centres
+            .iter()
+            .map(|q| samples_of(self.bitmap.layout, *q))
+            .collect();
+        samples.sort_unstable();
+        samples.dedup();
+        let points = samples
+            .iter()
+            .map(|s| match self.bitmap.layout {
+                Layout::Gray => point_of(&lut, Layout::Gray, &s[..1]),
+                _ => point_of(
+                    &lut,
+                    Layout::Rgba,
+                    &if self.bitmap.layout == Layout::Rgb {
+                        [s[0], s[1], s[2], 255]
+                    } else {
+                        *s
+                    },
+                ),
+            })
+            .collect();
+        Palette { points, samples }
+    }
+
+    /// The image mapped to `palette`, with error diffusion of `strength` (0: none, 1: full
+    /// Floyd–Steinberg in smooth areas), serpentine.
+    pub fn remap(&self, palette: &Palette, strength: f32) -> Bitmap {
+        let b = self.bitmap;
+        let nearest = Nearest::new(&palette.points);
+        let (w, ch) = (b.width as usize, b.layout.channels());
+        let mut data = vec![0u8; b.data.len()];
+        let point = |i: usize| point_of(&self.lut, b.layout, &b.data[i * ch..i * ch + ch]);
+        let mut put = |i: usize, e: u8| {
+            data[i * ch..i * ch + ch].copy_from_slice(&palette.samples[usize::from(e)][..ch]);
+        };
+        if strength <= 0.0 {
+            // Runs of one colour map once.
+            let mut last: Option<(&[u8], u8)> = None;
+            for (i, p) in b.data.chunks_exact(ch).enumerate() {
+                let e = match last {
+                    Some((l, e)) if l == p => e,
+                    _ => nearest.find(&point(i)),
+                };
+                last = Some((p, e));
+                put(i, e);
+            }
+            return Bitmap { data, ..b.clone() };
+        }
+        // Error rows with a pixel of margin on each side.
+        let mut this = vec![[0f32; 4]; w + 2];
+        let mut next = vec![[0f32; 4]; w + 2];
+        for y in 0..b.height as usize {
+            let ltr = y % 2 == 0;
+            for k in 0..w {
+                let x = if ltr { k } else { w - 1 - k };
+                let i = y * w + x;
+                let mut q = point(i);
+                let err = this[x + 1];
+                for c in 0..4 {
+                    q[c] += err[c];
+                }
+                q[3] = q[3].clamp(0.0, 1.0);
+                let e = nearest.find(&q);
+                put(i, e);
+                let s = strength * f32::from(self.dither_map[i]) / 255.0;
+                let chosen = palette.points[usize::from(e)];
+                let mut d = [0f32; 4];
+                for c in 0..4 {
+                    d[c] = (q[c] - chosen[c]) * s;
+                }
+                // Large errors (a colour the palette lacks) are not spread: they would smear.
+                let norm = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
+                if norm > MAX_ERROR * MAX_ERROR {
+                    let f = MAX_ERROR / norm.sqrt();
+                    for v in &mut d[..3] {
+                        *v *= f;
+                    }
+                }
+                let (ahead, behind) = if ltr { (x + 2, x) } else { (x, x + 2) };
+                for c in 0..4 {
+                    this[ahead][c] += d[c] * (7.0 / 16.0);
+                    next[behind][c] += d[c] * (3.0 / 16.0);
+                    next[x + 1][c] += d[c] * (5.0 / 16.0);
+                    next[ahead][c] += d[c] * (1.0 / 16.0);
+                }
+            }
+            std::mem::swap(&mut this, &mut next);
+            next.iter_mut().for_each(|e| *e = [0.0; 4]);
+        }
+        Bitmap { data, ..b.clone() }
+    }
+}
+
+/// The largest colour error (Oklab distance) a pixel passes on.
+const MAX_ERROR: f32 = 0.08;
+
+/// Distinct RGBA colours (alpha 255 for layouts without alpha; fully transparent pixels are
+/// one colour) with their counts, over a sample of at most about 2^18 pixels, merged down
+/// to [`MAX_HISTOGRAM`] entries.
+fn histogram(b: &Bitmap) -> Vec<(u32, f32)> {
+    let ch = b.layout.channels();
+    let pixels = b.data.len() / ch;
+    let step = pixels.div_ceil(1 << 18).max(1);
+    let key = |p: &[u8]| -> u32 {
+        match b.layout {
+            Layout::Gray => u32::from_be_bytes([p[0], p[0], p[0], 255]),
+            Layout::Rgb => u32::from_be_bytes([p[0], p[1], p[2], 255]),
+            Layout::Rgba if p[3] == 0 => 0,
+            Layout::Rgba => u32::from_be_bytes([p[0], p[1], p[2], p[3]]),
+        }
+    };
+    let mut counts: HashMap<u32, u32> = HashMap::new();
+    for p in b.data.chunks_exact(ch).step_by(step) {
+        *counts.entry(key(p)).or_insert(0) += 1;
+    }
+    let mut shift = 0u32;
+    while counts.len() > MAX_HISTOGRAM && shift < 7 {
+        shift += 1;
+        // Merge into groups of the upper bits, each group's colour the weighted mean.
+        let mut groups: HashMap<u32, [u64; 5]> = HashMap::new();
+        for (k, n) in &counts {
+            let bytes = k.to_be_bytes();
+            let g = u32::from_be_bytes(bytes.map(|v| v >> shift));
+            let s = groups.entry(g).or_insert([0; 5]);
+            for c in 0..4 {
+                s[c] += u64::from(bytes[c]) * u64::from(*n);
+            }
+            s[4] += u64::from(*n);
+        }
+        counts = groups
+            .into_values()
+            .map(|s| {
+                let m = |c: usize| ((s[c] + s[4] / 2) / s[4]) as u8;
+                (u32::from_be_bytes([m(0), m(1), m(2), m(3)]), s[4] as u32)
+            })
+            .fold(HashMap::new(), |mut acc, (k, n)| {
+                *acc.entry(k).or_insert(0) += n;
+                acc
+            });
+    }
+    counts.into_iter().map(|(k, n)| (k, n as f32)).collect()
+}
+
+/// Per pixel, how much dithering it takes (0..=255): full where the neighbourhood is smooth
+/// (banding would show), falling to none where the lightness already varies by more than a
+/// visible step (edges, texture: dithering noise is masked there and costs bytes).
+fn dither_map(b: &Bitmap, lut: &[f32; 256]) -> Vec<u8> {
+    const SMOOTH: f32 = 0.01;
+    const BUSY: f32 = 0.06;
+    let (w, h, ch) = (b.width as usize, b.height as usize, b.layout.channels());
+    if w == 0 || h == 0 {
+        return Vec::new();
+    }
+    // Lightness (premultiplied: what shows of a pixel) of one row.
+    let row = |y: usize| -> Vec<f32> {
+        b.data[y * w * ch..(y + 1) * w * ch]
+            .chunks_exact(ch)
+            .map(|p| point_of(lut, b.layout, p)[0])
+            .collect()
+    };
+    let mut map = Vec::with_capacity(w * h);
+    let (mut above, mut here) = (None::<Vec<f32>>, row(0));
+    for y in 0..h {
+        let below = (y + 1 < h).then(|| row(y + 1));
+        for x in 0..w {
+            let l = here[x];
+            let mut m = 0f32;
+            let mut see = |v: f32| m = m.max((v - l).abs());
+            if x > 0 {
+                see(here[x - 1]);
+            }
+            if x + 1 < w {
+                see(here[x + 1]);
+            }
+            if let Some(a) = &above {
+                see(a[x]);
+            }
+            if let Some(b) = &below {
+                see(b[x]);
+            }
+            let f = 1.0 - ((m - SMOOTH) / (BUSY - SMOOTH)).clamp(0.0, 1.0);
+            map.push((f * 255.0).round() as u8);
+        }
+        above = Some(std::mem::take(&mut here));
+        if let Some(b) = below {
+            here = b;
+        }
+    }
+    map
+}
+
+/// Splits the weighted colours into `k` boxes, always the one with the largest weighted
+/// squared error, across its widest axis at its weighted mean; returns the boxes' means.
+fn median_cut(histogram: &[(Point, f32)], k: usize) -> Vec<Point> {
+    struct Box {
+        items: Vec<(Point, f32)>,
+        mean: Point,
+        error: f32,
+        axis: usize,
+    }
+    let make = |items: Vec<(Point, f32)>| -> Box {
+        let total: f32 = items.iter().map(|(_, n)| n).sum::<f32>().max(1e-9);
+        let mut mean = [0f32; 4];
+        for (p, n) in &items {
+            for c in 0..4 {
+                mean[c] += p[c] * n / total;
+            }
+        }
+        let mut var = [0f32; 4];
+        for (p, n) in &items {
+            for c in 0..4 {
+                var[c] += (p[c] - mean[c]).powi(2) * n;
+            }
+        }
+        var[3] *= ALPHA_WEIGHT * ALPHA_WEIGHT;
+        let axis = (0..4)
+            .max_by(|&a, &b| var[a].total_cmp(&var[b]))
+            .unwrap_or(0);
+        let error = if items.len() > 1 {
+            var.iter().sum()
+        } else {
+            0.0
+        };
+        Box {
+            items,
+            mean,
+            error,
+            axis,
+        }
+    };
+    let mut boxes = vec![make(histogram.to_vec())];
+    while boxes.len() < k {
+        let Some((i, _)) = boxes
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.error > 0.0)
+            .max_by(|a, b| a.1.error.total_cmp(&b.1.error))
+        else {
+            break;
+        };
+        let b = boxes.swap_remove(i);
+        let (axis, cut) = (b.axis, b.mean[b.axis]);
+        let (low, high): (Vec<_>, Vec<_>) = b.items.into_iter().partition(|(p, _)| p[axis] < cut);
+        if low.is_empty() || high.is_empty() {
+            // Every item on one side of the mean: they are equal on this axis.
+            let items = if low.is_empty() { high } else { low };
+            let mut again = make(items);
+            again.error = 0.0;
+            boxes.push(again);
+            continue;
+        }
+        boxes.push(make(low));
+        boxes.push(make(high));
+    }
+    boxes.into_iter().map(|b| b.mean).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oklab_round_trips_every_grey_and_some_colours() {
+        let lut: [f32; 256] = std::array::from_fn(|v| srgb_to_linear(v as u8));
+        for v in 0..=255u8 {
+            assert_eq!(oklab_to_srgb8(oklab(&lut, v, v, v)), [v, v, v]);
+        }
+        for c in [[255, 0, 0], [12, 200, 99], [0, 0, 255], [250, 250, 3]] {
+            assert_eq!(oklab_to_srgb8(oklab(&lut, c[0], c[1], c[2])), c);
+        }
+    }
+
+    #[test]
+    fn nearest_agrees_with_a_full_scan() {
+        let pts: Vec<Point> = (0..97u32)
+            .map(|i| {
+                let f = |m: u32| ((i * m) % 101) as f32 / 101.0;
+                [f(7), f(13) - 0.5, f(29) - 0.5, f(3)]
+            })
+            .collect();
+        let n = Nearest::new(&pts);
+        for j in 0..500u32 {
+            let f = |m: u32| ((j * m) % 211) as f32 / 211.0;
+            let q = [f(5), f(11) - 0.5, f(17) - 0.5, f(23)];
+            let got = usize::from(n.find(&q));
+            let best = (0..pts.len())
+                .min_by(|&a, &b| distance(&pts[a], &q).total_cmp(&distance(&pts[b], &q)))
+                .unwrap();
+            assert!((distance(&pts[got], &q) - distance(&pts[best], &q)).abs() < 1e-7);
+        }
+    }
+
+    fn gradient(layout: Layout) -> Bitmap {
+        let (w, h) = (64u32, 32u32);
+        let ch = layout.channels();
+        let data = (0..w * h)
+            .flat_map(|i| {
+                let (x, y) = (i % w, i / w);
+                let px = [
+                    (x * 4) as u8,
+                    (y * 8) as u8,
+                    128,
+                    if y < 4 { 0 } else { 255 - x as u8 },
+                ];
+                px[..ch].to_vec()
+            })
+            .collect();
+        Bitmap {
+            width: w,
+            height: h,
+            layout,
+            data,
+        }
+    }
+
+    #[test]
+    fn remapped_images_use_the_palette_only_and_dithering_lowers_banding_error() {
+        for layout in [Layout::Gray, Layout::Rgb, Layout::Rgba] {
+            let b = gradient(layout);
+            let prep = Prepared::new(&b);
+            let palette = prep.palette(8);
+            assert!(palette.len() <= 8 && palette.len() >= 2);
+            for strength in [0.0, 1.0] {
+                let out = prep.remap(&palette, strength);
+                assert_eq!(out.data.len(), b.data.len());
+                let ch = layout.channels();
+                let allowed: std::collections::HashSet<&[u8]> =
+                    palette.samples.iter().map(|s| &s[..ch]).collect();
+                assert!(out.data.chunks_exact(ch).all(|p| allowed.contains(p)));
+            }
+            // Blurred error (what the eye sees of a dithered area) is lower with dithering.
+            let blur_error = |out: &Bitmap| -> f64 {
+                let ch = layout.channels();
+                let row = |d: &[u8], y: usize| -> Vec<f64> {
+                    (0..64).map(|x| f64::from(d[(y * 64 + x) * ch])).collect()
+                };
+                (8..32)
+                    .map(|y| {
+                        let (a, o) = (row(&b.data, y), row(&out.data, y));
+                        (0..60)
+                            .map(|x| {
+                                let s: f64 = (x..x + 4).map(|i| a[i] - o[i]).sum();
+                                s.abs()
+                            })
+                            .sum::<f64>()
+                    })
+                    .sum()
+            };
+            let plain = prep.remap(&palette, 0.0);
+            let dithered = prep.remap(&palette, 1.0);
+            assert!(blur_error(&dithered) < blur_error(&plain), "{layout:?}");
+        }
+    }
+}
