@@ -204,6 +204,13 @@ fn to_420(
 
 /// The chroma half of [`to_420`]: each of the `mx` x `my` output blocks covers `fx` x `fy`
 /// input blocks (`valid`: each component's blocks that carry image data).
+///
+/// Per output block, the input blocks' low frequencies (the `8/fy` x `8/fx` that survive
+/// the downsampling), dequantized and laid side by side in an 8x8 matrix `X`, give the
+/// output's coefficients as `G = A X B`: `A` and `B` fold the reduced inverse DCTs of the
+/// input blocks, the forward 8x8 DCT of the tile they make and the scale into one matrix per
+/// axis. Output blocks are written over the input ones (output block `k` reads input blocks
+/// at `k` and after); the two chroma components run on two threads for large images.
 fn to_420_chroma(
     c: &mut super::entropy_decode::Coefficients,
     chroma_table: &[u16; 64],
@@ -213,84 +220,117 @@ fn to_420_chroma(
 ) -> Result<(), Error> {
     let (mh, mv) = (8 / fx, 8 / fy); // size of each input block's part of the output tile
     let c8 = dct_matrix(8);
-    let c8t: [[f32; 8]; 8] = std::array::from_fn(|x| std::array::from_fn(|v| c8[v][x]));
-    let ch = dct_matrix(mh);
-    let cv = dct_matrix(mv);
+    let (ch, cv) = (dct_matrix(mh), dct_matrix(mv));
     let scale = ((mh * mv) as f32 / 64.0).sqrt();
-    let to: [f32; 64] = std::array::from_fn(|n| f32::from(chroma_table[n].clamp(1, 255)));
-    for (ci, &(vw, vh)) in valid.iter().enumerate().skip(1) {
-        let comp = &mut c.components[ci];
+    // A = scale * c8 * blockdiag(cv)^T; B = blockdiag(ch) * c8^T.
+    let a: [[f32; 8]; 8] = std::array::from_fn(|u| {
+        std::array::from_fn(|r| {
+            scale
+                * (0..8)
+                    .map(|y| c8[u][y] * block_diag(&cv, mv, r, y))
+                    .sum::<f32>()
+        })
+    });
+    let b: [[f32; 8]; 8] = std::array::from_fn(|v| {
+        std::array::from_fn(|x| {
+            (0..8)
+                .map(|k| block_diag(&ch, mh, v, k) * c8[x][k])
+                .sum::<f32>()
+        })
+    });
+    let inv: [f32; 64] = std::array::from_fn(|n| 1.0 / f32::from(chroma_table[n].clamp(1, 255)));
+    let work = |comp: &mut super::entropy_decode::ComponentCoeffs,
+                (vw, vh): (usize, usize)|
+     -> Result<(), Error> {
         let old_table = comp
             .table
             .ok_or_else(|| Error::decode(ImageFormat::Jpeg, "a component has no scan"))?;
-        let mut blocks = Vec::with_capacity(mx * my);
-        let mut ends = Vec::with_capacity(mx * my);
+        let old: [f32; 64] = std::array::from_fn(|n| f32::from(old_table[n]));
         for oy in 0..my {
             for ox in 0..mx {
-                let mut tile = [[0f32; 8]; 8];
+                let mut x = [[0f32; 8]; 8];
+                let mut rows = 0u8; // rows of X that hold a coefficient
                 for j in 0..fy {
                     for i in 0..fx {
                         let (sx, sy) = ((ox * fx + i).min(vw - 1), (oy * fy + j).min(vh - 1));
                         let idx = sy * comp.blocks_w + sx;
                         let (src, end) = (&comp.blocks[idx], usize::from(comp.ends[idx]));
-                        // Dequantized low frequencies, natural order: f[u][v], u vertical.
-                        let mut f = [[0f32; 8]; 8];
                         for (k, &q) in src.iter().enumerate().take(end) {
                             let n = ZIGZAG[k];
                             let (u, v) = (n / 8, n % 8);
-                            if u < mv && v < mh {
-                                f[u][v] = f32::from(q) * f32::from(old_table[n]);
+                            if q != 0 && u < mv && v < mh {
+                                x[j * mv + u][i * mh + v] = f32::from(q) * old[n];
+                                rows |= 1 << (j * mv + u);
                             }
-                        }
-                        // Reduced inverse: p = scale * cv^T f ch, an mv x mh pixel patch,
-                        // written as row updates (row += scalar * row) so that it vectorizes.
-                        let mut t = [[0f32; 8]; 8];
-                        for u in 0..mv {
-                            for v in 0..mh {
-                                axpy(&mut t[u], f[u][v], &ch[v]);
-                            }
-                        }
-                        for r in 0..mv {
-                            let mut p = [0f32; 8];
-                            for u in 0..mv {
-                                axpy(&mut p, scale * cv[u][r], &t[u]);
-                            }
-                            tile[j * mv + r][i * mh..i * mh + mh].copy_from_slice(&p[..mh]);
                         }
                     }
                 }
-                // Forward 8x8 DCT of the tile (g = c8 tile c8^T), then quantization.
-                let mut rows = [[0f32; 8]; 8];
-                for r in 0..8 {
-                    for x in 0..8 {
-                        axpy(&mut rows[r], tile[r][x], &c8t[x]);
+                // T = X B, then G = A T, over the rows of X that are not zero.
+                let mut t = [[0f32; 8]; 8];
+                for r in (0..8).filter(|r| rows & (1 << r) != 0) {
+                    for v in 0..8 {
+                        if x[r][v] != 0.0 {
+                            axpy(&mut t[r], x[r][v], &b[v]);
+                        }
                     }
                 }
                 let mut g = [[0f32; 8]; 8];
-                for u in 0..8 {
-                    for r in 0..8 {
-                        axpy(&mut g[u], c8[u][r], &rows[r]);
+                for (u, gu) in g.iter_mut().enumerate() {
+                    for r in (0..8).filter(|r| rows & (1 << r) != 0) {
+                        axpy(gu, a[u][r], &t[r]);
                     }
                 }
                 let mut out = [0i16; 64];
                 let mut last = 0u8;
                 for (k, &n) in ZIGZAG.iter().enumerate() {
-                    let x = g[n / 8][n % 8] / to[n];
+                    let v = g[n / 8][n % 8] * inv[n];
                     // Round half away from zero.
-                    let q = (x + 0.5f32.copysign(x)).clamp(-1023.0, 1023.0) as i16;
+                    let q = (v + 0.5f32.copysign(v)).clamp(-1023.0, 1023.0) as i16;
                     out[k] = q;
                     if q != 0 {
                         last = k as u8 + 1;
                     }
                 }
-                blocks.push(out);
-                ends.push(last);
+                // In place: every input block read so far is at this index or after it.
+                let k = oy * mx + ox;
+                comp.blocks[k] = out;
+                comp.ends[k] = last;
             }
         }
-        (comp.blocks_w, comp.blocks_h, comp.blocks, comp.ends) = (mx, my, blocks, ends);
+        comp.blocks.truncate(mx * my);
+        comp.ends.truncate(mx * my);
+        (comp.blocks_w, comp.blocks_h) = (mx, my);
         comp.table = Some(*chroma_table);
+        Ok(())
+    };
+    let chroma = c.components.iter_mut().zip(valid).skip(1);
+    if mx * my < 4096 {
+        for (comp, &v) in chroma {
+            work(comp, v)?;
+        }
+        return Ok(());
     }
-    Ok(())
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chroma
+            .map(|(comp, &v)| {
+                let work = &work;
+                scope.spawn(move || work(comp, v))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .try_for_each(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+    })
+}
+
+/// Entry (`r`, `c`) of the 8x8 block-diagonal matrix made of copies of the `n` x `n` matrix
+/// `m`.
+fn block_diag(m: &[[f32; 8]; 8], n: usize, r: usize, c: usize) -> f32 {
+    if r / n == c / n {
+        m[r % n][c % n]
+    } else {
+        0.0
+    }
 }
 
 /// `acc += a * x`, element-wise over 8 lanes.
