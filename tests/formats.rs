@@ -288,6 +288,16 @@ fn cgif_check(input: &[u8], n: usize) -> (usize, usize) {
             let src = if f > n { i * f / n } else { i };
             let d = diff(&source.frames[src].bitmap, &frame.bitmap);
             assert!(d < 6.0, "cgif/{n}: frame {i} vs input frame {src}: {d:.2}");
+            // Perceptually the same frame (issue 15: frames score >= 80 against their sources).
+            let score = mogr_slim::metric::Reference::new(&source.frames[src].bitmap)
+                .unwrap()
+                .score(&frame.bitmap)
+                .unwrap();
+            eprintln!("cgif/{n}: frame {i} (input frame {src}) scores {score:.2}");
+            assert!(
+                score >= 80.0,
+                "cgif/{n}: frame {i} vs input frame {src}: {score:.2}"
+            );
         }
     }
     (f, reduced.frames.len())

@@ -167,12 +167,12 @@ pub fn decode(
         }
         ImageFormat::Gif => {
             let input = gif::normalized(input);
-            let d = limited(
-                image::codecs::gif::GifDecoder::new(Cursor::new(&*input))
-                    .map_err(image_err(format))?,
-                format,
+            let frames = gif::frames(
+                &input,
+                admitted.max_frames() as usize,
+                pick,
+                admitted.stop(),
             )?;
-            let frames = frames_from(d.into_frames(), admitted, pick)?;
             let loop_count = (frames.len() > 1).then(|| gif::loop_count(&input).unwrap_or(1));
             Ok(Raster {
                 frames,

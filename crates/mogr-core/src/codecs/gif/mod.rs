@@ -5,8 +5,11 @@
 use crate::error::Error;
 use crate::format::ImageFormat;
 
+mod compose;
 mod palette;
 mod writer;
+
+pub(crate) use compose::frames;
 
 pub use writer::{encode, encode_with_colors};
 

@@ -49,8 +49,9 @@ impl Quantized {
             .unwrap_or(quantette::PaletteSize::MAX);
         let lab: Vec<_> = quantette::Pipeline::new()
             .palette_size(size)
-            .quantize_method(quantette::QuantizeMethod::kmeans())
+            .quantize_method(quantette::kmeans::KmeansOptions::new().sampling_factor(0.5))
             .ditherer(None)
+            .dedup(true)
             .input_slice(&pixels)
             .map(|p| p.output_oklab_palette().to_vec())
             .unwrap_or_default();

@@ -52,6 +52,9 @@ pub fn encode_with_colors(
             let mut rgba = f.bitmap.to_rgba();
             for p in rgba.chunks_exact_mut(4) {
                 let a = u32::from(p[3]);
+                if a == 255 {
+                    continue;
+                }
                 if a < 128 {
                     p.copy_from_slice(&[0, 0, 0, 0]);
                 } else {
@@ -142,9 +145,28 @@ pub fn encode_with_colors(
         // What the canvas shows before the frame being written (a GIF starts transparent).
         let mut base = vec![transparent; width * h as usize];
         // Palette indices frame by frame, with the next frame's looked at before it is written.
+        // A pixel equal to the one at its place in the previous frame, or to its left
+        // neighbour, takes that pixel's index (most of an animation repeats); others are
+        // looked up.
+        let mut previous: Option<(&[u8], Vec<u8>)> = None;
         let mut all = frames
             .iter()
-            .map(|f| f.chunks_exact(4).map(&mut index).collect::<Vec<u8>>())
+            .map(|f| {
+                let mut out = Vec::with_capacity(f.len() / 4);
+                let mut last: Option<(u32, u8)> = None;
+                for (i, p) in f.chunks_exact(4).enumerate() {
+                    let key = u32::from_ne_bytes([p[0], p[1], p[2], p[3]]);
+                    let k = match (&previous, last) {
+                        (Some((before, idx)), _) if before[4 * i..4 * i + 4] == *p => idx[i],
+                        (_, Some((q, k))) if q == key => k,
+                        _ => index(p),
+                    };
+                    last = Some((key, k));
+                    out.push(k);
+                }
+                previous = Some((f.as_slice(), out.clone()));
+                out
+            })
             .peekable();
         for (k, frame) in raster.frames.iter().enumerate() {
             stop.check()?;
@@ -156,16 +178,10 @@ pub fn encode_with_colors(
             let changed = if k == 0 {
                 Some((0, 0, width, h as usize))
             } else {
-                bbox(width, cur.iter().zip(&base).map(|(a, b)| a != b))
+                bbox(width, &cur, &base, |a, b| a != b)
             };
-            let vanish = next.and_then(|n| {
-                bbox(
-                    width,
-                    cur.iter()
-                        .zip(n)
-                        .map(|(&a, &b)| a != transparent && b == transparent),
-                )
-            });
+            let vanish = next
+                .and_then(|n| bbox(width, &cur, n, |a, b| a != transparent && b == transparent));
             let rect = match (changed, vanish) {
                 (Some(a), Some(b)) => (a.0.min(b.0), a.1.min(b.1), a.2.max(b.2), a.3.max(b.3)),
                 (Some(r), None) | (None, Some(r)) => r,
@@ -217,15 +233,28 @@ pub fn encode_with_colors(
     Ok(out)
 }
 
-/// The bounding box `(x0, y0, x1, y1)` (ends exclusive) of the pixels of a `width`-wide
-/// image for which `marks` is true; `None` when there are none.
-fn bbox(width: usize, marks: impl Iterator<Item = bool>) -> Option<(usize, usize, usize, usize)> {
+/// The bounding box `(x0, y0, x1, y1)` (ends exclusive) of the pixels of two `width`-wide
+/// index images where `mark(a, b)` holds; `None` when there are none. Row by row: a row's
+/// first and last marks are all that count.
+fn bbox(
+    width: usize,
+    a: &[u8],
+    b: &[u8],
+    mark: impl Fn(u8, u8) -> bool,
+) -> Option<(usize, usize, usize, usize)> {
     let mut r: Option<(usize, usize, usize, usize)> = None;
-    for (i, _) in marks.enumerate().filter(|m| m.1) {
-        let (x, y) = (i % width, i / width);
+    for (y, (ra, rb)) in a.chunks_exact(width).zip(b.chunks_exact(width)).enumerate() {
+        let Some(first) = ra.iter().zip(rb).position(|(&p, &q)| mark(p, q)) else {
+            continue;
+        };
+        let last = ra
+            .iter()
+            .zip(rb)
+            .rposition(|(&p, &q)| mark(p, q))
+            .unwrap_or(first);
         r = Some(match r {
-            None => (x, y, x + 1, y + 1),
-            Some((x0, y0, x1, y1)) => (x0.min(x), y0.min(y), x1.max(x + 1), y1.max(y + 1)),
+            None => (first, y, last + 1, y + 1),
+            Some((x0, y0, x1, _)) => (x0.min(first), y0, x1.max(last + 1), y + 1),
         });
     }
     r
