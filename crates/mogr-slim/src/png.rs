@@ -43,6 +43,24 @@ pub(crate) fn slim(
     Ok(search(input, &raster, options, threshold, stop).into())
 }
 
+/// A lossy setting a family's search found.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Setting {
+    /// A palette of at most `colors` entries, remapped with error diffusion of `strength`.
+    Palette { colors: usize, strength: f32 },
+    /// Colour channels rounded to multiples of `step`.
+    Posterize { step: u16 },
+}
+
+impl Setting {
+    fn apply(self, prep: &Prepared, b: &Bitmap) -> Bitmap {
+        match self {
+            Setting::Palette { colors, strength } => prep.remap(b, &prep.palette(colors), strength),
+            Setting::Posterize { step } => posterize(b, step),
+        }
+    }
+}
+
 fn search(
     input: &[u8],
     raster: &Raster,
@@ -51,16 +69,22 @@ fn search(
     stop: &Stop,
 ) -> Result<Found, Error> {
     let bitmap = raster.first();
+    let pixels = u64::from(bitmap.width) * u64::from(bitmap.height);
+    // Settings are searched on the whole image (the metric samples tiles of images over
+    // `metric::SCORE_PIXELS` only): on a proxy of tiles spread over the image, a setting
+    // scored up to 7 points above what the whole image then scored (a gradient the tiles
+    // missed decides), and this search has no full-size confirmation to catch it.
     let reference = Reference::new(bitmap)?;
     let mut found = Found::new(threshold);
-    // Lossy families: the most aggressive setting of each that passes, as pixels. The two
-    // searches are independent: the palette one runs on a second thread.
+    // Lossy families: the most aggressive setting of each that passes (kept as the setting,
+    // not the pixels: candidates are made again one at a time below). The two searches are
+    // independent: the palette one runs on a second thread.
     let step = |x: f32| (256.0 / 2f32.powf(x)).round().max(2.0) as u16;
-    let reference = &reference;
+    let (reference, prep) = (&reference, &Prepared::new(bitmap));
     let (palette, posterized) = std::thread::scope(|scope| {
         let palette = scope.spawn(move || {
             let mut n = 0;
-            let best = palettes(bitmap, reference, threshold, stop, &mut n);
+            let best = palettes(prep, bitmap, reference, threshold, stop, &mut n);
             (best, n)
         });
         // Posterization: x is log2 of the levels per channel; the step is 256 / levels.
@@ -76,50 +100,53 @@ fn search(
         let mut n = 0;
         let best = best_of_family(s, reference, threshold, stop, &mut n, &step, &|st| {
             posterize(bitmap, st)
-        });
+        })
+        .map(|b| b.map(|(st, score)| (Setting::Posterize { step: st }, score)));
         let palette = palette
             .join()
             .unwrap_or_else(|e| std::panic::resume_unwind(e));
         (palette, (best, n))
     });
-    let mut lossy: Vec<(Bitmap, f64)> = Vec::new();
+    let mut lossy: Vec<(Setting, f64)> = Vec::new();
     found.encodes += palette.1;
     lossy.extend(palette.0?);
     found.encodes += posterized.1;
     lossy.extend(posterized.0?);
-    let pixels = u64::from(bitmap.width) * u64::from(bitmap.height);
     let mut opts = oxipng_options(options.metadata, pixels);
     opts.optimize_alpha = true;
     // oxipng stops its trials at a timeout of its own, set before each run to the time left
     // before the deadline (a run cut short still returns a valid file, which the stop check
     // after it refuses).
-    // The families' results are sized with oxipng's fastest preset first; only those within
-    // 3% of the smallest get the full preset (the slow part: near-optimal deflate).
+    // The settings' results are sized with oxipng's fastest preset first; only those within
+    // 3% of the smallest get the full preset (the slow part: near-optimal deflate). Pixels
+    // are made at full size for one setting at a time, and made again for the full preset.
     let mut quick = oxipng::Options::from_preset(0);
     quick.strip = opts.strip.clone();
     quick.optimize_alpha = true;
     let mut sized = Vec::with_capacity(lossy.len());
     let several = lossy.len() > 1;
     let (quick_pace, full_pace) = (Pace::default(), Pace::default());
-    for (pixels, score) in lossy {
+    for (setting, score) in lossy {
         let len = if several {
             found.encodes += 1;
             quick_pace.step(stop, || {
                 quick.timeout = stop.remaining();
+                let pixels = setting.apply(prep, bitmap);
                 Ok(encode(&pixels, raster.icc.as_deref(), &quick)?.len())
             })?
         } else {
             0
         };
-        sized.push((len, pixels, score));
+        sized.push((len, setting, score));
     }
     let smallest = sized.iter().map(|(len, ..)| *len).min().unwrap_or(0);
-    for (len, pixels, score) in sized {
+    for (len, setting, score) in sized {
         if len * 100 > smallest * 103 {
             continue;
         }
         let bytes = full_pace.step(stop, || {
             opts.timeout = stop.remaining();
+            let pixels = setting.apply(prep, bitmap);
             encode(&pixels, raster.icc.as_deref(), &opts)
         })?;
         stop.check()?;
@@ -145,7 +172,7 @@ fn search(
 }
 
 /// Error diffusion strengths tried for palettes: none (flat artwork compresses best
-/// without noise) and full in smooth areas (gradients reach the score with far fewer
+/// without noise), half, and full in smooth areas (gradients reach the score with far fewer
 /// colours).
 const DITHER: [f32; 3] = [0.0, 0.5, 1.0];
 
@@ -153,21 +180,21 @@ const DITHER: [f32; 3] = [0.0, 0.5, 1.0];
 const COLOR_RATIO: f32 = 1.12;
 
 /// The palette family: for each dither strength, the fewest colours (2..=256, bisected on a
-/// log scale) that pass, as pixels with their scores. Palettes are built once per colour
-/// count and shared by the strengths.
+/// log scale) with which `scored` passes, with its score. Palettes are built once per
+/// colour count and shared by the strengths.
 fn palettes(
-    bitmap: &Bitmap,
+    prep: &Prepared,
+    scored: &Bitmap,
     reference: &Reference,
     threshold: f64,
     stop: &Stop,
     encodes: &mut u32,
-) -> Result<Vec<(Bitmap, f64)>, Error> {
-    let prep = Prepared::new(bitmap);
+) -> Result<Vec<(Setting, f64)>, Error> {
     let mut built: Vec<(usize, quant::Palette)> = Vec::new();
     let pace = Pace::default();
     let mut out = Vec::new();
     for strength in DITHER {
-        let mut eval = |k: usize| -> Result<(Bitmap, f64), Error> {
+        let mut eval = |k: usize| -> Result<f64, Error> {
             *encodes += 1;
             pace.step(stop, || {
                 let i = match built.iter().position(|(n, _)| *n == k) {
@@ -177,13 +204,11 @@ fn palettes(
                         built.len() - 1
                     }
                 };
-                let pixels = prep.remap(&built[i].1, strength);
-                let score = reference.score(&pixels)?;
-                Ok((pixels, score))
+                reference.score(&prep.remap(scored, &built[i].1, strength))
             })
         };
         let top = eval(256)?;
-        if top.1 < threshold {
+        if top < threshold {
             continue;
         }
         let (mut fail, mut pass) = (1usize, (256usize, top));
@@ -192,21 +217,27 @@ fn palettes(
             if mid <= fail || mid >= pass.0 {
                 break;
             }
-            let got = eval(mid)?;
-            if got.1 >= threshold {
-                pass = (mid, got);
+            let score = eval(mid)?;
+            if score >= threshold {
+                pass = (mid, score);
             } else {
                 fail = mid;
             }
         }
-        out.push(pass.1);
+        out.push((
+            Setting::Palette {
+                colors: pass.0,
+                strength,
+            },
+            pass.1,
+        ));
     }
     Ok(out)
 }
 
 /// Runs one lossy family's search: `key` maps a setting to the parameter (neighbouring
 /// settings may give the same one, which ends the search), `make` the parameter to pixels.
-/// Returns the passing pixels at the lowest setting, with their score.
+/// Returns the parameter of the lowest setting that passes, with its score.
 fn best_of_family(
     mut s: Search,
     reference: &Reference,
@@ -215,7 +246,7 @@ fn best_of_family(
     encodes: &mut u32,
     key: &dyn Fn(f32) -> u16,
     make: &dyn Fn(u16) -> Bitmap,
-) -> Result<Option<(Bitmap, f64)>, Error> {
+) -> Result<Option<(u16, f64)>, Error> {
     let mut tried = Vec::new();
     let mut best = None;
     let pace = Pace::default();
@@ -225,15 +256,11 @@ fn best_of_family(
             break; // converged
         }
         tried.push(k);
-        let (pixels, score) = pace.step(stop, || {
-            let pixels = make(k);
-            let score = reference.score(&pixels)?;
-            Ok((pixels, score))
-        })?;
+        let score = pace.step(stop, || reference.score(&make(k)))?;
         *encodes += 1;
         s.record(x, score);
         if score >= threshold && s.best().is_some_and(|p| p.x == x) {
-            best = Some((pixels, score));
+            best = Some((k, score));
         }
     }
     Ok(best)

@@ -21,16 +21,12 @@ const MAX_HISTOGRAM: usize = 1 << 15;
 /// k-means iterations over the histogram.
 const KMEANS_ITERATIONS: usize = 8;
 
-/// An image prepared for quantization: its colour histogram and its dither map (points
-/// are computed again from the pixels when remapping, which costs less than holding them).
-pub(crate) struct Prepared<'a> {
-    bitmap: &'a Bitmap,
+/// An image prepared for quantization: the colour histogram its palettes are built from.
+pub(crate) struct Prepared {
+    layout: Layout,
     lut: [f32; 256],
     /// Distinct colours (merged when many) with their weights.
     histogram: Vec<(Point, f32)>,
-    /// Per pixel, how much dithering it takes, 0..=255 (255 in smooth areas, down to 0 on
-    /// edges).
-    dither_map: Vec<u8>,
 }
 
 /// A palette: the entries as points and as 8-bit samples of the image's layout.
@@ -196,20 +192,18 @@ impl Nearest {
     }
 }
 
-impl<'a> Prepared<'a> {
-    /// Prepares `b` (any layout).
-    pub fn new(b: &'a Bitmap) -> Prepared<'a> {
+impl Prepared {
+    /// Prepares the palettes of `b` (any layout).
+    pub fn new(b: &Bitmap) -> Prepared {
         let lut: [f32; 256] = std::array::from_fn(|v| srgb_to_linear(v as u8));
         let histogram = histogram(b)
             .into_iter()
             .map(|(key, n)| (point_of(&lut, Layout::Rgba, &key.to_be_bytes()), n))
             .collect();
-        let dither_map = dither_map(b, &lut);
         Prepared {
-            bitmap: b,
+            layout: b.layout,
             lut,
             histogram,
-            dither_map,
         }
     }
 
@@ -244,18 +238,18 @@ impl<'a> Prepared<'a> {
         let lut: [f32; 256] = std::array::from_fn(|v| srgb_to_linear(v as u8));
         let mut samples: Vec<[u8; 4]> = centres
             .iter()
-            .map(|q| samples_of(self.bitmap.layout, *q))
+            .map(|q| samples_of(self.layout, *q))
             .collect();
         samples.sort_unstable();
         samples.dedup();
         let points = samples
             .iter()
-            .map(|s| match self.bitmap.layout {
+            .map(|s| match self.layout {
                 Layout::Gray => point_of(&lut, Layout::Gray, &s[..1]),
                 _ => point_of(
                     &lut,
                     Layout::Rgba,
-                    &if self.bitmap.layout == Layout::Rgb {
+                    &if self.layout == Layout::Rgb {
                         [s[0], s[1], s[2], 255]
                     } else {
                         *s
@@ -266,10 +260,9 @@ impl<'a> Prepared<'a> {
         Palette { points, samples }
     }
 
-    /// The image mapped to `palette`, with error diffusion of `strength` (0: none, 1: full
-    /// Floyd–Steinberg in smooth areas), serpentine.
-    pub fn remap(&self, palette: &Palette, strength: f32) -> Bitmap {
-        let b = self.bitmap;
+    /// `b` (the image prepared, or part of it) mapped to `palette`, with error diffusion of
+    /// `strength` (0: none, 1: full Floyd–Steinberg in smooth areas), serpentine.
+    pub fn remap(&self, b: &Bitmap, palette: &Palette, strength: f32) -> Bitmap {
         let nearest = Nearest::new(&palette.points);
         let (w, ch) = (b.width as usize, b.layout.channels());
         let mut data = vec![0u8; b.data.len()];
@@ -290,6 +283,7 @@ impl<'a> Prepared<'a> {
             }
             return Bitmap { data, ..b.clone() };
         }
+        let dither_map = dither_map(b, &self.lut);
         // Error rows with a pixel of margin on each side.
         let mut this = vec![[0f32; 4]; w + 2];
         let mut next = vec![[0f32; 4]; w + 2];
@@ -306,7 +300,7 @@ impl<'a> Prepared<'a> {
                 q[3] = q[3].clamp(0.0, 1.0);
                 let e = nearest.find(&q);
                 put(i, e);
-                let s = strength * f32::from(self.dither_map[i]) / 255.0;
+                let s = strength * f32::from(dither_map[i]) / 255.0;
                 let chosen = palette.points[usize::from(e)];
                 let mut d = [0f32; 4];
                 for c in 0..4 {
@@ -565,7 +559,7 @@ mod tests {
             let palette = prep.palette(8);
             assert!(palette.len() <= 8 && palette.len() >= 2);
             for strength in [0.0, 1.0] {
-                let out = prep.remap(&palette, strength);
+                let out = prep.remap(&b, &palette, strength);
                 assert_eq!(out.data.len(), b.data.len());
                 let ch = layout.channels();
                 let allowed: std::collections::HashSet<&[u8]> =
@@ -590,8 +584,8 @@ mod tests {
                     })
                     .sum()
             };
-            let plain = prep.remap(&palette, 0.0);
-            let dithered = prep.remap(&palette, 1.0);
+            let plain = prep.remap(&b, &palette, 0.0);
+            let dithered = prep.remap(&b, &palette, 1.0);
             assert!(blur_error(&dithered) < blur_error(&plain), "{layout:?}");
         }
     }
