@@ -21,12 +21,49 @@ const MAX_HISTOGRAM: usize = 1 << 15;
 /// k-means iterations over the histogram.
 const KMEANS_ITERATIONS: usize = 8;
 
-/// An image prepared for quantization: the colour histogram its palettes are built from.
+/// An image prepared for quantization: the colour histogram its palettes are built from,
+/// and its dither map.
 pub(crate) struct Prepared {
     layout: Layout,
     lut: [f32; 256],
     /// Distinct colours (merged when many) with their weights.
     histogram: Vec<(Point, f32)>,
+    /// Per pixel, how much dithering it takes, 0..=255 (255 in smooth areas, down to 0 on
+    /// edges and texture).
+    dither_map: Vec<u8>,
+}
+
+/// Points of recently seen colours, direct-mapped by a hash of the colour: converting to
+/// Oklab takes three cube roots, and images repeat their colours.
+struct PointCache {
+    /// Colour keys; `u64::MAX` (no colour) marks an empty slot.
+    keys: Vec<u64>,
+    points: Vec<Point>,
+}
+
+impl PointCache {
+    const BITS: u32 = 14;
+
+    fn new() -> PointCache {
+        PointCache {
+            keys: vec![u64::MAX; 1 << Self::BITS],
+            points: vec![[0.0; 4]; 1 << Self::BITS],
+        }
+    }
+
+    fn get(&mut self, lut: &[f32; 256], layout: Layout, p: &[u8]) -> Point {
+        let key = match layout {
+            Layout::Gray => u32::from(p[0]),
+            Layout::Rgb => u32::from_be_bytes([0, p[0], p[1], p[2]]),
+            Layout::Rgba => u32::from_be_bytes([p[0], p[1], p[2], p[3]]),
+        };
+        let slot = (key.wrapping_mul(0x9E37_79B1) >> (32 - Self::BITS)) as usize;
+        if self.keys[slot] != u64::from(key) {
+            self.keys[slot] = u64::from(key);
+            self.points[slot] = point_of(lut, layout, p);
+        }
+        self.points[slot]
+    }
 }
 
 /// A palette: the entries as points and as 8-bit samples of the image's layout.
@@ -200,10 +237,12 @@ impl Prepared {
             .into_iter()
             .map(|(key, n)| (point_of(&lut, Layout::Rgba, &key.to_be_bytes()), n))
             .collect();
+        let dither_map = dither_map(b, &lut);
         Prepared {
             layout: b.layout,
             lut,
             histogram,
+            dither_map,
         }
     }
 
@@ -260,13 +299,15 @@ impl Prepared {
         Palette { points, samples }
     }
 
-    /// `b` (the image prepared, or part of it) mapped to `palette`, with error diffusion of
-    /// `strength` (0: none, 1: full Floyd–Steinberg in smooth areas), serpentine.
+    /// `b` (the image prepared) mapped to `palette`, with error diffusion of `strength` (0:
+    /// none, 1: full Floyd–Steinberg in smooth areas), serpentine.
     pub fn remap(&self, b: &Bitmap, palette: &Palette, strength: f32) -> Bitmap {
+        debug_assert_eq!(self.dither_map.len(), b.data.len() / b.layout.channels());
         let nearest = Nearest::new(&palette.points);
         let (w, ch) = (b.width as usize, b.layout.channels());
         let mut data = vec![0u8; b.data.len()];
-        let point = |i: usize| point_of(&self.lut, b.layout, &b.data[i * ch..i * ch + ch]);
+        let mut cache = PointCache::new();
+        let mut point = |i: usize| cache.get(&self.lut, b.layout, &b.data[i * ch..i * ch + ch]);
         let mut put = |i: usize, e: u8| {
             data[i * ch..i * ch + ch].copy_from_slice(&palette.samples[usize::from(e)][..ch]);
         };
@@ -283,7 +324,6 @@ impl Prepared {
             }
             return Bitmap { data, ..b.clone() };
         }
-        let dither_map = dither_map(b, &self.lut);
         // Error rows with a pixel of margin on each side.
         let mut this = vec![[0f32; 4]; w + 2];
         let mut next = vec![[0f32; 4]; w + 2];
@@ -300,7 +340,7 @@ impl Prepared {
                 q[3] = q[3].clamp(0.0, 1.0);
                 let e = nearest.find(&q);
                 put(i, e);
-                let s = strength * f32::from(dither_map[i]) / 255.0;
+                let s = strength * f32::from(self.dither_map[i]) / 255.0;
                 let chosen = palette.points[usize::from(e)];
                 let mut d = [0f32; 4];
                 for c in 0..4 {
@@ -505,6 +545,28 @@ mod tests {
         }
         for c in [[255, 0, 0], [12, 200, 99], [0, 0, 255], [250, 250, 3]] {
             assert_eq!(oklab_to_srgb8(oklab(&lut, c[0], c[1], c[2])), c);
+        }
+    }
+
+    #[test]
+    fn the_point_cache_gives_the_points_of_every_colour() {
+        let lut: [f32; 256] = std::array::from_fn(|v| srgb_to_linear(v as u8));
+        for layout in [Layout::Gray, Layout::Rgb, Layout::Rgba] {
+            let mut cache = PointCache::new();
+            // Opaque white and transparent black among them (their keys are extremes),
+            // each colour asked twice, with colliding colours in between.
+            let colours: Vec<[u8; 4]> = [[255; 4], [0; 4], [255, 255, 255, 0]]
+                .into_iter()
+                .chain((0..5000u32).map(|i| i.wrapping_mul(2_654_435_761).to_be_bytes()))
+                .collect();
+            for p in colours.iter().chain(&colours) {
+                let ch = layout.channels();
+                assert_eq!(
+                    cache.get(&lut, layout, &p[..ch]),
+                    point_of(&lut, layout, &p[..ch]),
+                    "{layout:?} {p:?}"
+                );
+            }
         }
     }
 
