@@ -180,11 +180,11 @@ const DITHER: [f32; 3] = [0.0, 0.5, 1.0];
 const COLOR_RATIO: f32 = 1.12;
 
 /// The palette family: for each dither strength, the fewest colours (2..=256, bisected on a
-/// log scale) with which `scored` passes, with its score. Palettes are built once per
-/// colour count and shared by the strengths.
+/// log scale) with which `bitmap` (the image `prep` was made from) passes, with its score.
+/// Palettes are built once per colour count and shared by the strengths.
 fn palettes(
     prep: &Prepared,
-    scored: &Bitmap,
+    bitmap: &Bitmap,
     reference: &Reference,
     threshold: f64,
     stop: &Stop,
@@ -204,7 +204,7 @@ fn palettes(
                         built.len() - 1
                     }
                 };
-                reference.score(&prep.remap(scored, &built[i].1, strength))
+                reference.score(&prep.remap(bitmap, &built[i].1, strength))
             })
         };
         let top = eval(256)?;
