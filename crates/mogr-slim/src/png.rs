@@ -306,5 +306,5 @@ fn posterize(b: &Bitmap, step: u16) -> Bitmap {
             *c = lut[usize::from(*c)];
         }
     }
-    Bitmap { data, ..b.clone() }
+    quant::same_shape(b, data)
 }

@@ -274,27 +274,16 @@ impl Prepared {
         }
         // Entries as the samples they will be written as, and back to points, so that the
         // error diffusion works from what the file holds.
-        let lut: [f32; 256] = std::array::from_fn(|v| srgb_to_linear(v as u8));
         let mut samples: Vec<[u8; 4]> = centres
             .iter()
             .map(|q| samples_of(self.layout, *q))
             .collect();
         samples.sort_unstable();
         samples.dedup();
+        let ch = self.layout.channels();
         let points = samples
             .iter()
-            .map(|s| match self.layout {
-                Layout::Gray => point_of(&lut, Layout::Gray, &s[..1]),
-                _ => point_of(
-                    &lut,
-                    Layout::Rgba,
-                    &if self.layout == Layout::Rgb {
-                        [s[0], s[1], s[2], 255]
-                    } else {
-                        *s
-                    },
-                ),
-            })
+            .map(|s| point_of(&self.lut, self.layout, &s[..ch]))
             .collect();
         Palette { points, samples }
     }
@@ -322,7 +311,7 @@ impl Prepared {
                 last = Some((p, e));
                 put(i, e);
             }
-            return Bitmap { data, ..b.clone() };
+            return same_shape(b, data);
         }
         // Error rows with a pixel of margin on each side.
         let mut this = vec![[0f32; 4]; w + 2];
@@ -365,7 +354,17 @@ impl Prepared {
             std::mem::swap(&mut this, &mut next);
             next.iter_mut().for_each(|e| *e = [0.0; 4]);
         }
-        Bitmap { data, ..b.clone() }
+        same_shape(b, data)
+    }
+}
+
+/// `data` as an image of `b`'s size and layout (without copying `b`'s own pixels).
+pub(crate) fn same_shape(b: &Bitmap, data: Vec<u8>) -> Bitmap {
+    Bitmap {
+        width: b.width,
+        height: b.height,
+        layout: b.layout,
+        data,
     }
 }
 
