@@ -65,7 +65,8 @@ fn check_slim(path: &Path) -> (usize, usize) {
                 "{name}: flag 1 means smaller"
             );
             assert!(out.returned.is_none(), "{name}");
-            let reference = FrameReferences::new(&frames(&input)).unwrap();
+            let source = frames(&input);
+            let reference = FrameReferences::new(&source).unwrap();
             let score = reference.score(&frames(&out.bytes)).unwrap();
             assert!(
                 score >= 80.0,
@@ -167,7 +168,8 @@ fn a_stricter_threshold_keeps_more_bytes() {
         .process(&input, "imageSlim")
         .unwrap();
     assert!(strict.bytes.len() > loose.bytes.len());
-    let reference = FrameReferences::new(&frames(&input)).unwrap();
+    let source = frames(&input);
+    let reference = FrameReferences::new(&source).unwrap();
     if strict.slim_flag == Some(SlimFlag::Compressed) {
         assert!(reference.score(&frames(&strict.bytes)).unwrap() >= 90.0);
     }
@@ -301,7 +303,8 @@ fn png_is_no_larger_than_the_pngquant_search_to_the_same_score() {
             }
             let input = std::fs::read(&path).unwrap();
             let out = Processor::new().process(&input, "imageSlim").unwrap();
-            let reference = FrameReferences::new(&frames(&input)).unwrap();
+            let source = frames(&input);
+            let reference = FrameReferences::new(&source).unwrap();
             let score = reference.score(&frames(&out.bytes)).unwrap();
             assert!(score >= 80.0, "{name}: score {score:.2}");
             let bytes = png_bytes_metadata_aside(&out.bytes);

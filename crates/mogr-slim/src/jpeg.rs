@@ -242,7 +242,7 @@ struct TileFit {
 /// The full-size part of a search.
 struct Full<'s, 'a> {
     source: &'s Source<'a>,
-    reference: &'s Reference,
+    reference: &'s Reference<'s>,
     target: f64,
     scans: Scans,
     stop: &'s Stop,

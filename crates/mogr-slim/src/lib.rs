@@ -2,9 +2,11 @@
 //! [mogr](https://docs.rs/mogr).
 //!
 //! `imageSlim` keeps the input's format and returns the smallest encoding that stays visually
-//! the same as the input: its SSIMULACRA2 score against the decoded input (computed with
-//! `fast-ssim2`, the reference prepared once) must reach a threshold, 80 by default ("not
-//! noticeable by an average viewer"). Per format:
+//! the same as the input: its SSIMULACRA2 score against the decoded input must reach a
+//! threshold, 80 by default ("not noticeable by an average viewer"). mogr computes the metric
+//! itself, streaming rows through the metric's six scales, so that it holds a few KB per pixel
+//! of width whatever the height (whole-image implementations hold about 50 bytes per pixel
+//! per image); its scores equal libjxl's. Per format:
 //!
 //! - JPEG: mozjpeg-class encoding (`mozjpeg-rs`: trellis quantization, MS-SSIM-tuned tables,
 //!   optimized Huffman tables, 4:2:0 or 4:4:4, baseline or progressive, whichever is
@@ -21,7 +23,8 @@
 //!
 //! Animations are scored frame by frame (up to 16 frames spread over the animation; the worst
 //! counts). Images over 4 MP are scored on full-resolution 512x512 tiles spread over them
-//! (about 4 MP of them), which bounds the metric's memory (about 500 MB) and time. Every search is bounded: JPEG makes at most [`MAX_PROXY_EVALS`] tile encodes and
+//! (about 4 MP of them), which bounds the metric's time. Every search is bounded: JPEG makes
+//! at most [`MAX_PROXY_EVALS`] tile encodes and
 //! [`MAX_FULL_EVALS`] full-size encodes (at most `MAX_PROXY_EVALS + MAX_FULL_EVALS` for images
 //! searched at full size), plus one progressive re-encode; PNG at
 //! most 25 quantizations (7 per dithering strength, 4 posterizations) and 9 oxipng runs; GIF 6 encodes; WebP 7; HEIF and AVIF 5.
@@ -57,6 +60,7 @@ mod png;
 pub mod proxy;
 mod quant;
 pub mod search;
+mod ssim2;
 mod yjpeg;
 
 use mogr_core::{Error, FramePick, ImageFormat, Limits, Options, Probe, Raster};
@@ -227,9 +231,9 @@ pub(crate) fn decode_candidate(bytes: &[u8]) -> Result<Raster, Error> {
 }
 
 /// Peak bytes an `imageSlim` search (or a `yjpeg` one) on `input` may hold, estimated from
-/// its header like [`mogr_core::budget`]: the decoded frames, the perceptual metric's
-/// planes (for at most [`metric::SCORE_PIXELS`] pixels of a still, and
-/// [`metric::MAX_SCORED_FRAMES`] frames of an animation), and the candidate encodings.
+/// its header like [`mogr_core::budget`]: the decoded frames, the perceptual metric's rows
+/// (and its samples of tiles for stills over [`metric::SCORE_PIXELS`]), and the candidate
+/// encodings.
 pub fn memory_estimate(input: &[u8], probe: &Probe) -> u64 {
     // imageSlim on a PNG searches its two lossy families on two threads.
     estimate(input, probe, probe.format == ImageFormat::Png)
@@ -246,15 +250,17 @@ fn estimate(input: &[u8], probe: &Probe, two_candidates: bool) -> u64 {
     let px = u64::from(probe.width) * u64::from(probe.height);
     let frames = u64::from(probe.frames.max(1));
     let decoded = budget::decode(input, probe, frames);
-    // SSIMULACRA2 keeps XYB planes of the reference and of a candidate at six scales, in
-    // f32, plus blur buffers: measured near 100 bytes per scored pixel, and up to 190 with
-    // two candidates scored at once (PNG's two searches, on two threads).
-    let metric = if frames > 1 {
-        80 * px * frames.min(metric::MAX_SCORED_FRAMES as u64)
+    // SSIMULACRA2 streams rows through its scales: a few KB per pixel of width for each score
+    // running at once (PNG's two searches score on two threads), plus, for a still over
+    // SCORE_PIXELS, the sample of tiles of the reference and of each candidate scored.
+    let scorers = if two_candidates { 2 } else { 1 };
+    let sampled = frames == 1 && px > metric::SCORE_PIXELS;
+    let samples = if sampled {
+        (1 + scorers) * 4 * (metric::SCORE_PIXELS + metric::SCORE_PIXELS / 20)
     } else {
-        let per_pixel = if two_candidates { 200 } else { 125 };
-        per_pixel * px.min(metric::SCORE_PIXELS + metric::SCORE_PIXELS / 20)
+        0
     };
+    let metric = scorers * metric::BYTES_PER_WIDTH * u64::from(probe.width) + samples;
     let encoder = match probe.format {
         ImageFormat::Heif | ImageFormat::Avif | ImageFormat::Webp => {
             budget::encode_per_pixel(probe.format, budget::may_have_alpha(input, probe))
@@ -263,7 +269,10 @@ fn estimate(input: &[u8], probe: &Probe, two_candidates: bool) -> u64 {
         }
         _ => 12 * px * frames,
     };
-    budget::BASE + decoded + metric + encoder
+    // Each search holds its candidate's encoding and decoded pixels (PNG: also the remapped
+    // image) while it is scored.
+    let candidates = if frames == 1 { scorers * 10 * px } else { 0 };
+    budget::BASE + decoded + metric + encoder + candidates
 }
 
 /// The result of a search as the service reports it: the smallest passing encoding when it

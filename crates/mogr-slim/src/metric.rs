@@ -1,46 +1,47 @@
-//! The perceptual metric: SSIMULACRA2 (through `fast-ssim2`) against a reference prepared once.
+//! The perceptual metric: SSIMULACRA2 (computed by mogr in bounded memory, rows streamed
+//! through each scale) against a reference image.
 
-use fast_ssim2::{PixelDescriptor, PixelSlice, Ssimulacra2Reference};
+use std::borrow::Cow;
+
+use mogr_core::Bitmap;
 use mogr_core::Error;
-use mogr_core::{Bitmap, Layout};
-
-/// Alpha is composed over this grey before scoring, so that both colour and coverage count.
-const ALPHA_BACKGROUND: u32 = 128;
 
 /// Images up to this many pixels are scored whole; larger ones are scored on a sample of
 /// full-resolution 512x512 tiles spread over them (about this many pixels), so that artifacts
-/// are judged at 1:1 while the metric's memory (about 120 bytes per scored pixel, about 500 MB
-/// here) and time stay bounded whatever the input's size.
+/// are judged at 1:1 while the time a score takes stays bounded whatever the input's size.
+/// The metric's memory does not grow with the image's height: a few rows per scale
+/// ([`BYTES_PER_WIDTH`] per pixel of width at most).
 pub const SCORE_PIXELS: u64 = 4_000_000;
 const SCORE_TILE: u32 = 512;
+/// Bytes a score holds at most per pixel of the scored width (all scales' rows together).
+pub const BYTES_PER_WIDTH: u64 = crate::ssim2::BYTES_PER_WIDTH;
 
-/// A decoded image prepared as the reference that candidates are scored against.
-pub struct Reference {
-    inner: Ssimulacra2Reference,
+/// A decoded image as the reference that candidates are scored against. It borrows the image
+/// (or holds its sample of tiles when the image is over [`SCORE_PIXELS`]).
+pub struct Reference<'a> {
+    image: Cow<'a, Bitmap>,
     width: u32,
     height: u32,
     sampled: bool,
 }
 
-impl Reference {
+impl<'a> Reference<'a> {
     /// Prepares `bitmap` as a reference.
-    pub fn new(bitmap: &Bitmap) -> Result<Reference, Error> {
+    pub fn new(bitmap: &'a Bitmap) -> Result<Reference<'a>, Error> {
+        if bitmap.width == 0 || bitmap.height == 0 {
+            return Err(metric_error("the image is empty"));
+        }
         let pixels = u64::from(bitmap.width) * u64::from(bitmap.height);
         let sample = if pixels > SCORE_PIXELS {
             sample(bitmap)
         } else {
             None
         };
-        let sampled = sample.is_some();
-        let b = sample.as_ref().unwrap_or(bitmap);
-        let (data, desc, channels) = scorable(b);
-        let slice = PixelSlice::new(&data, b.width, b.height, b.width as usize * channels, desc)
-            .map_err(metric_error)?;
         Ok(Reference {
-            inner: Ssimulacra2Reference::new(&slice).map_err(metric_error)?,
+            sampled: sample.is_some(),
+            image: sample.map_or(Cow::Borrowed(bitmap), Cow::Owned),
             width: bitmap.width,
             height: bitmap.height,
-            sampled,
         })
     }
 
@@ -62,16 +63,8 @@ impl Reference {
             None
         };
         let candidate = sample.as_ref().unwrap_or(candidate);
-        let (data, desc, channels) = scorable(candidate);
-        let slice = PixelSlice::new(
-            &data,
-            candidate.width,
-            candidate.height,
-            candidate.width as usize * channels,
-            desc,
-        )
-        .map_err(metric_error)?;
-        self.inner.compare(&slice).map_err(metric_error)
+        crate::ssim2::score(&self.image, candidate)
+            .ok_or_else(|| metric_error("the images differ in size"))
     }
 }
 
@@ -79,28 +72,6 @@ impl Reference {
 fn sample(b: &Bitmap) -> Option<Bitmap> {
     let count = (SCORE_PIXELS / u64::from(SCORE_TILE * SCORE_TILE)) as u32;
     crate::proxy::mosaic(b, SCORE_TILE, count)
-}
-
-/// Borrowed pixels for grey and RGB; RGBA composed over grey into RGB.
-fn scorable(b: &Bitmap) -> (std::borrow::Cow<'_, [u8]>, PixelDescriptor, usize) {
-    match b.layout {
-        Layout::Gray => (b.data.as_slice().into(), PixelDescriptor::GRAY8_SRGB, 1),
-        Layout::Rgb => (b.data.as_slice().into(), PixelDescriptor::RGB8_SRGB, 3),
-        Layout::Rgba => {
-            let rgb: Vec<u8> = b
-                .data
-                .chunks_exact(4)
-                .flat_map(|p| {
-                    let a = u32::from(p[3]);
-                    let over = |c: u8| {
-                        ((u32::from(c) * a + ALPHA_BACKGROUND * (255 - a) + 127) / 255) as u8
-                    };
-                    [over(p[0]), over(p[1]), over(p[2])]
-                })
-                .collect();
-            (rgb.into(), PixelDescriptor::RGB8_SRGB, 3)
-        }
-    }
 }
 
 fn metric_error(e: impl std::fmt::Display) -> Error {
@@ -113,18 +84,18 @@ fn metric_error(e: impl std::fmt::Display) -> Error {
 
 /// References for the frames of an animation: up to [`MAX_SCORED_FRAMES`] frames spread
 /// evenly over it, each scored on its own; a candidate scores its worst frame.
-pub struct FrameReferences {
+pub struct FrameReferences<'a> {
     picks: Vec<usize>,
     frames: usize,
-    references: Vec<Reference>,
+    references: Vec<Reference<'a>>,
 }
 
 /// Frames scored per animation.
 pub const MAX_SCORED_FRAMES: usize = 16;
 
-impl FrameReferences {
+impl<'a> FrameReferences<'a> {
     /// Prepares references for `raster`'s frames.
-    pub fn new(raster: &mogr_core::Raster) -> Result<FrameReferences, Error> {
+    pub fn new(raster: &'a mogr_core::Raster) -> Result<FrameReferences<'a>, Error> {
         let n = raster.frames.len();
         let k = n.min(MAX_SCORED_FRAMES);
         let mut picks: Vec<usize> = (0..k).map(|i| i * n / k).collect();
@@ -157,6 +128,7 @@ impl FrameReferences {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mogr_core::Layout;
 
     fn noise(w: u32, h: u32, seed: u32) -> Bitmap {
         let mut x = seed;
