@@ -716,6 +716,10 @@ fn read_input(path: &PathBuf, limit: u64) -> std::io::Result<Input> {
                 size: Some(meta.len()),
             });
         }
+        // Sized from the file's length: growing by doubling held up to twice the input.
+        if meta.is_file() {
+            head.reserve_exact(meta.len() as usize + 1);
+        }
         file.take(limit.saturating_add(1)).read_to_end(&mut head)?;
     }
     if head.len() as u64 > limit {

@@ -45,6 +45,9 @@ pub(crate) struct Settings {
     pub subsampling: Subsampling,
 }
 
+/// Images up to this many pixels are encoded with DC trellis quantization as well.
+const DC_TRELLIS_MAX_PIXELS: u64 = 4_000_000;
+
 /// Encodes `bitmap` (grey or RGB; alpha goes over white) at `settings`.
 pub(crate) fn encode(
     bitmap: &Bitmap,
@@ -80,8 +83,17 @@ pub(crate) fn encode(
             y: d.y,
         },
     );
+    // DC trellis keeps every block's DCT in i32 for the whole image (6 bytes per pixel at
+    // 4:2:0) for files 0.03-0.09% smaller (the 3.4 MP flower at quality 60-85): worth it only
+    // while that memory is small.
+    let pixels = u64::from(bitmap.width) * u64::from(bitmap.height);
+    let trellis = mozjpeg_rs::TrellisConfig {
+        dc_enabled: pixels <= DC_TRELLIS_MAX_PIXELS,
+        ..mozjpeg_rs::TrellisConfig::default()
+    };
     // Quality 50 applies the tables as given.
     let enc = Encoder::new(preset)
+        .trellis(trellis)
         .quality(50)
         .subsampling(settings.subsampling)
         .custom_luma_qtable(luma)

@@ -231,9 +231,8 @@ pub(crate) fn decode_candidate(bytes: &[u8]) -> Result<Raster, Error> {
 }
 
 /// Peak bytes an `imageSlim` search (or a `yjpeg` one) on `input` may hold, estimated from
-/// its header like [`mogr_core::budget`]: the decoded frames, the perceptual metric's rows
-/// (and its samples of tiles for stills over [`metric::SCORE_PIXELS`]), and the candidate
-/// encodings.
+/// its header like [`mogr_core::budget`]: the decoded frames, the perceptual metric's rows,
+/// and the candidates.
 pub fn memory_estimate(input: &[u8], probe: &Probe) -> u64 {
     // imageSlim on a PNG searches its two lossy families on two threads.
     estimate(input, probe, probe.format == ImageFormat::Png)
@@ -251,16 +250,10 @@ fn estimate(input: &[u8], probe: &Probe, two_candidates: bool) -> u64 {
     let frames = u64::from(probe.frames.max(1));
     let decoded = budget::decode(input, probe, frames);
     // SSIMULACRA2 streams rows through its scales: a few KB per pixel of width for each score
-    // running at once (PNG's two searches score on two threads), plus, for a still over
-    // SCORE_PIXELS, the sample of tiles of the reference and of each candidate scored.
+    // running at once (PNG's two searches score on two threads); large images' samples of
+    // tiles are read in place.
     let scorers = if two_candidates { 2 } else { 1 };
-    let sampled = frames == 1 && px > metric::SCORE_PIXELS;
-    let samples = if sampled {
-        (1 + scorers) * 4 * (metric::SCORE_PIXELS + metric::SCORE_PIXELS / 20)
-    } else {
-        0
-    };
-    let metric = scorers * metric::BYTES_PER_WIDTH * u64::from(probe.width) + samples;
+    let metric = scorers * metric::BYTES_PER_WIDTH * u64::from(probe.width);
     let encoder = match probe.format {
         ImageFormat::Heif | ImageFormat::Avif | ImageFormat::Webp => {
             budget::encode_per_pixel(probe.format, budget::may_have_alpha(input, probe))

@@ -1,13 +1,14 @@
 //! The perceptual metric: SSIMULACRA2 (computed by mogr in bounded memory, rows streamed
 //! through each scale) against a reference image.
 
-use std::borrow::Cow;
-
 use mogr_core::Bitmap;
+
+use crate::ssim2::Picture;
 use mogr_core::Error;
 
 /// Images up to this many pixels are scored whole; larger ones are scored on a sample of
-/// full-resolution 512x512 tiles spread over them (about this many pixels), so that artifacts
+/// full-resolution 512x512 tiles spread over them (about this many pixels, read in place),
+/// so that artifacts
 /// are judged at 1:1 while the time a score takes stays bounded whatever the input's size.
 /// The metric's memory does not grow with the image's height: a few rows per scale
 /// ([`BYTES_PER_WIDTH`] per pixel of width at most).
@@ -17,12 +18,13 @@ const SCORE_TILE: u32 = 512;
 pub const BYTES_PER_WIDTH: u64 = crate::ssim2::BYTES_PER_WIDTH;
 
 /// A decoded image as the reference that candidates are scored against. It borrows the image
-/// (or holds its sample of tiles when the image is over [`SCORE_PIXELS`]).
+/// (over [`SCORE_PIXELS`], the metric reads its sample of tiles in place).
 pub struct Reference<'a> {
-    image: Cow<'a, Bitmap>,
+    picture: Picture<'a>,
+    /// The tiles scored, for images over [`SCORE_PIXELS`].
+    grid: Option<(Vec<u32>, Vec<u32>)>,
     width: u32,
     height: u32,
-    sampled: bool,
 }
 
 impl<'a> Reference<'a> {
@@ -32,14 +34,15 @@ impl<'a> Reference<'a> {
             return Err(metric_error("the image is empty"));
         }
         let pixels = u64::from(bitmap.width) * u64::from(bitmap.height);
-        let sample = if pixels > SCORE_PIXELS {
-            sample(bitmap)
+        let grid = if pixels > SCORE_PIXELS {
+            let count = (SCORE_PIXELS / u64::from(SCORE_TILE * SCORE_TILE)) as u32;
+            crate::proxy::grid(bitmap.width, bitmap.height, SCORE_TILE, count)
         } else {
             None
         };
         Ok(Reference {
-            sampled: sample.is_some(),
-            image: sample.map_or(Cow::Borrowed(bitmap), Cow::Owned),
+            picture: picture(bitmap, &grid),
+            grid,
             width: bitmap.width,
             height: bitmap.height,
         })
@@ -47,7 +50,7 @@ impl<'a> Reference<'a> {
 
     /// Whether images are scored on a sample of tiles rather than whole.
     pub fn sampled(&self) -> bool {
-        self.sampled
+        self.grid.is_some()
     }
 
     /// The SSIMULACRA2 score of `candidate` against the reference: 100 is identical, 80 and
@@ -57,21 +60,17 @@ impl<'a> Reference<'a> {
         if (candidate.width, candidate.height) != (self.width, self.height) {
             return Ok(f64::NEG_INFINITY);
         }
-        let sample = if self.sampled {
-            sample(candidate)
-        } else {
-            None
-        };
-        let candidate = sample.as_ref().unwrap_or(candidate);
-        crate::ssim2::score(&self.image, candidate)
+        crate::ssim2::score(&self.picture, &picture(candidate, &self.grid))
             .ok_or_else(|| metric_error("the images differ in size"))
     }
 }
 
-/// The tiles a large image is scored on.
-fn sample(b: &Bitmap) -> Option<Bitmap> {
-    let count = (SCORE_PIXELS / u64::from(SCORE_TILE * SCORE_TILE)) as u32;
-    crate::proxy::mosaic(b, SCORE_TILE, count)
+/// `b` as the metric reads it: whole, or the tiles of `grid`.
+fn picture<'a>(b: &'a Bitmap, grid: &Option<(Vec<u32>, Vec<u32>)>) -> Picture<'a> {
+    match grid {
+        Some((xs, ys)) => Picture::tiles(b, SCORE_TILE, xs.clone(), ys.clone()),
+        None => Picture::whole(b),
+    }
 }
 
 fn metric_error(e: impl std::fmt::Display) -> Error {
@@ -156,7 +155,16 @@ mod tests {
         let r = Reference::new(&big).unwrap();
         assert!(r.sampled());
         assert_eq!(r.score(&big).unwrap(), 100.0);
-        assert!(r.score(&noise(3000, 3000, 3)).unwrap() < 100.0);
+        let other = noise(3000, 3000, 3);
+        let score = r.score(&other).unwrap();
+        assert!(score < 100.0);
+        // The tiles read in place score as the same tiles copied out.
+        let count = (SCORE_PIXELS / u64::from(SCORE_TILE * SCORE_TILE)) as u32;
+        let (a, b) = [&big, &other]
+            .map(|x| crate::proxy::mosaic(x, SCORE_TILE, count).unwrap())
+            .into();
+        let copied = crate::ssim2::score(&Picture::whole(&a), &Picture::whole(&b)).unwrap();
+        assert_eq!(score, copied);
         assert_eq!(r.score(&small).unwrap(), f64::NEG_INFINITY);
     }
 }

@@ -132,7 +132,7 @@ fn search(
             quick_pace.step(stop, || {
                 quick.timeout = stop.remaining();
                 let pixels = setting.apply(prep, bitmap);
-                Ok(encode(&pixels, raster.icc.as_deref(), &quick)?.len())
+                Ok(encode(pixels, raster.icc.as_deref(), &quick)?.len())
             })?
         } else {
             0
@@ -147,7 +147,7 @@ fn search(
         let bytes = full_pace.step(stop, || {
             opts.timeout = stop.remaining();
             let pixels = setting.apply(prep, bitmap);
-            encode(&pixels, raster.icc.as_deref(), &opts)
+            encode(pixels, raster.icc.as_deref(), &opts)
         })?;
         stop.check()?;
         found.encodes += 1;
@@ -267,7 +267,8 @@ fn best_of_family(
 }
 
 /// Pixels as an optimized PNG (oxipng picks colour type, palette, bit depth and filters).
-fn encode(b: &Bitmap, icc: Option<&[u8]>, opts: &oxipng::Options) -> Result<Vec<u8>, Error> {
+/// `b` through oxipng (which takes the pixels: no copy).
+fn encode(b: Bitmap, icc: Option<&[u8]>, opts: &oxipng::Options) -> Result<Vec<u8>, Error> {
     let color = match b.layout {
         Layout::Gray => oxipng::ColorType::Grayscale {
             transparent_shade: None,
@@ -277,14 +278,8 @@ fn encode(b: &Bitmap, icc: Option<&[u8]>, opts: &oxipng::Options) -> Result<Vec<
         },
         Layout::Rgba => oxipng::ColorType::RGBA,
     };
-    let mut raw = oxipng::RawImage::new(
-        b.width,
-        b.height,
-        color,
-        oxipng::BitDepth::Eight,
-        b.data.clone(),
-    )
-    .map_err(fail)?;
+    let mut raw = oxipng::RawImage::new(b.width, b.height, color, oxipng::BitDepth::Eight, b.data)
+        .map_err(fail)?;
     if let Some(icc) = icc {
         raw.add_icc_profile(icc);
     }

@@ -23,36 +23,42 @@ pub fn tiles(bitmap: &Bitmap) -> Option<Bitmap> {
     mosaic(bitmap, TILE, TILES)
 }
 
-/// About `count` tiles of `tile` x `tile` pixels (`tile` a multiple of 16) spread evenly over
-/// `bitmap` in a grid that follows its shape, side by side; `None` when the image is smaller
-/// than two tiles either way.
-pub fn mosaic(bitmap: &Bitmap, tile: u32, count: u32) -> Option<Bitmap> {
-    let (w, h) = (bitmap.width, bitmap.height);
+/// Where about `count` tiles of `tile` x `tile` pixels (`tile` a multiple of 16) spread
+/// evenly over a `w` x `h` image in a grid that follows its shape start: the left edges of
+/// the grid's columns and the top edges of its rows, on the 16-pixel grid; `None` when the
+/// image is smaller than two tiles either way.
+pub fn grid(w: u32, h: u32, tile: u32, count: u32) -> Option<(Vec<u32>, Vec<u32>)> {
     if w < tile * 2 || h < tile * 2 {
         return None;
     }
     let aspect = f64::from(w) / f64::from(h);
     let cols = ((f64::from(count) * aspect).sqrt().round() as u32).clamp(1, w / tile);
     let rows = count.div_ceil(cols).clamp(1, h / tile);
+    // Tile centres spread evenly.
+    let xs = (0..cols).map(|c| ((w - tile) * (2 * c + 1) / (2 * cols)) / 16 * 16);
+    let ys = (0..rows).map(|r| ((h - tile) * (2 * r + 1) / (2 * rows)) / 16 * 16);
+    Some((xs.collect(), ys.collect()))
+}
+
+/// The tiles of [`grid`] copied side by side into one bitmap.
+pub fn mosaic(bitmap: &Bitmap, tile: u32, count: u32) -> Option<Bitmap> {
+    let (xs, ys) = grid(bitmap.width, bitmap.height, tile, count)?;
     let ch = bitmap.layout.channels();
-    let out_w = cols * tile;
-    let mut data = vec![0u8; (out_w * rows * tile) as usize * ch];
-    for r in 0..rows {
-        for c in 0..cols {
-            // Tile centres spread evenly, origins on the 16-pixel grid.
-            let x0 = ((w - tile) * (2 * c + 1) / (2 * cols)) / 16 * 16;
-            let y0 = ((h - tile) * (2 * r + 1) / (2 * rows)) / 16 * 16;
-            for y in 0..tile {
-                let src = (((y0 + y) * w + x0) as usize) * ch;
-                let dst = (((r * tile + y) * out_w + c * tile) as usize) * ch;
-                let len = tile as usize * ch;
-                data[dst..dst + len].copy_from_slice(&bitmap.data[src..src + len]);
+    let w = bitmap.width;
+    let out_w = xs.len() as u32 * tile;
+    let len = tile as usize * ch;
+    let mut data = Vec::with_capacity((out_w * ys.len() as u32 * tile) as usize * ch);
+    for &y0 in &ys {
+        for y in y0..y0 + tile {
+            for &x0 in &xs {
+                let src = ((y * w + x0) as usize) * ch;
+                data.extend_from_slice(&bitmap.data[src..src + len]);
             }
         }
     }
     Some(Bitmap {
         width: out_w,
-        height: rows * tile,
+        height: ys.len() as u32 * tile,
         layout: bitmap.layout,
         data,
     })

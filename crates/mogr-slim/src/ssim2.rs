@@ -62,21 +62,80 @@ const WEIGHT: [f64; 108] = [
     0.0, 0.000_513_006_458_899_067_9, 0.0, 0.000_108_540_578_584_115_37,
 ];
 
+/// An image as the metric reads it: a grid of equal tiles cut from a bitmap (read in place),
+/// side by side; a whole bitmap is a grid of one tile.
+#[derive(Clone)]
+pub struct Picture<'a> {
+    bitmap: &'a Bitmap,
+    tile: (u32, u32),
+    xs: Vec<u32>,
+    ys: Vec<u32>,
+}
+
+impl<'a> Picture<'a> {
+    /// All of `bitmap`.
+    pub fn whole(bitmap: &'a Bitmap) -> Picture<'a> {
+        Picture {
+            bitmap,
+            tile: (bitmap.width, bitmap.height),
+            xs: vec![0],
+            ys: vec![0],
+        }
+    }
+
+    /// The `tile` x `tile` tiles of `bitmap` whose left edges are `xs` and top edges `ys`
+    /// (each inside the bitmap), side by side as one image.
+    pub fn tiles(bitmap: &'a Bitmap, tile: u32, xs: Vec<u32>, ys: Vec<u32>) -> Picture<'a> {
+        assert!(
+            xs.iter().all(|&x| x + tile <= bitmap.width)
+                && ys.iter().all(|&y| y + tile <= bitmap.height),
+            "tiles inside the bitmap"
+        );
+        Picture {
+            bitmap,
+            tile: (tile, tile),
+            xs,
+            ys,
+        }
+    }
+
+    /// Width and height.
+    pub fn size(&self) -> (u32, u32) {
+        (
+            self.tile.0 * self.xs.len() as u32,
+            self.tile.1 * self.ys.len() as u32,
+        )
+    }
+
+    /// The samples of row `y`, tile by tile.
+    fn row(&self, y: u32) -> impl Iterator<Item = &'a [u8]> + '_ {
+        let b = self.bitmap;
+        let ch = b.layout.channels();
+        let src_y = self.ys[(y / self.tile.1) as usize] + y % self.tile.1;
+        let len = self.tile.0 as usize * ch;
+        self.xs.iter().map(move |&x0| {
+            let at = (src_y * b.width + x0) as usize * ch;
+            &b.data[at..at + len]
+        })
+    }
+}
+
 /// The SSIMULACRA2 score of `distorted` against `original` (100: identical; 80 and above: not
 /// noticeable to an average viewer), or `None` when the two differ in size or either is
 /// empty. Alpha is composed over mid grey. Images under [`MIN_SIDE`] either way are mirrored
 /// out to it first (the reference refuses them). Memory: a few rows per scale.
-pub fn score(original: &Bitmap, distorted: &Bitmap) -> Option<f64> {
+pub fn score(original: &Picture, distorted: &Picture) -> Option<f64> {
     score_with(Kernel::detect(), original, distorted)
 }
 
-fn score_with(kernel: Kernel, original: &Bitmap, distorted: &Bitmap) -> Option<f64> {
-    let (w, h) = (original.width, original.height);
-    if (distorted.width, distorted.height) != (w, h) || w == 0 || h == 0 {
+fn score_with(kernel: Kernel, original: &Picture, distorted: &Picture) -> Option<f64> {
+    let (w, h) = original.size();
+    if distorted.size() != (w, h) || w == 0 || h == 0 {
         return None;
     }
     if w < MIN_SIDE || h < MIN_SIDE {
-        return score_with(kernel, &mirrored(original), &mirrored(distorted));
+        let (a, b) = (mirrored(original), mirrored(distorted));
+        return score_with(kernel, &Picture::whole(&a), &Picture::whole(&b));
     }
     let (w, h) = (w as usize, h as usize);
     let gauss = Gauss::new(SIGMA);
@@ -84,8 +143,8 @@ fn score_with(kernel: Kernel, original: &Bitmap, distorted: &Bitmap) -> Option<f
     let lut = SRGB_TO_LINEAR.map(f32::from_bits);
     let mut rows = Rows::new(w);
     for y in 0..h {
-        linear_row(original, y, &lut, &mut rows.planes[..3]);
-        linear_row(distorted, y, &lut, &mut rows.planes[3..]);
+        linear_row(original, y as u32, &lut, &mut rows.planes[..3]);
+        linear_row(distorted, y as u32, &lut, &mut rows.planes[3..]);
         feed(&mut stages, &rows, &gauss);
     }
     for stage in &mut stages {
@@ -94,9 +153,21 @@ fn score_with(kernel: Kernel, original: &Bitmap, distorted: &Bitmap) -> Option<f
     Some(transform(stages.iter().map(Stage::weighted).sum()))
 }
 
-/// `b` extended to at least [`MIN_SIDE`] both ways by mirroring it at its right and bottom
+/// The pixels of a picture as a bitmap.
+fn copy(p: &Picture) -> Bitmap {
+    let (w, h) = p.size();
+    Bitmap {
+        width: w,
+        height: h,
+        layout: p.bitmap.layout,
+        data: (0..h).flat_map(|y| p.row(y).flatten().copied()).collect(),
+    }
+}
+
+/// `p` extended to at least [`MIN_SIDE`] both ways by mirroring it at its right and bottom
 /// edges (without repeating the edge pixel; a one-pixel side repeats it).
-fn mirrored(b: &Bitmap) -> Bitmap {
+fn mirrored(p: &Picture) -> Bitmap {
+    let b = &copy(p);
     let reflect = |i: u32, n: u32| {
         if n <= 1 {
             return 0;
@@ -838,16 +909,20 @@ const SRGB_TO_LINEAR: [u32; 256] = [
     0x3f79_33b7, 0x3f7b_74c7, 0x3f7d_b8df, 0x3f80_0000,
 ];
 
-/// Row `y` of `b` as linear R, G, B planes (grey copied to all three, alpha over mid grey).
-fn linear_row(b: &Bitmap, y: usize, lut: &[f32; 256], out: &mut [Vec<f32>]) {
-    let w = b.width as usize;
-    let ch = b.layout.channels();
-    let src = &b.data[y * w * ch..][..w * ch];
+/// Row `y` of `p` as linear R, G, B planes (grey copied to all three, alpha over mid grey).
+fn linear_row(p: &Picture, y: u32, lut: &[f32; 256], out: &mut [Vec<f32>]) {
+    let layout = p.bitmap.layout;
+    let ch = layout.channels();
     let [r, g, bl] = out else {
         unreachable!("three planes")
     };
-    for (x, p) in src.chunks_exact(ch).enumerate() {
-        let rgb = match b.layout {
+    let pixels = p.row(y).flat_map(|s| s.chunks_exact(ch));
+    for (((p, r), g), bl) in pixels
+        .zip(r.iter_mut())
+        .zip(g.iter_mut())
+        .zip(bl.iter_mut())
+    {
+        let rgb = match layout {
             Layout::Gray => [p[0]; 3],
             Layout::Rgb => [p[0], p[1], p[2]],
             Layout::Rgba => {
@@ -857,9 +932,9 @@ fn linear_row(b: &Bitmap, y: usize, lut: &[f32; 256], out: &mut [Vec<f32>]) {
                 [over(p[0]), over(p[1]), over(p[2])]
             }
         };
-        r[x] = lut[usize::from(rgb[0])];
-        g[x] = lut[usize::from(rgb[1])];
-        bl[x] = lut[usize::from(rgb[2])];
+        *r = lut[usize::from(rgb[0])];
+        *g = lut[usize::from(rgb[1])];
+        *bl = lut[usize::from(rgb[2])];
     }
 }
 
@@ -1007,7 +1082,7 @@ mod tests {
             let mut p: [Vec<f32>; 3] = std::array::from_fn(|_| vec![0.0; b.width as usize]);
             let mut out = Vec::new();
             for y in 0..b.height as usize {
-                linear_row(b, y, &identity, &mut p);
+                linear_row(&Picture::whole(b), y as u32, &identity, &mut p);
                 out.extend((0..b.width as usize).flat_map(|x| p.each_ref().map(|c| c[x] as u8)));
             }
             out
@@ -1075,20 +1150,22 @@ mod tests {
             let original = image(path);
             for quality in [15, 40, 70, 95] {
                 let distorted = jpeg(&original, quality);
-                let ours = score(&original, &distorted).unwrap();
+                let (a, b) = (Picture::whole(&original), Picture::whole(&distorted));
+                let ours = score(&a, &b).unwrap();
                 let theirs = whole_image_score(&original, &distorted);
                 assert!(
                     (ours - theirs).abs() < 1e-9,
                     "{path} q{quality}: {ours} vs {theirs}"
                 );
-                let emulated = score_with(Kernel::Emulated, &original, &distorted).unwrap();
+                let emulated = score_with(Kernel::Emulated, &a, &b).unwrap();
                 assert!(
                     (ours - emulated).abs() < 1e-6,
                     "{path} q{quality}: {emulated}"
                 );
                 cases += 1;
             }
-            assert_eq!(score(&original, &original), Some(100.0));
+            let whole = Picture::whole(&original);
+            assert_eq!(score(&whole, &whole), Some(100.0));
         }
         // Odd and tiny sizes: every scale's edge handling.
         for (w, h) in [
@@ -1103,7 +1180,7 @@ mod tests {
         ] {
             let a = crop(&image("jpeg/pil-flower.jpg"), w, h);
             let b = jpeg(&a, 30);
-            let ours = score(&a, &b).unwrap();
+            let ours = score(&Picture::whole(&a), &Picture::whole(&b)).unwrap();
             let theirs = whole_image_score(&a, &b);
             assert!((ours - theirs).abs() < 1e-9, "{w}x{h}: {ours} vs {theirs}");
             cases += 1;

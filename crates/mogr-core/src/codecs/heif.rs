@@ -92,14 +92,10 @@ pub(crate) fn encode(
         message: format!("libheif: {e}"),
         source: None,
     };
-    let (chroma, channels, data) = match bitmap.layout {
-        Layout::Rgba => (RgbChroma::Rgba, 4, bitmap.data.clone()),
-        Layout::Rgb => (RgbChroma::Rgb, 3, bitmap.data.clone()),
-        Layout::Gray => (
-            RgbChroma::Rgb,
-            3,
-            bitmap.data.iter().flat_map(|&g| [g, g, g]).collect(),
-        ),
+    // The pixels are copied into libheif's plane row by row; grey is expanded on the way.
+    let (chroma, channels) = match bitmap.layout {
+        Layout::Rgba => (RgbChroma::Rgba, 4),
+        Layout::Rgb | Layout::Gray => (RgbChroma::Rgb, 3),
     };
     let (w, h) = (bitmap.width, bitmap.height);
     let mut image = Image::new(w, h, ColorSpace::Rgb(chroma)).map_err(fail)?;
@@ -114,8 +110,16 @@ pub(crate) fn encode(
             source: None,
         })?;
         let row = w as usize * channels;
-        for (y, line) in data.chunks_exact(row).enumerate() {
-            plane.data[y * plane.stride..y * plane.stride + row].copy_from_slice(line);
+        let src_row = w as usize * bitmap.layout.channels();
+        for (y, line) in bitmap.data.chunks_exact(src_row).enumerate() {
+            let out = &mut plane.data[y * plane.stride..y * plane.stride + row];
+            if bitmap.layout == Layout::Gray {
+                for (o, &g) in out.chunks_exact_mut(3).zip(line) {
+                    o.fill(g);
+                }
+            } else {
+                out.copy_from_slice(line);
+            }
         }
     }
     if let Some(icc) = icc {
