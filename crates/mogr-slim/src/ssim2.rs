@@ -305,11 +305,11 @@ impl Gauss {
     }
 }
 
-/// Four lanes of blur values, processed together (one SSE vector).
-type V4 = [f32; 4];
+/// `G` lanes of blur values, processed together (one SSE vector for 4, AVX for 8).
+type LaneVec<const G: usize> = [f32; G];
 
 #[inline(always)]
-fn add4(a: V4, b: V4) -> V4 {
+fn add<const G: usize>(a: LaneVec<G>, b: LaneVec<G>) -> LaneVec<G> {
     std::array::from_fn(|k| a[k] + b[k])
 }
 
@@ -321,7 +321,7 @@ trait MulAdd {
     fn mul_add(a: f32, b: f32, c: f32) -> f32;
 
     #[inline(always)]
-    fn mul_add4(a: f32, b: V4, c: V4) -> V4 {
+    fn mul_add_lanes<const G: usize>(a: f32, b: LaneVec<G>, c: LaneVec<G>) -> LaneVec<G> {
         std::array::from_fn(|k| Self::mul_add(a, b[k], c[k]))
     }
 }
@@ -441,71 +441,90 @@ fn vertical_avx2(
 }
 
 /// The horizontal blur of one row laid out `[x][lane]` with zero margins (`2 * radius` pixels
-/// before, `radius` after) into `out` (`[x][lane]`, no margins): four lanes at a time, four
-/// outputs per step away from the edges (the recursion unrolled, as the reference computes
-/// it).
+/// before, `radius` after) into `out` (`[x][lane]`, no margins): eight lanes at a time (four
+/// for the rest), four outputs per step away from the edges (the recursion unrolled, as the
+/// reference computes it).
 #[inline(always)]
 fn horizontal<F: MulAdd>(gauss: &Gauss, padded: &[f32], l: usize, out: &mut [f32]) {
+    let mut g = 0;
+    while g + 8 <= l {
+        horizontal_lanes::<F, 8>(gauss, padded, l, g, out);
+        g += 8;
+    }
+    if g < l {
+        horizontal_lanes::<F, 4>(gauss, padded, l, g, out);
+    }
+}
+
+/// [`horizontal`] for the `G` lanes from `g`.
+#[inline(always)]
+fn horizontal_lanes<F: MulAdd, const G: usize>(
+    gauss: &Gauss,
+    padded: &[f32],
+    l: usize,
+    g: usize,
+    out: &mut [f32],
+) {
     let r = gauss.radius as isize;
     let w = (out.len() / l) as isize;
     // Output n reads inputs n - r - 1 and n + r - 1, which are at n + r - 1 and n + 3r - 1
     // in `padded`; the first output that reads a pixel is n = 1 - r.
-    for g in (0..l).step_by(4) {
-        let load = |i: isize| -> V4 {
-            let at = i as usize * l + g;
-            padded[at..at + 4].try_into().expect("four lanes")
-        };
-        let sum = |n: isize| add4(load(n + r - 1), load(n + 3 * r - 1));
-        let mut store = |n: isize, t: [V4; 3]| {
-            if n >= 0 {
-                let at = n as usize * l + g;
-                out[at..at + 4].copy_from_slice(&add4(t[0], add4(t[1], t[2])));
-            }
-        };
-        let mut prev = [[0f32; 4]; 3];
-        let mut prev2 = [[0f32; 4]; 3];
-        let single = |n: isize, prev: &mut [V4; 3], prev2: &mut [V4; 3]| -> [V4; 3] {
-            let s = sum(n);
-            std::array::from_fn(|i| {
-                let mut o: V4 = std::array::from_fn(|k| s[k] * gauss.ahead[i][0]);
-                o = F::mul_add4(gauss.back2[i][0], prev2[i], o);
-                prev2[i] = prev[i];
-                o = F::mul_add4(gauss.back1[i][0], prev[i], o);
-                prev[i] = o;
-                o
-            })
-        };
-        let mut n = 1 - r;
-        let aligned = (r + 1 + 3) / 4 * 4;
-        while n < aligned.min(w) {
-            store(n, single(n, &mut prev, &mut prev2));
-            n += 1;
+    let load = |i: isize| -> LaneVec<G> {
+        let at = i as usize * l + g;
+        padded[at..at + G].try_into().expect("G lanes")
+    };
+    let sum = |n: isize| add(load(n + r - 1), load(n + 3 * r - 1));
+    let mut store = |n: isize, t: [LaneVec<G>; 3]| {
+        if n >= 0 {
+            let at = n as usize * l + g;
+            out[at..at + G].copy_from_slice(&add(t[0], add(t[1], t[2])));
         }
-        while n < w - r + 1 - 3 {
-            let s = [0, 1, 2, 3].map(|k| sum(n + k));
-            let mut terms = [[[0f32; 4]; 3]; 4];
-            for (j, t) in terms.iter_mut().enumerate() {
-                for i in 0..3 {
-                    let a = &gauss.ahead[i];
-                    let mut o: V4 = std::array::from_fn(|k| s[0][k] * a[j]);
-                    for m in 1..=j {
-                        o = F::mul_add4(a[j - m], s[m], o);
-                    }
-                    o = F::mul_add4(gauss.back2[i][j], prev2[i], o);
-                    t[i] = F::mul_add4(gauss.back1[i][j], prev[i], o);
+    };
+    let mut prev = [[0f32; G]; 3];
+    let mut prev2 = [[0f32; G]; 3];
+    let single = |n: isize, prev: &mut [LaneVec<G>; 3], prev2: &mut [LaneVec<G>; 3]| {
+        let s = sum(n);
+        let mut terms = [[0f32; G]; 3];
+        for (i, t) in terms.iter_mut().enumerate() {
+            let mut o: LaneVec<G> = std::array::from_fn(|k| s[k] * gauss.ahead[i][0]);
+            o = F::mul_add_lanes(gauss.back2[i][0], prev2[i], o);
+            prev2[i] = prev[i];
+            o = F::mul_add_lanes(gauss.back1[i][0], prev[i], o);
+            prev[i] = o;
+            *t = o;
+        }
+        terms
+    };
+    let mut n = 1 - r;
+    let aligned = (r + 1 + 3) / 4 * 4;
+    while n < aligned.min(w) {
+        store(n, single(n, &mut prev, &mut prev2));
+        n += 1;
+    }
+    while n < w - r + 1 - 3 {
+        let s = [sum(n), sum(n + 1), sum(n + 2), sum(n + 3)];
+        let mut terms = [[[0f32; G]; 3]; 4];
+        for (j, t) in terms.iter_mut().enumerate() {
+            for i in 0..3 {
+                let a = &gauss.ahead[i];
+                let mut o: LaneVec<G> = std::array::from_fn(|k| s[0][k] * a[j]);
+                for m in 1..=j {
+                    o = F::mul_add_lanes(a[j - m], s[m], o);
                 }
+                o = F::mul_add_lanes(gauss.back2[i][j], prev2[i], o);
+                t[i] = F::mul_add_lanes(gauss.back1[i][j], prev[i], o);
             }
-            prev2 = terms[2];
-            prev = terms[3];
-            for (j, t) in terms.into_iter().enumerate() {
-                store(n + j as isize, t);
-            }
-            n += 4;
         }
-        while n < w {
-            store(n, single(n, &mut prev, &mut prev2));
-            n += 1;
+        prev2 = terms[2];
+        prev = terms[3];
+        for (j, t) in terms.into_iter().enumerate() {
+            store(n + j as isize, t);
         }
+        n += 4;
+    }
+    while n < w {
+        store(n, single(n, &mut prev, &mut prev2));
+        n += 1;
     }
 }
 
