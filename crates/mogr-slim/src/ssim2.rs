@@ -116,10 +116,10 @@ impl<'a> Picture<'a> {
     fn row(&self, y: u32) -> impl Iterator<Item = &'a [u8]> + '_ {
         let b = self.bitmap;
         let ch = b.layout.channels();
-        let src_y = self.ys[(y / self.tile.1) as usize] + y % self.tile.1;
+        let src_y = (self.ys[(y / self.tile.1) as usize] + y % self.tile.1) as usize;
         let len = self.tile.0 as usize * ch;
         self.xs.iter().map(move |&x0| {
-            let at = (src_y * b.width + x0) as usize * ch;
+            let at = (src_y * b.width as usize + x0 as usize) * ch;
             &b.data[at..at + len]
         })
     }
