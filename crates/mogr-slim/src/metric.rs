@@ -8,8 +8,8 @@ use mogr_core::Error;
 
 /// Images up to this many pixels are scored whole; larger ones are scored on a sample of
 /// full-resolution 512x512 tiles spread over them (about this many pixels, read in place),
-/// so that artifacts
-/// are judged at 1:1 while the time a score takes stays bounded whatever the input's size.
+/// so that artifacts are judged at 1:1 while the time a score takes stays bounded whatever
+/// the input's size.
 /// The metric's memory does not grow with the image's height: a few rows per scale
 /// ([`BYTES_PER_WIDTH`] per pixel of width at most).
 pub const SCORE_PIXELS: u64 = 4_000_000;
@@ -20,11 +20,8 @@ pub const BYTES_PER_WIDTH: u64 = crate::ssim2::BYTES_PER_WIDTH;
 /// A decoded image as the reference that candidates are scored against. It borrows the image
 /// (over [`SCORE_PIXELS`], the metric reads its sample of tiles in place).
 pub struct Reference<'a> {
+    /// The image, or its tiles; candidates are cut the same way.
     picture: Picture<'a>,
-    /// The tiles scored, for images over [`SCORE_PIXELS`].
-    grid: Option<(Vec<u32>, Vec<u32>)>,
-    width: u32,
-    height: u32,
 }
 
 impl<'a> Reference<'a> {
@@ -34,42 +31,32 @@ impl<'a> Reference<'a> {
             return Err(metric_error("the image is empty"));
         }
         let pixels = u64::from(bitmap.width) * u64::from(bitmap.height);
-        let grid = if pixels > SCORE_PIXELS {
-            let count = (SCORE_PIXELS / u64::from(SCORE_TILE * SCORE_TILE)) as u32;
-            crate::proxy::grid(bitmap.width, bitmap.height, SCORE_TILE, count)
-        } else {
-            None
+        let count = (SCORE_PIXELS / u64::from(SCORE_TILE * SCORE_TILE)) as u32;
+        let grid = (pixels > SCORE_PIXELS)
+            .then(|| crate::proxy::grid(bitmap.width, bitmap.height, SCORE_TILE, count))
+            .flatten();
+        let picture = match grid {
+            Some((xs, ys)) => Picture::tiles(bitmap, SCORE_TILE, xs, ys),
+            None => Picture::whole(bitmap),
         };
-        Ok(Reference {
-            picture: picture(bitmap, &grid),
-            grid,
-            width: bitmap.width,
-            height: bitmap.height,
-        })
+        Ok(Reference { picture })
     }
 
     /// Whether images are scored on a sample of tiles rather than whole.
     pub fn sampled(&self) -> bool {
-        self.grid.is_some()
+        !self.picture.is_whole()
     }
 
     /// The SSIMULACRA2 score of `candidate` against the reference: 100 is identical, 80 and
     /// above is not noticeable to an average viewer. A candidate of other dimensions scores
     /// negative infinity.
     pub fn score(&self, candidate: &Bitmap) -> Result<f64, Error> {
-        if (candidate.width, candidate.height) != (self.width, self.height) {
+        let source = self.picture.bitmap();
+        if (candidate.width, candidate.height) != (source.width, source.height) {
             return Ok(f64::NEG_INFINITY);
         }
-        crate::ssim2::score(&self.picture, &picture(candidate, &self.grid))
+        crate::ssim2::score(&self.picture, &self.picture.over(candidate))
             .ok_or_else(|| metric_error("the images differ in size"))
-    }
-}
-
-/// `b` as the metric reads it: whole, or the tiles of `grid`.
-fn picture<'a>(b: &'a Bitmap, grid: &Option<(Vec<u32>, Vec<u32>)>) -> Picture<'a> {
-    match grid {
-        Some((xs, ys)) => Picture::tiles(b, SCORE_TILE, xs.clone(), ys.clone()),
-        None => Picture::whole(b),
     }
 }
 

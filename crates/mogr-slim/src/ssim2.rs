@@ -104,6 +104,26 @@ impl<'a> Picture<'a> {
         }
     }
 
+    /// The same tiles cut from `bitmap` (of the same size as this picture's bitmap).
+    pub fn over<'b>(&self, bitmap: &'b Bitmap) -> Picture<'b> {
+        Picture {
+            bitmap,
+            tile: self.tile,
+            xs: self.xs.clone(),
+            ys: self.ys.clone(),
+        }
+    }
+
+    /// The bitmap the picture is cut from.
+    pub fn bitmap(&self) -> &'a Bitmap {
+        self.bitmap
+    }
+
+    /// Whether the picture is its whole bitmap.
+    pub fn is_whole(&self) -> bool {
+        self.tile == (self.bitmap.width, self.bitmap.height)
+    }
+
     /// Width and height.
     pub fn size(&self) -> (u32, u32) {
         (
