@@ -27,7 +27,7 @@ pub fn tiles(bitmap: &Bitmap) -> Option<Bitmap> {
 /// evenly over a `w` x `h` image in a grid that follows its shape start: the left edges of
 /// the grid's columns and the top edges of its rows, on the 16-pixel grid; `None` when the
 /// image is smaller than two tiles either way.
-pub fn grid(w: u32, h: u32, tile: u32, count: u32) -> Option<(Vec<u32>, Vec<u32>)> {
+pub(crate) fn grid(w: u32, h: u32, tile: u32, count: u32) -> Option<(Vec<u32>, Vec<u32>)> {
     if w < tile * 2 || h < tile * 2 {
         return None;
     }
@@ -40,7 +40,9 @@ pub fn grid(w: u32, h: u32, tile: u32, count: u32) -> Option<(Vec<u32>, Vec<u32>
     Some((xs.collect(), ys.collect()))
 }
 
-/// The tiles of [`grid`] copied side by side into one bitmap.
+/// About `count` tiles of `tile` x `tile` pixels (`tile` a multiple of 16) spread evenly over
+/// `bitmap` in a grid that follows its shape, copied side by side into one bitmap; `None`
+/// when the image is smaller than two tiles either way.
 pub fn mosaic(bitmap: &Bitmap, tile: u32, count: u32) -> Option<Bitmap> {
     let (xs, ys) = grid(bitmap.width, bitmap.height, tile, count)?;
     let ch = bitmap.layout.channels();
