@@ -426,7 +426,7 @@ pub(crate) fn decode_scan(
     let mut d = Decoder::new(data, pos);
     let mut s = Stats::new();
     let al = u32::from(scan.al);
-    walk_blocks(c, scan, restart_interval, |event| match event {
+    walk_blocks(c, scan, restart_interval, &mut 0, |event| match event {
         ScanEvent::Restart => {
             d.restart()?;
             s = Stats::new();

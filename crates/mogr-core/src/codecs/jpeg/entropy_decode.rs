@@ -52,6 +52,23 @@ pub struct Coefficients {
 }
 
 impl Coefficients {
+    /// The frame without its blocks: size, components, sampling, tables.
+    pub fn shape(&self) -> Coefficients {
+        Coefficients {
+            width: self.width,
+            height: self.height,
+            components: self
+                .components
+                .iter()
+                .map(|c| ComponentCoeffs {
+                    blocks: Vec::new(),
+                    ends: Vec::new(),
+                    ..*c
+                })
+                .collect(),
+        }
+    }
+
     /// Largest horizontal sampling factor.
     pub fn max_h(&self) -> u8 {
         self.components.iter().map(|c| c.h).max().unwrap_or(1)
@@ -97,95 +114,138 @@ pub(super) struct Scan {
 
 /// Decodes every scan of the first image of a JPEG into coefficients.
 pub fn decode_coefficients(data: &[u8]) -> Result<Coefficients, Error> {
-    if !data.starts_with(&[0xFF, code::SOI]) {
-        return Err(bad("no SOI marker"));
-    }
-    let mut dc_tables: [Option<Huffman>; 4] = Default::default();
-    let mut ac_tables: [Option<Huffman>; 4] = Default::default();
-    let mut qtables: [Option<[u16; 64]>; 4] = [None; 4];
-    let mut coeffs: Option<Coefficients> = None;
-    let mut progressive = false;
-    let mut arithmetic = false;
-    let mut conditioning = super::arith::Conditioning::default();
-    let mut restart_interval = 0usize;
-    let mut markers = Markers::after_soi(data);
-    loop {
-        let (marker, seg, pos) = match markers.next().transpose()? {
-            // The end of the data, or EOI, after at least one scan: take what was decoded.
-            None
-            | Some(Marker::Bare {
-                code: code::EOI, ..
-            }) => return coeffs.ok_or_else(|| bad("no scan")),
-            Some(Marker::Bare { .. }) => return Err(bad("a second SOI marker")),
-            Some(Marker::Segment {
-                code,
-                payload,
-                next,
-            }) => (code, payload, next),
-        };
-        match marker {
-            // Huffman (baseline, extended, progressive) and arithmetic (sequential, progressive)
-            code::SOF0..=code::SOF2 | 0xC9 | 0xCA => {
-                if coeffs.is_some() {
-                    return Err(bad("a second frame header"));
-                }
-                progressive = matches!(marker, code::SOF2 | 0xCA);
-                arithmetic = marker >= 0xC9;
-                coeffs = Some(read_frame(seg)?);
-            }
-            m if code::is_frame(m) => return Err(bad("lossless or hierarchical JPEG")),
-            code::DAC => conditioning.read(seg)?,
-            code::DHT => read_dht(seg, &mut dc_tables, &mut ac_tables)?,
-            code::DQT => read_dqt(seg, &mut qtables)?,
-            code::DRI => {
-                let b = seg.get(..2).ok_or_else(|| bad("truncated DRI"))?;
-                restart_interval = usize::from(u16::from_be_bytes([b[0], b[1]]));
-            }
-            code::SOS => {
-                let c = coeffs
-                    .as_mut()
-                    .ok_or_else(|| bad("scan before frame header"))?;
-                let scan = read_sos(seg, c, progressive)?;
-                for &ci in &scan.comps {
-                    let comp = &mut c.components[ci];
-                    if comp.table.is_none() {
-                        let t = qtables[usize::from(comp.tq)]
-                            .ok_or_else(|| bad("scan before its quantization table"))?;
-                        comp.table = Some(t);
-                    }
-                }
-                if arithmetic {
-                    let end = super::arith::decode_scan(
-                        data,
-                        pos,
-                        c,
-                        &scan,
-                        &conditioning,
-                        restart_interval,
-                    )?;
-                    markers.resume_at(end);
-                    continue;
-                }
-                let mut reader = BitReader::new(data, pos);
-                decode_scan(
-                    &mut reader,
-                    c,
-                    &scan,
-                    &dc_tables,
-                    &ac_tables,
-                    restart_interval,
-                )?;
-                if reader.truncated() {
-                    return Err(bad("truncated scan data"));
-                }
-                markers.resume_at(reader.pos);
-            }
-            _ => {}
+    let mut headers = Headers::new(data, true)?;
+    while let Some((scan, pos)) = headers.next_scan()? {
+        let c = headers
+            .coeffs
+            .as_mut()
+            .ok_or_else(|| bad("scan before frame header"))?;
+        if headers.arithmetic {
+            let end = super::arith::decode_scan(
+                data,
+                pos,
+                c,
+                &scan,
+                &headers.conditioning,
+                headers.restart_interval,
+            )?;
+            headers.resume_at(end);
+            continue;
         }
+        let mut reader = BitReader::new(data, pos);
+        HuffmanScan::new(&scan, &headers.dc_tables, &headers.ac_tables)?.decode(
+            &mut reader,
+            c,
+            &scan,
+            headers.restart_interval,
+        )?;
+        if reader.truncated() {
+            return Err(bad("truncated scan data"));
+        }
+        headers.resume_at(reader.pos);
+    }
+    headers.coeffs.ok_or_else(|| bad("no scan"))
+}
+
+/// A JPEG's markers read up to each scan, with the tables in force there.
+pub(super) struct Headers<'a> {
+    markers: Markers<'a>,
+    pub(super) dc_tables: [Option<Huffman>; 4],
+    pub(super) ac_tables: [Option<Huffman>; 4],
+    qtables: [Option<[u16; 64]>; 4],
+    /// The frame: its blocks allocated when `allocate` was asked for, else empty (a shape).
+    pub(super) coeffs: Option<Coefficients>,
+    pub(super) progressive: bool,
+    pub(super) arithmetic: bool,
+    conditioning: super::arith::Conditioning,
+    pub(super) restart_interval: usize,
+    allocate: bool,
+}
+
+impl<'a> Headers<'a> {
+    /// Starts after the SOI marker; `allocate` sizes the frame's blocks when it is read.
+    pub(super) fn new(data: &'a [u8], allocate: bool) -> Result<Headers<'a>, Error> {
+        if !data.starts_with(&[0xFF, code::SOI]) {
+            return Err(bad("no SOI marker"));
+        }
+        Ok(Headers {
+            markers: Markers::after_soi(data),
+            dc_tables: Default::default(),
+            ac_tables: Default::default(),
+            qtables: [None; 4],
+            coeffs: None,
+            progressive: false,
+            arithmetic: false,
+            conditioning: super::arith::Conditioning::default(),
+            restart_interval: 0,
+            allocate,
+        })
+    }
+
+    /// Reads markers up to the next scan: its header and where its entropy-coded data
+    /// starts, or `None` at EOI or the end of the data once a scan has been seen.
+    pub(super) fn next_scan(&mut self) -> Result<Option<(Scan, usize)>, Error> {
+        loop {
+            let (marker, seg, pos) = match self.markers.next().transpose()? {
+                // The end of the data, or EOI, after at least one scan: take what was decoded.
+                None
+                | Some(Marker::Bare {
+                    code: code::EOI, ..
+                }) => return Ok(None),
+                Some(Marker::Bare { .. }) => return Err(bad("a second SOI marker")),
+                Some(Marker::Segment {
+                    code,
+                    payload,
+                    next,
+                }) => (code, payload, next),
+            };
+            match marker {
+                // Huffman (baseline, extended, progressive) and arithmetic (sequential,
+                // progressive)
+                code::SOF0..=code::SOF2 | 0xC9 | 0xCA => {
+                    if self.coeffs.is_some() {
+                        return Err(bad("a second frame header"));
+                    }
+                    self.progressive = matches!(marker, code::SOF2 | 0xCA);
+                    self.arithmetic = marker >= 0xC9;
+                    self.coeffs = Some(read_frame(seg, self.allocate)?);
+                }
+                m if code::is_frame(m) => return Err(bad("lossless or hierarchical JPEG")),
+                code::DAC => self.conditioning.read(seg)?,
+                code::DHT => read_dht(seg, &mut self.dc_tables, &mut self.ac_tables)?,
+                code::DQT => read_dqt(seg, &mut self.qtables)?,
+                code::DRI => {
+                    let b = seg.get(..2).ok_or_else(|| bad("truncated DRI"))?;
+                    self.restart_interval = usize::from(u16::from_be_bytes([b[0], b[1]]));
+                }
+                code::SOS => {
+                    let c = self
+                        .coeffs
+                        .as_mut()
+                        .ok_or_else(|| bad("scan before frame header"))?;
+                    let scan = read_sos(seg, c, self.progressive)?;
+                    for &ci in &scan.comps {
+                        let comp = &mut c.components[ci];
+                        if comp.table.is_none() {
+                            let t = self.qtables[usize::from(comp.tq)]
+                                .ok_or_else(|| bad("scan before its quantization table"))?;
+                            comp.table = Some(t);
+                        }
+                    }
+                    return Ok(Some((scan, pos)));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Continues the marker walk at `pos`, where a scan's entropy-coded data ended.
+    pub(super) fn resume_at(&mut self, pos: usize) {
+        self.markers.resume_at(pos);
     }
 }
 
-fn read_frame(p: &[u8]) -> Result<Coefficients, Error> {
+fn read_frame(p: &[u8], allocate: bool) -> Result<Coefficients, Error> {
     if p.len() < 6 {
         return Err(bad("truncated frame header"));
     }
@@ -232,6 +292,9 @@ fn read_frame(p: &[u8]) -> Result<Coefficients, Error> {
     for comp in &mut c.components {
         comp.blocks_w = mx * usize::from(comp.h);
         comp.blocks_h = my * usize::from(comp.v);
+        if !allocate {
+            continue;
+        }
         let count = comp.blocks_w * comp.blocks_h;
         let mut blocks = Vec::new();
         blocks
@@ -326,51 +389,75 @@ fn table(tables: &[Option<Huffman>; 4], slot: usize) -> Result<&Huffman, Error> 
         .ok_or_else(|| bad("scan uses an undefined Huffman table"))
 }
 
-fn decode_scan(
-    r: &mut BitReader<'_>,
-    c: &mut Coefficients,
-    scan: &Scan,
-    dc_tables: &[Option<Huffman>; 4],
-    ac_tables: &[Option<Huffman>; 4],
-    restart_interval: usize,
-) -> Result<(), Error> {
-    let mut preds = [0i32; 4];
-    let mut eobrun = 0u32;
-    let needs_dc = scan.ss == 0 && scan.ah == 0;
-    let needs_ac = scan.se > 0;
-    let dcs: Vec<Option<&Huffman>> = scan
-        .dc
-        .iter()
-        .map(|&s| {
-            if needs_dc {
-                table(dc_tables, s).map(Some)
-            } else {
-                Ok(None)
+/// A Huffman-coded scan being decoded: its tables, and the state carried from block to
+/// block (DC predictions, end-of-band run, units done for the restart interval), so that
+/// the scan can be decoded in one call or band by band.
+pub(super) struct HuffmanScan<'t> {
+    dcs: Vec<Option<&'t Huffman>>,
+    acs: Vec<Option<&'t Huffman>>,
+    preds: [i32; 4],
+    eobrun: u32,
+    units_done: usize,
+}
+
+impl<'t> HuffmanScan<'t> {
+    /// The decoder of `scan` with the tables in force at its header.
+    pub(super) fn new(
+        scan: &Scan,
+        dc_tables: &'t [Option<Huffman>; 4],
+        ac_tables: &'t [Option<Huffman>; 4],
+    ) -> Result<HuffmanScan<'t>, Error> {
+        let needs_dc = scan.ss == 0 && scan.ah == 0;
+        let needs_ac = scan.se > 0;
+        let pick = |slots: &[usize], tables: &'t [Option<Huffman>; 4], needed: bool| {
+            slots
+                .iter()
+                .map(|&s| {
+                    if needed {
+                        table(tables, s).map(Some)
+                    } else {
+                        Ok(None)
+                    }
+                })
+                .collect::<Result<Vec<_>, _>>()
+        };
+        Ok(HuffmanScan {
+            dcs: pick(&scan.dc, dc_tables, needs_dc)?,
+            acs: pick(&scan.ac, ac_tables, needs_ac)?,
+            preds: [0; 4],
+            eobrun: 0,
+            units_done: 0,
+        })
+    }
+
+    /// Decodes the blocks of `c` (the whole frame, or the next band of whole MCU rows of an
+    /// interleaved scan) from `r`.
+    pub(super) fn decode(
+        &mut self,
+        r: &mut BitReader<'_>,
+        c: &mut Coefficients,
+        scan: &Scan,
+        restart_interval: usize,
+    ) -> Result<(), Error> {
+        let HuffmanScan {
+            dcs,
+            acs,
+            preds,
+            eobrun,
+            units_done,
+        } = self;
+        walk_blocks(c, scan, restart_interval, units_done, |event| match event {
+            ScanEvent::Restart => {
+                r.restart()?;
+                *preds = [0; 4];
+                *eobrun = 0;
+                Ok(())
+            }
+            ScanEvent::Block { i, block } => {
+                decode_block(r, block, scan, dcs[i], acs[i], &mut preds[i], eobrun)
             }
         })
-        .collect::<Result<_, _>>()?;
-    let acs: Vec<Option<&Huffman>> = scan
-        .ac
-        .iter()
-        .map(|&s| {
-            if needs_ac {
-                table(ac_tables, s).map(Some)
-            } else {
-                Ok(None)
-            }
-        })
-        .collect::<Result<_, _>>()?;
-    walk_blocks(c, scan, restart_interval, |event| match event {
-        ScanEvent::Restart => {
-            r.restart()?;
-            preds = [0; 4];
-            eobrun = 0;
-            Ok(())
-        }
-        ScanEvent::Block { i, block } => {
-            decode_block(r, block, scan, dcs[i], acs[i], &mut preds[i], &mut eobrun)
-        }
-    })
+    }
 }
 
 /// What [`walk_blocks`] hands its caller: a restart interval's end, or the next block.
@@ -382,11 +469,13 @@ pub(super) enum ScanEvent<'b> {
 }
 
 /// Every block a scan covers, in coding order (MCU by MCU for an interleaved scan, block by
-/// block for a single component), with a restart event every `restart_interval` units.
+/// block for a single component), with a restart event every `restart_interval` units;
+/// `units_done` counts the units coded before (by earlier bands) and is advanced.
 pub(super) fn walk_blocks(
     c: &mut Coefficients,
     scan: &Scan,
     restart_interval: usize,
+    units_done: &mut usize,
     mut on: impl FnMut(ScanEvent<'_>) -> Result<(), Error>,
 ) -> Result<(), Error> {
     let single = scan.comps.len() == 1;
@@ -395,14 +484,15 @@ pub(super) fn walk_blocks(
     } else {
         c.mcus()
     };
-    let mut units_done = 0usize;
     for uy in 0..units_h {
         for ux in 0..units_w {
-            if restart_interval > 0 && units_done > 0 && units_done.is_multiple_of(restart_interval)
+            if restart_interval > 0
+                && *units_done > 0
+                && units_done.is_multiple_of(restart_interval)
             {
                 on(ScanEvent::Restart)?;
             }
-            units_done += 1;
+            *units_done += 1;
             for (i, &ci) in scan.comps.iter().enumerate() {
                 let comp = &mut c.components[ci];
                 let (bh, bv) = if single {

@@ -180,12 +180,13 @@ struct ScanSpec {
     se: usize,
 }
 
-fn run_scan(sink: &mut impl Sink, c: &Coefficients, scan: &ScanSpec) {
+/// Codes one scan of `c` into `sink`; `preds` holds each component's DC prediction, carried
+/// in and out (so that a baseline scan can be coded band by band).
+fn run_scan(sink: &mut impl Sink, c: &Coefficients, scan: &ScanSpec, preds: &mut [i32]) {
     let slot = |ci: usize| usize::from(c.components[ci].tq);
     if scan.comps.len() > 1 {
         // Interleaved: baseline (all coefficients) or progressive DC.
         let (mx, my) = c.mcus();
-        let mut preds = vec![0i32; c.components.len()];
         for my_ in 0..my {
             for mx_ in 0..mx {
                 for &ci in &scan.comps {
@@ -207,13 +208,12 @@ fn run_scan(sink: &mut impl Sink, c: &Coefficients, scan: &ScanSpec) {
     let ci = scan.comps[0];
     let comp: &ComponentCoeffs = &c.components[ci];
     let (bw, bh) = c.scan_blocks(ci);
-    let mut pred = 0i32;
     let mut eobrun = 0u32;
     for y in 0..bh {
         for x in 0..bw {
             let idx = y * comp.blocks_w + x;
             let block = (&comp.blocks[idx], end_of(comp, idx));
-            encode_block(sink, block, scan, slot(ci), &mut pred, &mut eobrun);
+            encode_block(sink, block, scan, slot(ci), &mut preds[ci], &mut eobrun);
         }
     }
     flush_eobrun(sink, AC + slot(ci), &mut eobrun);
@@ -365,47 +365,7 @@ pub(crate) struct WriteSettings<'a> {
 pub(crate) fn write(c: &Coefficients, settings: &WriteSettings<'_>) -> Vec<u8> {
     let blocks: usize = c.components.iter().map(|comp| comp.blocks.len()).sum();
     let mut out = Vec::with_capacity(blocks * 16 + 4096);
-    out.extend_from_slice(&[0xFF, code::SOI]);
-    let d = settings
-        .density
-        .filter(|d| d.x > 0 && d.y > 0)
-        .unwrap_or(Density {
-            unit: 0,
-            x: 1,
-            y: 1,
-        });
-    let mut jfif = b"JFIF\0\x01\x01".to_vec();
-    jfif.push(d.unit);
-    jfif.extend_from_slice(&d.x.to_be_bytes());
-    jfif.extend_from_slice(&d.y.to_be_bytes());
-    jfif.extend_from_slice(&[0, 0]);
-    segment(&mut out, code::APP0, &jfif);
-    for s in settings.segments {
-        segment(&mut out, s.marker, s.payload);
-    }
-    let mut dqt = Vec::new();
-    for (slot, table) in settings.tables.iter().enumerate() {
-        dqt.push(slot as u8);
-        dqt.extend(ZIGZAG.iter().map(|&n| table[n].clamp(1, 255) as u8));
-    }
-    segment(&mut out, code::DQT, &dqt);
-    let mut sof = vec![8];
-    sof.extend_from_slice(&(c.height as u16).to_be_bytes());
-    sof.extend_from_slice(&(c.width as u16).to_be_bytes());
-    sof.push(c.components.len() as u8);
-    for comp in &c.components {
-        sof.extend_from_slice(&[comp.id, (comp.h << 4) | comp.v, comp.tq]);
-    }
-    segment(
-        &mut out,
-        if settings.progressive {
-            code::SOF2
-        } else {
-            code::SOF0
-        },
-        &sof,
-    );
-
+    write_header(&mut out, c, settings);
     let all: Vec<usize> = (0..c.components.len()).collect();
     let mut scans = Vec::new();
     if settings.progressive {
@@ -462,38 +422,132 @@ pub(crate) fn write(c: &Coefficients, settings: &WriteSettings<'_>) -> Vec<u8> {
     for scan in &scans {
         recorder.freq = [[0; 257]; 8];
         recorder.tokens.clear();
-        run_scan(&mut recorder, c, scan);
-        let mut dht = Vec::new();
-        let mut codes = [[(0u16, 0u8); 256]; 8];
-        for (t, freq) in recorder.freq.iter().enumerate() {
-            if freq.iter().all(|&f| f == 0) {
-                continue;
-            }
-            let (counts, symbols) = build_table(freq);
-            codes[t] = codes_for(&counts, &symbols);
-            let class_slot = if t >= AC { 0x10 | (t - AC) } else { t } as u8;
-            dht.push(class_slot);
-            dht.extend_from_slice(&counts);
-            dht.extend_from_slice(&symbols);
-        }
-        segment(&mut out, code::DHT, &dht);
-        let mut sos = vec![scan.comps.len() as u8];
-        for &ci in &scan.comps {
-            let slot = c.components[ci].tq;
-            sos.extend_from_slice(&[c.components[ci].id, (slot << 4) | slot]);
-        }
-        sos.extend_from_slice(&[scan.ss as u8, scan.se as u8, 0]);
-        segment(&mut out, code::SOS, &sos);
-        let mut writer = Writer {
-            out: &mut out,
-            acc: 0,
-            nbits: 0,
-        };
-        writer.tokens(&recorder.tokens, &codes);
-        writer.flush();
+        run_scan(&mut recorder, c, scan, &mut [0; 4]);
+        write_scan(&mut out, c, scan, &recorder);
     }
     out.extend_from_slice(&[0xFF, code::EOI]);
     out
+}
+
+/// SOI, JFIF, the metadata segments, DQT and the frame header.
+fn write_header(out: &mut Vec<u8>, c: &Coefficients, settings: &WriteSettings<'_>) {
+    out.extend_from_slice(&[0xFF, code::SOI]);
+    let d = settings
+        .density
+        .filter(|d| d.x > 0 && d.y > 0)
+        .unwrap_or(Density {
+            unit: 0,
+            x: 1,
+            y: 1,
+        });
+    let mut jfif = b"JFIF\0\x01\x01".to_vec();
+    jfif.push(d.unit);
+    jfif.extend_from_slice(&d.x.to_be_bytes());
+    jfif.extend_from_slice(&d.y.to_be_bytes());
+    jfif.extend_from_slice(&[0, 0]);
+    segment(out, code::APP0, &jfif);
+    for s in settings.segments {
+        segment(out, s.marker, s.payload);
+    }
+    let mut dqt = Vec::new();
+    for (slot, table) in settings.tables.iter().enumerate() {
+        dqt.push(slot as u8);
+        dqt.extend(ZIGZAG.iter().map(|&n| table[n].clamp(1, 255) as u8));
+    }
+    segment(out, code::DQT, &dqt);
+    let mut sof = vec![8];
+    sof.extend_from_slice(&(c.height as u16).to_be_bytes());
+    sof.extend_from_slice(&(c.width as u16).to_be_bytes());
+    sof.push(c.components.len() as u8);
+    for comp in &c.components {
+        sof.extend_from_slice(&[comp.id, (comp.h << 4) | comp.v, comp.tq]);
+    }
+    let sof_code = if settings.progressive {
+        code::SOF2
+    } else {
+        code::SOF0
+    };
+    segment(out, sof_code, &sof);
+}
+
+/// The optimal Huffman tables of a recorded scan (DHT), its header (SOS) and its data.
+fn write_scan(out: &mut Vec<u8>, c: &Coefficients, scan: &ScanSpec, recorder: &Recorder) {
+    let mut dht = Vec::new();
+    let mut codes = [[(0u16, 0u8); 256]; 8];
+    for (t, freq) in recorder.freq.iter().enumerate() {
+        if freq.iter().all(|&f| f == 0) {
+            continue;
+        }
+        let (counts, symbols) = build_table(freq);
+        codes[t] = codes_for(&counts, &symbols);
+        let class_slot = if t >= AC { 0x10 | (t - AC) } else { t } as u8;
+        dht.push(class_slot);
+        dht.extend_from_slice(&counts);
+        dht.extend_from_slice(&symbols);
+    }
+    segment(out, code::DHT, &dht);
+    let mut sos = vec![scan.comps.len() as u8];
+    for &ci in &scan.comps {
+        let slot = c.components[ci].tq;
+        sos.extend_from_slice(&[c.components[ci].id, (slot << 4) | slot]);
+    }
+    sos.extend_from_slice(&[scan.ss as u8, scan.se as u8, 0]);
+    segment(out, code::SOS, &sos);
+    let mut writer = Writer {
+        out,
+        acc: 0,
+        nbits: 0,
+    };
+    writer.tokens(&recorder.tokens, &codes);
+    writer.flush();
+}
+
+/// A baseline file (one interleaved scan, optimal Huffman tables) coded band by band: each
+/// band of whole MCU rows is recorded as it comes ([`Baseline::add`]), so that the bands'
+/// coefficients need not be kept; [`Baseline::finish`] writes the file.
+pub(crate) struct Baseline {
+    recorder: Recorder,
+    preds: [i32; 4],
+}
+
+impl Baseline {
+    /// An empty recording; `tokens` is a guess of the tokens to come (it only sizes the
+    /// first allocation).
+    pub(crate) fn new(tokens: usize) -> Baseline {
+        Baseline {
+            recorder: Recorder {
+                freq: [[0; 257]; 8],
+                tokens: Vec::with_capacity(tokens),
+            },
+            preds: [0; 4],
+        }
+    }
+
+    /// Records the next band: whole MCU rows of the output layout, quantized with the tables
+    /// that [`Baseline::finish`] will be given.
+    pub(crate) fn add(&mut self, band: &Coefficients) {
+        let scan = ScanSpec {
+            comps: (0..band.components.len()).collect(),
+            ss: 0,
+            se: 63,
+        };
+        run_scan(&mut self.recorder, band, &scan, &mut self.preds);
+    }
+
+    /// The file: `frame` gives the size and the components (their blocks are not read);
+    /// `settings` must be baseline (not progressive).
+    pub(crate) fn finish(self, frame: &Coefficients, settings: &WriteSettings<'_>) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.recorder.tokens.len() * 2 + 4096);
+        write_header(&mut out, frame, settings);
+        let scan = ScanSpec {
+            comps: (0..frame.components.len()).collect(),
+            ss: 0,
+            se: 63,
+        };
+        write_scan(&mut out, frame, &scan, &self.recorder);
+        out.extend_from_slice(&[0xFF, code::EOI]);
+        out
+    }
 }
 
 #[cfg(test)]

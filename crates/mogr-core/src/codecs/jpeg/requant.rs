@@ -8,9 +8,12 @@
 //! (a half-scale decode) and one forward DCT, chroma only. [`eligible`] says which inputs
 //! qualify: grey or YCbCr, 8-bit, Huffman-coded, and for 4:4:4 output a 4:4:4 input.
 
-use super::entropy_decode::decode_coefficients;
-use super::entropy_encode::{write, WriteSettings};
+use super::entropy_decode::{
+    decode_coefficients, Coefficients, ComponentCoeffs, Headers, HuffmanScan,
+};
+use super::entropy_encode::{write, Baseline, WriteSettings};
 use super::estimate::{scaled_table, IJG_CHROMA, IJG_LUMA};
+use super::huffman::BitReader;
 use super::markers::{code, Density, JpegHeader, Segment, ZIGZAG};
 use crate::error::Error;
 use crate::format::ImageFormat;
@@ -54,48 +57,14 @@ pub fn requantize(
     density: Option<Density>,
     segments: &[Segment<'_>],
 ) -> Result<Vec<u8>, Error> {
-    let mut coeffs = decode_coefficients(input)?;
     let tables = [
         scaled_table(&IJG_LUMA, quality, true),
         scaled_table(&IJG_CHROMA, quality, true),
     ];
-    if coeffs.components.len() == 3
-        && quality < 90
-        && coeffs.components[0].h * coeffs.components[0].v != 4
-    {
-        to_420(&mut coeffs, &tables[1])?;
-    }
-    for (i, comp) in coeffs.components.iter_mut().enumerate() {
-        let old = comp
-            .table
-            .ok_or_else(|| Error::decode(ImageFormat::Jpeg, "a component has no scan"))?;
-        let slot = usize::from(i > 0);
-        let new = &tables[slot];
-        comp.tq = slot as u8;
-        if old == *new {
-            continue; // already quantized for the output (chroma made by `to_420`)
-        }
-        // Per zigzag position: old step and new step.
-        let from: [i32; 64] = std::array::from_fn(|k| i32::from(old[ZIGZAG[k]]));
-        let to: [u32; 64] = std::array::from_fn(|k| u32::from(new[ZIGZAG[k]].clamp(1, 255)));
-        let recip: [u64; 64] = std::array::from_fn(|k| reciprocal(to[k]));
-        for (block, end) in comp.blocks.iter_mut().zip(comp.ends.iter_mut()) {
-            let mut last = 0;
-            let n_coefs = usize::from(*end).min(64);
-            for (k, coef) in block.iter_mut().enumerate().take(n_coefs) {
-                // Branch-free: a zero stays zero through the arithmetic.
-                let q = rescale(*coef, from[k], to[k], recip[k]);
-                *coef = q as i16;
-                last = if q != 0 { k + 1 } else { last };
-            }
-            *end = last as u8;
-        }
-        comp.tq = slot as u8;
-    }
-    let settings = WriteSettings {
+    let settings = |components: usize| WriteSettings {
         progressive,
         scan_per_component: false,
-        tables: if coeffs.components.len() == 1 {
+        tables: if components == 1 {
             &tables[..1]
         } else {
             &tables
@@ -103,7 +72,186 @@ pub fn requantize(
         density,
         segments,
     };
-    Ok(write(&coeffs, &settings))
+    if !progressive {
+        if let Some(bytes) = in_bands(input, quality, &tables, settings)? {
+            return Ok(bytes);
+        }
+    }
+    let mut coeffs = decode_coefficients(input)?;
+    convert(&mut coeffs, quality, &tables)?;
+    Ok(write(&coeffs, &settings(coeffs.components.len())))
+}
+
+/// Whether the output of `c` at `quality` is 4:2:0 made from another layout.
+fn to_420_needed(c: &Coefficients, quality: u8) -> bool {
+    c.components.len() == 3 && quality < 90 && c.components[0].h * c.components[0].v != 4
+}
+
+/// Brings `c` (the whole frame or a band of whole MCU rows of the output) to the output:
+/// chroma to 4:2:0 where needed, every component rescaled to its table in `tables`.
+fn convert(c: &mut Coefficients, quality: u8, tables: &[[u16; 64]; 2]) -> Result<(), Error> {
+    if to_420_needed(c, quality) {
+        to_420(c, &tables[1])?;
+    }
+    for (i, comp) in c.components.iter_mut().enumerate() {
+        rescale_component(comp, usize::from(i > 0), &tables[usize::from(i > 0)])?;
+    }
+    Ok(())
+}
+
+/// Rescales `comp`'s blocks from its table to `new` (table slot `slot`), unless they are
+/// quantized with it already.
+fn rescale_component(
+    comp: &mut ComponentCoeffs,
+    slot: usize,
+    new: &[u16; 64],
+) -> Result<(), Error> {
+    let old = comp
+        .table
+        .ok_or_else(|| Error::decode(ImageFormat::Jpeg, "a component has no scan"))?;
+    comp.tq = slot as u8;
+    if old == *new {
+        return Ok(()); // already quantized for the output (chroma made by `to_420`)
+    }
+    // Per zigzag position: old step and new step.
+    let from: [i32; 64] = std::array::from_fn(|k| i32::from(old[ZIGZAG[k]]));
+    let to: [u32; 64] = std::array::from_fn(|k| u32::from(new[ZIGZAG[k]].clamp(1, 255)));
+    let recip: [u64; 64] = std::array::from_fn(|k| reciprocal(to[k]));
+    for (block, end) in comp.blocks.iter_mut().zip(comp.ends.iter_mut()) {
+        let mut last = 0;
+        let n_coefs = usize::from(*end).min(64);
+        for (k, coef) in block.iter_mut().enumerate().take(n_coefs) {
+            // Branch-free: a zero stays zero through the arithmetic.
+            let q = rescale(*coef, from[k], to[k], recip[k]);
+            *coef = q as i16;
+            last = if q != 0 { k + 1 } else { last };
+        }
+        *end = last as u8;
+    }
+    comp.table = Some(*new);
+    Ok(())
+}
+
+/// Pixel rows per band of [`in_bands`]: whole MCU rows of the input, and of the output
+/// when chroma goes to 4:2:0 (16 rows).
+const BAND_ROWS: usize = 32;
+
+/// The common case on two threads: a file whose one scan is sequential, Huffman-coded and
+/// covers every component is entropy-decoded band by band (a few MCU rows at a time; luma
+/// rescaled there too) on one thread while the other converts each band and records its
+/// output symbols; then the file is written with optimal tables. Neither the input's nor
+/// the output's coefficients are ever held whole: the recorded symbols are. The output is
+/// byte for byte the one-thread path's. `None` when the file is not of that kind (nothing
+/// has been written then), or when a second scan follows the first.
+fn in_bands<'s>(
+    input: &[u8],
+    quality: u8,
+    tables: &[[u16; 64]; 2],
+    settings: impl Fn(usize) -> WriteSettings<'s>,
+) -> Result<Option<Vec<u8>>, Error> {
+    let mut headers = Headers::new(input, false)?;
+    let Some((scan, pos)) = headers.next_scan()? else {
+        return Ok(None);
+    };
+    let Some(frame) = headers.coeffs.clone() else {
+        return Ok(None);
+    };
+    let n = frame.components.len();
+    if headers.progressive || headers.arithmetic || n == 4 || !scan.comps.iter().copied().eq(0..n) {
+        return Ok(None);
+    }
+    let mcu_rows = if n == 1 {
+        8
+    } else {
+        8 * usize::from(frame.max_v())
+    };
+    let band_rows = mcu_rows * BAND_ROWS.div_ceil(mcu_rows);
+    let height = frame.height as usize;
+    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Coefficients>(2);
+    let (free_tx, free_rx) = std::sync::mpsc::channel::<Coefficients>();
+    let restart_interval = headers.restart_interval;
+    let (dc_tables, ac_tables) = (&headers.dc_tables, &headers.ac_tables);
+    let (scan, frame) = (&scan, &frame);
+    let (recorded, end) = std::thread::scope(|s| {
+        let decoder = s.spawn(move || -> Result<usize, Error> {
+            let mut reader = BitReader::new(input, pos);
+            let mut decoder = HuffmanScan::new(scan, dc_tables, ac_tables)?;
+            for top in (0..height).step_by(band_rows) {
+                let mut band = free_rx.try_recv().unwrap_or_else(|_| frame.clone());
+                shape_band(&mut band, frame, band_rows.min(height - top));
+                decoder.decode(&mut reader, &mut band, scan, restart_interval)?;
+                rescale_component(&mut band.components[0], 0, &tables[0])?;
+                if full_tx.send(band).is_err() {
+                    break; // the other side failed; its error is the one reported
+                }
+            }
+            if reader.truncated() {
+                return Err(Error::decode(ImageFormat::Jpeg, "truncated scan data"));
+            }
+            Ok(reader.pos)
+        });
+        let recorded = record_bands(full_rx, free_tx, quality, tables, input.len());
+        let end = decoder
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        (recorded, end)
+    });
+    let (baseline, out_frame) = recorded?;
+    headers.resume_at(end?);
+    if headers.next_scan()?.is_some() {
+        return Ok(None); // more scans: the whole-frame path
+    }
+    let Some(mut out_frame) = out_frame else {
+        return Ok(None);
+    };
+    (out_frame.width, out_frame.height) = (frame.width, frame.height);
+    Ok(Some(baseline.finish(&out_frame, &settings(n))))
+}
+
+/// The converting side of [`in_bands`]: each band from `full` converted, recorded and handed
+/// back through `free`. Returns the recording and the output's frame (components as the
+/// output has them, without blocks).
+fn record_bands(
+    full: std::sync::mpsc::Receiver<Coefficients>,
+    free: std::sync::mpsc::Sender<Coefficients>,
+    quality: u8,
+    tables: &[[u16; 64]; 2],
+    input_len: usize,
+) -> Result<(Baseline, Option<Coefficients>), Error> {
+    // About one token per 1.5 bytes of input entropy-coded data at the same quality.
+    let mut baseline = Baseline::new(input_len / 2);
+    let mut frame = None;
+    for mut band in full {
+        convert(&mut band, quality, tables)?;
+        baseline.add(&band);
+        frame.get_or_insert_with(|| band.shape());
+        // The decoder may have finished already: then the band is simply dropped.
+        let _ = free.send(band);
+    }
+    Ok((baseline, frame))
+}
+
+/// Makes `band` a band of `rows` pixel rows of `frame`'s layout (whole MCU rows), every
+/// block zero, reusing its allocations.
+fn shape_band(band: &mut Coefficients, frame: &Coefficients, rows: usize) {
+    band.width = frame.width;
+    band.height = rows as u32;
+    if band.components.len() != frame.components.len() {
+        band.components = frame.shape().components;
+    }
+    for (comp, f) in band.components.iter_mut().zip(&frame.components) {
+        (comp.id, comp.h, comp.v, comp.tq, comp.table) = (f.id, f.h, f.v, f.tq, f.table);
+    }
+    let (mx, my) = band.mcus();
+    for comp in &mut band.components {
+        comp.blocks_w = mx * usize::from(comp.h);
+        comp.blocks_h = my * usize::from(comp.v);
+        let count = comp.blocks_w * comp.blocks_h;
+        comp.blocks.clear();
+        comp.blocks.resize(count, [0; 64]); // in cache: the band was just converted
+        comp.ends.clear();
+        comp.ends.resize(count, 0);
+    }
 }
 
 /// The multiplier that [`rescale`] divides by `to` with.
@@ -149,10 +297,7 @@ fn dct_matrix(n: usize) -> [[f32; 8]; 8] {
 /// blocks are kept (the grid padded to whole 16x16 MCUs), chroma is downsampled in the DCT
 /// domain and quantized with `chroma_table`, which becomes the chroma components' table.
 #[inline(never)]
-fn to_420(
-    c: &mut super::entropy_decode::Coefficients,
-    chroma_table: &[u16; 64],
-) -> Result<(), Error> {
+fn to_420(c: &mut Coefficients, chroma_table: &[u16; 64]) -> Result<(), Error> {
     let (hy, vy) = (
         usize::from(c.components[0].h),
         usize::from(c.components[0].v),
@@ -212,7 +357,7 @@ fn to_420(
 /// axis. Output blocks are written over the input ones (output block `k` reads input blocks
 /// at `k` and after); the two chroma components run on two threads for large images.
 fn to_420_chroma(
-    c: &mut super::entropy_decode::Coefficients,
+    c: &mut Coefficients,
     chroma_table: &[u16; 64],
     valid: &[(usize, usize)],
     (mx, my): (usize, usize),
@@ -239,9 +384,14 @@ fn to_420_chroma(
         })
     });
     let inv: [f32; 64] = std::array::from_fn(|n| 1.0 / f32::from(chroma_table[n].clamp(1, 255)));
-    let work = |comp: &mut super::entropy_decode::ComponentCoeffs,
-                (vw, vh): (usize, usize)|
-     -> Result<(), Error> {
+    // The zigzag positions that survive the downsampling, in zigzag order: (k, row, column).
+    let kept: Vec<(usize, usize, usize)> = ZIGZAG
+        .iter()
+        .enumerate()
+        .map(|(k, &n)| (k, n / 8, n % 8))
+        .filter(|&(_, u, v)| u < mv && v < mh)
+        .collect();
+    let work = |comp: &mut ComponentCoeffs, (vw, vh): (usize, usize)| -> Result<(), Error> {
         let old_table = comp
             .table
             .ok_or_else(|| Error::decode(ImageFormat::Jpeg, "a component has no scan"))?;
@@ -249,48 +399,38 @@ fn to_420_chroma(
         for oy in 0..my {
             for ox in 0..mx {
                 let mut x = [[0f32; 8]; 8];
-                let mut rows = 0u8; // rows of X that hold a coefficient
                 for j in 0..fy {
                     for i in 0..fx {
                         let (sx, sy) = ((ox * fx + i).min(vw - 1), (oy * fy + j).min(vh - 1));
                         let idx = sy * comp.blocks_w + sx;
                         let (src, end) = (&comp.blocks[idx], usize::from(comp.ends[idx]));
-                        for (k, &q) in src.iter().enumerate().take(end) {
-                            let n = ZIGZAG[k];
-                            let (u, v) = (n / 8, n % 8);
-                            if q != 0 && u < mv && v < mh {
-                                x[j * mv + u][i * mh + v] = f32::from(q) * old[n];
-                                rows |= 1 << (j * mv + u);
-                            }
+                        for &(k, u, v) in kept.iter().take_while(|p| p.0 < end) {
+                            x[j * mv + u][i * mh + v] = f32::from(src[k]) * old[u * 8 + v];
                         }
                     }
                 }
-                // T = X B, then G = A T, over the rows of X that are not zero.
+                // T = X B, then G = A T: dense (adding zeros changes no sum), so that the
+                // lanes vectorize.
                 let mut t = [[0f32; 8]; 8];
-                for r in (0..8).filter(|r| rows & (1 << r) != 0) {
-                    for v in 0..8 {
-                        if x[r][v] != 0.0 {
-                            axpy(&mut t[r], x[r][v], &b[v]);
-                        }
+                for (tr, xr) in t.iter_mut().zip(&x) {
+                    for (&xv, bv) in xr.iter().zip(&b) {
+                        axpy(tr, xv, bv);
                     }
                 }
                 let mut g = [[0f32; 8]; 8];
-                for (u, gu) in g.iter_mut().enumerate() {
-                    for r in (0..8).filter(|r| rows & (1 << r) != 0) {
-                        axpy(gu, a[u][r], &t[r]);
+                for (gu, au) in g.iter_mut().zip(&a) {
+                    for (&aur, tr) in au.iter().zip(&t) {
+                        axpy(gu, aur, tr);
                     }
                 }
-                let mut out = [0i16; 64];
-                let mut last = 0u8;
-                for (k, &n) in ZIGZAG.iter().enumerate() {
+                // Quantized in natural order (round half away from zero), then zigzagged.
+                let mut natural = [0i16; 64];
+                for (n, q) in natural.iter_mut().enumerate() {
                     let v = g[n / 8][n % 8] * inv[n];
-                    // Round half away from zero.
-                    let q = (v + 0.5f32.copysign(v)).clamp(-1023.0, 1023.0) as i16;
-                    out[k] = q;
-                    if q != 0 {
-                        last = k as u8 + 1;
-                    }
+                    *q = (v + 0.5f32.copysign(v)).clamp(-1023.0, 1023.0) as i16;
                 }
+                let out: [i16; 64] = std::array::from_fn(|k| natural[ZIGZAG[k]]);
+                let last = out.iter().rposition(|&q| q != 0).map_or(0, |k| k as u8 + 1);
                 // In place: every input block read so far is at this index or after it.
                 let k = oy * mx + ox;
                 comp.blocks[k] = out;
@@ -391,6 +531,154 @@ mod tests {
                         "{coef}*{from}/{to}"
                     );
                 }
+            }
+        }
+    }
+
+    /// The whole-frame path: every scan decoded, converted, written.
+    fn whole(input: &[u8], quality: u8) -> Result<Vec<u8>, Error> {
+        let tables = [
+            scaled_table(&IJG_LUMA, quality, true),
+            scaled_table(&IJG_CHROMA, quality, true),
+        ];
+        let mut c = decode_coefficients(input)?;
+        convert(&mut c, quality, &tables)?;
+        let n = c.components.len().min(2);
+        let settings = WriteSettings {
+            progressive: false,
+            scan_per_component: false,
+            tables: &tables[..n],
+            density: None,
+            segments: &[],
+        };
+        Ok(write(&c, &settings))
+    }
+
+    /// A picture with edges, gradients and texture, from a hash (no randomness crate).
+    fn picture(w: u16, h: u16, channels: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(usize::from(w) * usize::from(h) * channels);
+        for y in 0..u32::from(h) {
+            for x in 0..u32::from(w) {
+                let noise = (x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503)) >> 24;
+                for c in 0..channels as u32 {
+                    let edge = if (x / 7 + y / 5 + c) % 3 == 0 { 90 } else { 0 };
+                    out.push(((x * 3 + y * (c + 1) + edge + noise / 4) % 256) as u8);
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn bands_give_the_whole_frame_paths_bytes() {
+        use jpeg_encoder::{ColorType, Encoder, SamplingFactor as S};
+        let mut cases = 0;
+        for (w, h) in [(1, 1), (17, 9), (64, 64), (333, 251), (40, 97)] {
+            for (sampling, restart) in [
+                (Some(S::F_1_1), 0),
+                (Some(S::F_2_2), 0),
+                (Some(S::F_2_1), 3),
+                (Some(S::F_1_2), 0),
+                (Some(S::F_1_1), 1),
+                (Some(S::F_2_2), 7),
+                (None, 0),
+                (None, 2),
+            ] {
+                let mut jpeg = Vec::new();
+                let mut encoder = Encoder::new(&mut jpeg, 93);
+                encoder.set_restart_interval(restart);
+                let color = match sampling {
+                    Some(f) => {
+                        encoder.set_sampling_factor(f);
+                        ColorType::Rgb
+                    }
+                    None => ColorType::Luma,
+                };
+                let channels = if sampling.is_some() { 3 } else { 1 };
+                encoder
+                    .encode(&picture(w, h, channels), w, h, color)
+                    .expect("encodes");
+                for quality in [30, 75, 89, 95] {
+                    let tables = [
+                        scaled_table(&IJG_LUMA, quality, true),
+                        scaled_table(&IJG_CHROMA, quality, true),
+                    ];
+                    let settings = |n: usize| WriteSettings {
+                        progressive: false,
+                        scan_per_component: false,
+                        tables: if n == 1 { &tables[..1] } else { &tables },
+                        density: None,
+                        segments: &[],
+                    };
+                    let banded = in_bands(&jpeg, quality, &tables, settings)
+                        .expect("decodes")
+                        .expect("one interleaved scan: the band path");
+                    let case = format!("{w}x{h} {sampling:?} restart {restart} q{quality}");
+                    assert!(banded == whole(&jpeg, quality).expect("decodes"), "{case}");
+                    cases += 1;
+                }
+                // Truncated scan data is an error on both paths.
+                let cut = &jpeg[..jpeg.len() * 3 / 4];
+                if w > 17 {
+                    let banded = in_bands(cut, 75, &[IJG_LUMA, IJG_CHROMA], |_| WriteSettings {
+                        progressive: false,
+                        scan_per_component: false,
+                        tables: &[IJG_LUMA, IJG_CHROMA],
+                        density: None,
+                        segments: &[],
+                    });
+                    assert!(banded.is_err() && whole(cut, 75).is_err());
+                }
+            }
+        }
+        assert_eq!(cases, 5 * 8 * 4);
+    }
+
+    #[test]
+    fn bands_decline_progressive_files_and_take_real_ones() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/images/jpeg/");
+        let settings = |_: usize| WriteSettings {
+            progressive: false,
+            scan_per_component: false,
+            tables: &[IJG_LUMA, IJG_CHROMA],
+            density: None,
+            segments: &[],
+        };
+        let tables = [IJG_LUMA, IJG_CHROMA];
+        // Progressive and non-interleaved files are the whole-frame path's.
+        for name in [
+            "jxl-flower_q85_420_progr.jpg",
+            "jxl-flower_small_q85_420_noninterleaved.jpg",
+        ] {
+            let input = std::fs::read(format!("{root}{name}")).expect("repo image");
+            assert!(
+                in_bands(&input, 50, &tables, settings)
+                    .expect(name)
+                    .is_none(),
+                "{name}"
+            );
+        }
+        // Baseline photographs (colour and grey) give the same bytes both ways.
+        for name in [
+            "mpl-grace_hopper.jpg",
+            "jxl-flower_q85_gray.jpg",
+            "pil-flower.jpg",
+        ] {
+            let input = std::fs::read(format!("{root}{name}")).expect("repo image");
+            for quality in [50, 92] {
+                let t = [
+                    scaled_table(&IJG_LUMA, quality, true),
+                    scaled_table(&IJG_CHROMA, quality, true),
+                ];
+                let s = |n: usize| WriteSettings {
+                    tables: if n == 1 { &t[..1] } else { &t },
+                    ..settings(n)
+                };
+                let banded = in_bands(&input, quality, &t, s).expect(name).expect(name);
+                assert!(
+                    banded == whole(&input, quality).expect(name),
+                    "{name} q{quality}"
+                );
             }
         }
     }
