@@ -405,3 +405,69 @@ fn a_layered_avif_gets_one_answer_from_info_and_the_rules() {
         assert_eq!(err, info, "{rule}");
     }
 }
+
+/// `pil-star.avifs` (an AVIF sequence that also holds its first picture as a still image)
+/// with `ftyp` rewritten to name only the sequence brand, as some encoders write it.
+fn avis_only() -> Vec<u8> {
+    let mut avif = image("avif/pil-star.avifs");
+    let ftyp = u32::from_be_bytes(avif[0..4].try_into().unwrap()) as usize;
+    assert_eq!(&avif[4..8], b"ftyp");
+    avif[8..12].copy_from_slice(b"avis");
+    for brand in avif[16..ftyp].chunks_exact_mut(4) {
+        brand.copy_from_slice(b"avis");
+    }
+    avif
+}
+
+#[cfg(feature = "heif")]
+#[test]
+fn an_avif_sequence_branded_only_avis_decodes_its_still_image() {
+    let original = image("avif/pil-star.avifs");
+    let avis = avis_only();
+    let want = decode_all(&original);
+    let got = decode_all(&avis);
+    assert_eq!(got.first().data, want.first().data);
+    let info = mogr::info(&avis).unwrap();
+    assert_eq!((info.width, info.height), (159, 159));
+    for rule in [
+        "imageMogr2/format/png",
+        "imageMogr2/format/jpg",
+        "imageSlim",
+    ] {
+        let out = mogr::process(&avis, rule).unwrap_or_else(|e| panic!("{rule}: {e}"));
+        let decoded = decode_all(&out.bytes);
+        assert_eq!(
+            (decoded.first().width, decoded.first().height),
+            (159, 159),
+            "{rule}"
+        );
+    }
+}
+
+#[cfg(feature = "heif")]
+#[test]
+fn an_image_sequence_without_a_still_image_is_named_not_called_corrupt() {
+    // The same sequence with its `meta` box (the still image) removed: only track samples.
+    let avis = avis_only();
+    let mut pure = Vec::new();
+    let mut rest = &avis[..];
+    while rest.len() >= 8 {
+        let size = u32::from_be_bytes(rest[0..4].try_into().unwrap()) as usize;
+        if &rest[4..8] != b"meta" {
+            pure.extend_from_slice(&rest[..size]);
+        }
+        rest = &rest[size..];
+    }
+    let err = mogr::process(&pure, "imageMogr2/format/png")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("image sequence without a still image"),
+        "{err}"
+    );
+    assert_eq!(mogr::info(&pure).unwrap_err().to_string(), err);
+    assert!(matches!(
+        mogr::process(&pure, "imageSlim"),
+        Err(mogr::Error::Decode { .. })
+    ));
+}

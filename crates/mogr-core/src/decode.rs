@@ -107,7 +107,9 @@ fn frames_from<'a>(
 ///
 /// Animations: GIF, animated WebP and APNG give every frame, composed, with its delay. A
 /// HEIF/AVIF image sequence gives its primary image only: the libheif this builds on (1.19)
-/// has no sequence API, and an AVIF with no primary image (brand `avis` alone) is refused.
+/// has no sequence API (an AVIF branded only `avis` is read the same way, through a copy that
+/// names the still-image brands libheif asks for), and a sequence with no still image (no
+/// `meta` box: its pictures are only track samples) is refused with a message naming that.
 pub fn decode(
     input: &[u8],
     admitted: &Admitted,

@@ -60,6 +60,58 @@ pub(crate) fn sequence_frames(data: &[u8]) -> Option<u32> {
     })
 }
 
+/// An AVIF image sequence whose `ftyp` names only the sequence brand (`avis`) but which
+/// also holds a still image (a `meta` box with its items), as libheif can read it: a copy
+/// whose major brand is `avif` and whose first compatible brand is `mif1` (libheif refuses
+/// a file without a brand it supports, although the still image is there). `None` for
+/// every other file, which is read as it is.
+pub(crate) fn with_still_brands(data: &[u8]) -> Option<Vec<u8>> {
+    let ftyp = boxes(data).next().filter(|b| &b.kind == b"ftyp")?;
+    // ftyp: major brand (4), minor version (4), compatible brands (4 each).
+    let brands: Vec<&[u8]> = std::iter::once(ftyp.payload.get(0..4)?)
+        .chain(ftyp.payload.get(8..)?.chunks_exact(4))
+        .collect();
+    let still = |b: &&[u8]| {
+        matches!(
+            *b,
+            b"mif1"
+                | b"mif2"
+                | b"msf1"
+                | b"miaf"
+                | b"avif"
+                | b"avio"
+                | b"heic"
+                | b"heix"
+                | b"heim"
+                | b"heis"
+                | b"hevc"
+                | b"hevx"
+        )
+    };
+    if !brands.contains(&&b"avis"[..]) || brands.iter().any(still) {
+        return None;
+    }
+    if !has_still(data) {
+        return None;
+    }
+    // The box header is 8 bytes (a 64-bit size is never needed for ftyp).
+    if be_u32(data, 0)? as usize != ftyp.payload.len() + 8 {
+        return None;
+    }
+    let mut copy = data.to_vec();
+    copy[8..12].copy_from_slice(b"avif");
+    if ftyp.payload.len() >= 12 {
+        copy[16..20].copy_from_slice(b"mif1");
+    }
+    Some(copy)
+}
+
+/// Whether the file has a top-level `meta` box (the items of HEIF/AVIF still images): an
+/// image sequence without one holds its pictures only as track samples.
+pub(crate) fn has_still(data: &[u8]) -> bool {
+    child(data, b"meta").is_some()
+}
+
 /// The largest width and height declared by any `ispe` (image spatial extents) property of
 /// the file's `meta/iprp/ipco` box: an upper bound on the size of every image item (the
 /// primary image, its grid, tiles and thumbnails), read before any decoder sees the file.

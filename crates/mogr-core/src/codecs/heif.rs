@@ -15,9 +15,26 @@ fn decode_err(format: ImageFormat) -> impl Fn(libheif_rs::HeifError) -> Error {
     move |e| Error::decode(format, format!("libheif: {e}"))
 }
 
+/// `data` as libheif can read it: an AVIF sequence branded only `avis` is read through a copy
+/// that names the still-image brands (see `bmff::with_still_brands`).
+/// An image sequence with no still image (its pictures are track samples only) is refused
+/// with a message that says so.
+fn readable(data: &[u8], format: ImageFormat) -> Result<std::borrow::Cow<'_, [u8]>, Error> {
+    use super::bmff;
+    if bmff::sequence_frames(data).is_some() && !bmff::has_still(data) {
+        return Err(Error::decode(
+            format,
+            "an image sequence without a still image (no `meta` box) is not supported: \
+             mogr reads HEIF and AVIF through libheif's still-image API",
+        ));
+    }
+    Ok(bmff::with_still_brands(data).map_or(std::borrow::Cow::Borrowed(data), Into::into))
+}
+
 /// Width, height and whether the primary image has alpha, from the container's boxes.
 pub(crate) fn read_header(data: &[u8], format: ImageFormat) -> Result<(u32, u32, bool), Error> {
-    let ctx = HeifContext::read_from_bytes(data).map_err(decode_err(format))?;
+    let data = readable(data, format)?;
+    let ctx = HeifContext::read_from_bytes(&data).map_err(decode_err(format))?;
     let handle = ctx.primary_image_handle().map_err(decode_err(format))?;
     Ok((handle.width(), handle.height(), handle.has_alpha_channel()))
 }
@@ -25,7 +42,8 @@ pub(crate) fn read_header(data: &[u8], format: ImageFormat) -> Result<(u32, u32,
 /// Decodes the primary image to 8-bit RGB or RGBA, with its ICC profile when it has one.
 pub(crate) fn decode(data: &[u8], format: ImageFormat) -> Result<Raster, Error> {
     let lib = LibHeif::new();
-    let ctx = HeifContext::read_from_bytes(data).map_err(decode_err(format))?;
+    let data = readable(data, format)?;
+    let ctx = HeifContext::read_from_bytes(&data).map_err(decode_err(format))?;
     let handle = ctx.primary_image_handle().map_err(decode_err(format))?;
     let alpha = handle.has_alpha_channel();
     let chroma = if alpha {
