@@ -44,27 +44,13 @@ pub fn encode_with_colors(
             })
         }
     };
-    // Opaque RGBA over white, or fully transparent.
-    let frames: Vec<Vec<u8>> = raster
+    // RGBA as it is (read through `shown`), other layouts widened to it.
+    let frames: Vec<Cow<'_, [u8]>> = raster
         .frames
         .iter()
-        .map(|f| {
-            let mut rgba = f.bitmap.to_rgba();
-            for p in rgba.chunks_exact_mut(4) {
-                let a = u32::from(p[3]);
-                if a == 255 {
-                    continue;
-                }
-                if a < 128 {
-                    p.copy_from_slice(&[0, 0, 0, 0]);
-                } else {
-                    for c in &mut p[..3] {
-                        *c = ((u32::from(*c) * a + 255 * (255 - a) + 127) / 255) as u8;
-                    }
-                    p[3] = 255;
-                }
-            }
-            rgba
+        .map(|f| match f.bitmap.layout {
+            crate::pixels::Layout::Rgba => Cow::Borrowed(f.bitmap.data.as_slice()),
+            _ => Cow::Owned(f.bitmap.to_rgba()),
         })
         .collect();
     // Palette from opaque samples of every frame, at most about 65,000 pixels.
@@ -75,9 +61,9 @@ pub fn encode_with_colors(
         .flat_map(|f| {
             f.chunks_exact(4)
                 .step_by(step)
+                .map(shown)
                 .filter(|p| p[3] == 255)
                 .flatten()
-                .copied()
         })
         .collect();
     let samples = if samples.is_empty() {
@@ -88,7 +74,7 @@ pub fn encode_with_colors(
     // The exact colours when they fit, else a quantized palette.
     let mut exact: ColourMap = ColourMap::default();
     'count: for f in &frames {
-        for p in f.chunks_exact(4).filter(|p| p[3] == 255) {
+        for p in f.chunks_exact(4).map(shown).filter(|p| p[3] == 255) {
             let next = exact.len();
             exact
                 .entry(u32::from_be_bytes([p[0], p[1], p[2], 0]))
@@ -116,19 +102,28 @@ pub fn encode_with_colors(
         (usize::from(transparent) + 1).next_power_of_two().max(2) * 3,
         0,
     );
-    let mut cache: ColourMap = if quantized.is_some() {
-        ColourMap::default()
-    } else {
-        exact
-    };
-    let mut index = |p: &[u8]| -> u8 {
-        if p[3] == 0 {
-            return transparent;
+    let exact = (quantized.is_none()).then_some(exact);
+    // Palette indices of every frame, the two halves of the animation on two threads.
+    let indices: Vec<Vec<u8>> = {
+        let map = |part: &[Cow<'_, [u8]>]| {
+            index_frames(part, transparent, exact.clone(), quantized.as_ref())
+        };
+        let half = frames.len().div_ceil(2);
+        if frames.len() < 4 {
+            map(&frames)
+        } else {
+            let (a, b) = frames.split_at(half);
+            std::thread::scope(|s| {
+                let second = s.spawn(|| map(b));
+                let mut first = map(a);
+                first.extend(
+                    second
+                        .join()
+                        .unwrap_or_else(|e| std::panic::resume_unwind(e)),
+                );
+                first
+            })
         }
-        let key = u32::from_be_bytes([p[0], p[1], p[2], 0]);
-        *cache
-            .entry(key)
-            .or_insert_with(|| quantized.as_ref().map_or(0, |q| q.nearest(p)))
     };
     let mut out = Vec::new();
     {
@@ -144,44 +139,20 @@ pub fn encode_with_colors(
         let width = w as usize;
         // What the canvas shows before the frame being written (a GIF starts transparent).
         let mut base = vec![transparent; width * h as usize];
-        // Palette indices frame by frame, with the next frame's looked at before it is written.
-        // A pixel equal to the one at its place in the previous frame, or to its left
-        // neighbour, takes that pixel's index (most of an animation repeats); others are
-        // looked up.
-        let mut previous: Option<(&[u8], Vec<u8>)> = None;
-        let mut all = frames
-            .iter()
-            .map(|f| {
-                let mut out = Vec::with_capacity(f.len() / 4);
-                let mut last: Option<(u32, u8)> = None;
-                for (i, p) in f.chunks_exact(4).enumerate() {
-                    let key = u32::from_ne_bytes([p[0], p[1], p[2], p[3]]);
-                    let k = match (&previous, last) {
-                        (Some((before, idx)), _) if before[4 * i..4 * i + 4] == *p => idx[i],
-                        (_, Some((q, k))) if q == key => k,
-                        _ => index(p),
-                    };
-                    last = Some((key, k));
-                    out.push(k);
-                }
-                previous = Some((f.as_slice(), out.clone()));
-                out
-            })
-            .peekable();
-        for (k, frame) in raster.frames.iter().enumerate() {
+        let mut coded = Vec::with_capacity(indices.len());
+        for (k, (frame, cur)) in raster.frames.iter().zip(&indices).enumerate() {
             stop.check()?;
-            let Some(cur) = all.next() else { break };
-            let next = all.peek();
+            let next = indices.get(k + 1);
             // The rectangle that changed (the whole canvas for the first frame), grown by
             // the pixels that turn transparent in the next frame: a frame can only keep or
             // cover what is under it, so those are cleared when this one is disposed of.
             let changed = if k == 0 {
                 Some((0, 0, width, h as usize))
             } else {
-                bbox(width, &cur, &base, |a, b| a != b)
+                bbox(width, cur, &base, |a, b| a != b)
             };
-            let vanish = next
-                .and_then(|n| bbox(width, &cur, n, |a, b| a != transparent && b == transparent));
+            let vanish =
+                next.and_then(|n| bbox(width, cur, n, |a, b| a != transparent && b == transparent));
             let rect = match (changed, vanish) {
                 (Some(a), Some(b)) => (a.0.min(b.0), a.1.min(b.1), a.2.max(b.2), a.3.max(b.3)),
                 (Some(r), None) | (None, Some(r)) => r,
@@ -191,14 +162,14 @@ pub fn encode_with_colors(
             // Inside the rectangle, what the canvas already shows is left transparent.
             let mut buf = Vec::with_capacity((x1 - x0) * (y1 - y0));
             for y in y0..y1 {
-                for x in x0..x1 {
-                    let i = y * width + x;
-                    buf.push(if cur[i] == base[i] {
+                let row = y * width + x0..y * width + x1;
+                buf.extend(cur[row.clone()].iter().zip(&base[row]).map(|(&c, &b)| {
+                    if c == b {
                         transparent
                     } else {
-                        cur[i]
-                    });
-                }
+                        c
+                    }
+                }));
             }
             // Nearest centisecond; a nonzero delay stays nonzero.
             let cs = if frame.delay_ms == 0 {
@@ -206,7 +177,7 @@ pub fn encode_with_colors(
             } else {
                 ((frame.delay_ms + 5) / 10).max(1)
             };
-            let f = ::gif::Frame {
+            coded.push(::gif::Frame {
                 left: x0 as u16,
                 top: y0 as u16,
                 width: (x1 - x0) as u16,
@@ -220,14 +191,33 @@ pub fn encode_with_colors(
                 },
                 buffer: Cow::Owned(buf),
                 ..Default::default()
-            };
-            enc.write_frame(&f).map_err(fail)?;
-            base = cur;
+            });
+            base.copy_from_slice(cur);
             if vanish.is_some() {
                 for y in y0..y1 {
                     base[y * width + x0..y * width + x1].fill(transparent);
                 }
             }
+        }
+        // LZW-compressed on two threads (each frame on its own), then written in order.
+        let lzw =
+            |part: &mut [::gif::Frame<'_>]| part.iter_mut().for_each(|f| f.make_lzw_pre_encoded());
+        if coded.len() < 2 {
+            lzw(&mut coded);
+        } else {
+            let half = coded.len() / 2;
+            let (a, b) = coded.split_at_mut(half);
+            std::thread::scope(|s| {
+                let second = s.spawn(|| lzw(b));
+                lzw(a);
+                second
+                    .join()
+                    .unwrap_or_else(|e| std::panic::resume_unwind(e));
+            });
+        }
+        for f in &coded {
+            stop.check()?;
+            enc.write_lzw_pre_encoded_frame(f).map_err(fail)?;
         }
     }
     Ok(out)
@@ -258,4 +248,59 @@ fn bbox(
         });
     }
     r
+}
+
+/// A composed RGBA pixel as the GIF shows it: opaque over white from alpha 128 up, fully
+/// transparent (and black) below.
+fn shown(p: &[u8]) -> [u8; 4] {
+    let a = u32::from(p[3]);
+    if a == 255 {
+        return [p[0], p[1], p[2], 255];
+    }
+    if a < 128 {
+        return [0, 0, 0, 0];
+    }
+    let over = |c: u8| ((u32::from(c) * a + 255 * (255 - a) + 127) / 255) as u8;
+    [over(p[0]), over(p[1]), over(p[2]), 255]
+}
+
+/// The palette indices of `frames` (RGBA as composed), in order: `transparent` for what
+/// shows transparent, else the exact colour's index when the palette is the exact colours,
+/// else the nearest entry of `quantized`. A pixel equal to the one at its place in the
+/// previous frame, or to its left neighbour, takes that pixel's index (most of an
+/// animation repeats); others are looked up, through a cache.
+fn index_frames(
+    frames: &[std::borrow::Cow<'_, [u8]>],
+    transparent: u8,
+    exact: Option<ColourMap>,
+    quantized: Option<&Quantized>,
+) -> Vec<Vec<u8>> {
+    let mut cache = exact.unwrap_or_default();
+    let mut index = |raw: &[u8]| -> u8 {
+        let p = shown(raw);
+        if p[3] == 0 {
+            return transparent;
+        }
+        let key = u32::from_be_bytes([p[0], p[1], p[2], 0]);
+        *cache
+            .entry(key)
+            .or_insert_with(|| quantized.map_or(0, |q| q.nearest(&p)))
+    };
+    let mut out: Vec<Vec<u8>> = Vec::with_capacity(frames.len());
+    for (n, f) in frames.iter().enumerate() {
+        let before = n.checked_sub(1).map(|b| (&frames[b], &out[b]));
+        let mut idx = Vec::with_capacity(f.len() / 4);
+        let mut last: Option<(&[u8], u8)> = None;
+        for (i, p) in f.chunks_exact(4).enumerate() {
+            let k = match (before, last) {
+                (Some((bf, bi)), _) if bf[4 * i..4 * i + 4] == *p => bi[i],
+                (_, Some((q, k))) if q == p => k,
+                _ => index(p),
+            };
+            last = Some((p, k));
+            idx.push(k);
+        }
+        out.push(idx);
+    }
+    out
 }
