@@ -65,6 +65,7 @@ pub(crate) fn sequence_frames(data: &[u8]) -> Option<u32> {
 /// whose major brand is `avif` and whose first compatible brand is `mif1` (libheif refuses
 /// a file without a brand it supports, although the still image is there). `None` for
 /// every other file, which is read as it is.
+#[cfg_attr(not(feature = "heif"), allow(dead_code))]
 pub(crate) fn with_still_brands(data: &[u8]) -> Option<Vec<u8>> {
     let ftyp = boxes(data).next().filter(|b| &b.kind == b"ftyp")?;
     // ftyp: major brand (4), minor version (4), compatible brands (4 each).
@@ -108,6 +109,7 @@ pub(crate) fn with_still_brands(data: &[u8]) -> Option<Vec<u8>> {
 
 /// Whether the file has a top-level `meta` box (the items of HEIF/AVIF still images): an
 /// image sequence without one holds its pictures only as track samples.
+#[cfg_attr(not(feature = "heif"), allow(dead_code))]
 pub(crate) fn has_still(data: &[u8]) -> bool {
     child(data, b"meta").is_some()
 }

@@ -29,10 +29,6 @@ pub(crate) fn frames(
 ) -> Result<Vec<Frame>, Error> {
     let mut options = ::gif::DecodeOptions::new();
     options.set_color_output(::gif::ColorOutput::Indexed);
-    let lzw_options = options.clone();
-    // Frames are read with their LZW data as it is, and decompressed a batch at a time on
-    // two threads (each frame on its own); composition stays in order.
-    options.skip_frame_decoding(true);
     let mut reader = options.read_info(data).map_err(decode_error)?;
     let (w, h) = (usize::from(reader.width()), usize::from(reader.height()));
     let global: Option<Vec<u8>> = reader.global_palette().map(<[u8]>::to_vec);
@@ -40,122 +36,78 @@ pub(crate) fn frames(
     // frame), RGBA.
     let mut canvas = vec![0u8; w * h * 4];
     let mut out: Vec<Frame> = Vec::with_capacity(pick.capacity());
-    let mut batch: Vec<(::gif::Frame<'static>, Vec<u8>)> = Vec::new();
-    let mut idx = 0;
-    'frames: while idx < max_frames && !pick.done(idx) {
-        // The next batch: compressed frames read in order, then decompressed.
-        batch.clear();
-        while batch.len() < BATCH && idx + batch.len() < max_frames && !pick.done(idx + batch.len())
-        {
-            stop.check()?;
-            let Some(frame) = reader.read_next_frame().map_err(decode_error)? else {
-                break;
-            };
-            batch.push((frame.clone(), Vec::new()));
-        }
-        if batch.is_empty() {
+    let mut indices = Vec::new();
+    for idx in 0..max_frames {
+        if pick.done(idx) {
             break;
         }
-        decompress(&mut batch, &lzw_options)?;
-        for (info, indices) in &batch {
-            if pick.done(idx) {
-                break 'frames;
+        stop.check()?;
+        let Some(info) = reader.next_frame_info().map_err(decode_error)? else {
+            break;
+        };
+        let (left, top) = (usize::from(info.left), usize::from(info.top));
+        let (fw, fh) = (usize::from(info.width), usize::from(info.height));
+        let dispose = info.dispose;
+        let delay_ms = u32::from(info.delay) * 10;
+        // Index -> RGBA; transparent for the transparent index and past the palette.
+        let palette = info.palette.as_deref().or(global.as_deref()).unwrap_or(&[]);
+        let mut lut = [[0u8; 4]; 256];
+        for (i, c) in palette.chunks_exact(3).take(256).enumerate() {
+            if info.transparent != Some(i as u8) {
+                lut[i] = [c[0], c[1], c[2], 255];
             }
-            stop.check()?;
-            let (left, top) = (usize::from(info.left), usize::from(info.top));
-            let (fw, fh) = (usize::from(info.width), usize::from(info.height));
-            let dispose = info.dispose;
-            let delay_ms = u32::from(info.delay) * 10;
-            // Index -> RGBA; transparent for the transparent index and past the palette.
-            let palette = info.palette.as_deref().or(global.as_deref()).unwrap_or(&[]);
-            let mut lut = [[0u8; 4]; 256];
-            for (i, c) in palette.chunks_exact(3).take(256).enumerate() {
-                if info.transparent != Some(i as u8) {
-                    lut[i] = [c[0], c[1], c[2], 255];
-                }
-            }
-            // The rectangle cropped to the screen.
-            let (x1, y1) = ((left + fw).min(w), (top + fh).min(h));
-            let draw = |target: &mut [u8]| {
-                for y in top..y1 {
-                    let row = &indices[(y - top) * fw..(y - top) * fw + (x1 - left)];
-                    let dst = &mut target[(y * w + left) * 4..(y * w + x1) * 4];
-                    for (&i, px) in row.iter().zip(dst.chunks_exact_mut(4)) {
-                        let c = lut[usize::from(i)];
-                        if c[3] != 0 {
-                            px.copy_from_slice(&c);
-                        }
+        }
+        indices.resize(reader.buffer_size(), 0);
+        reader
+            .read_into_buffer(&mut indices)
+            .map_err(decode_error)?;
+        // The rectangle cropped to the screen.
+        let (x1, y1) = ((left + fw).min(w), (top + fh).min(h));
+        let draw = |target: &mut [u8]| {
+            for y in top..y1 {
+                let row = &indices[(y - top) * fw..(y - top) * fw + (x1 - left)];
+                let dst = &mut target[(y * w + left) * 4..(y * w + x1) * 4];
+                for (&i, px) in row.iter().zip(dst.chunks_exact_mut(4)) {
+                    let c = lut[usize::from(i)];
+                    if c[3] != 0 {
+                        px.copy_from_slice(&c);
                     }
                 }
-            };
-            if pick.keeps(idx) {
-                let mut shown = canvas.clone();
-                if left < x1 {
-                    draw(&mut shown);
-                }
-                out.push(Frame {
-                    bitmap: Bitmap {
-                        width: w as u32,
-                        height: h as u32,
-                        layout: Layout::Rgba,
-                        data: shown,
-                    },
-                    delay_ms,
-                });
-            } else if let Some(last) = out.last_mut() {
-                last.delay_ms += delay_ms;
             }
+        };
+        if pick.keeps(idx) {
+            let mut shown = canvas.clone();
             if left < x1 {
-                match dispose {
-                    ::gif::DisposalMethod::Any | ::gif::DisposalMethod::Keep => draw(&mut canvas),
-                    ::gif::DisposalMethod::Background => {
-                        for y in top..y1 {
-                            canvas[(y * w + left) * 4..(y * w + x1) * 4].fill(0);
-                        }
-                    }
-                    ::gif::DisposalMethod::Previous => {}
-                }
+                draw(&mut shown);
             }
-            idx += 1;
+            out.push(Frame {
+                bitmap: Bitmap {
+                    width: w as u32,
+                    height: h as u32,
+                    layout: Layout::Rgba,
+                    data: shown,
+                },
+                delay_ms,
+            });
+        } else if let Some(last) = out.last_mut() {
+            last.delay_ms += delay_ms;
+        }
+        if left < x1 {
+            match dispose {
+                ::gif::DisposalMethod::Any | ::gif::DisposalMethod::Keep => draw(&mut canvas),
+                ::gif::DisposalMethod::Background => {
+                    for y in top..y1 {
+                        canvas[(y * w + left) * 4..(y * w + x1) * 4].fill(0);
+                    }
+                }
+                ::gif::DisposalMethod::Previous => {}
+            }
         }
     }
     if out.is_empty() {
         return Err(Error::decode(ImageFormat::Gif, "no frames"));
     }
     Ok(out)
-}
-
-/// Frames decompressed per batch by [`frames`].
-const BATCH: usize = 16;
-
-/// Decompresses each frame's LZW data (as read with `skip_frame_decoding`) into its palette
-/// indices, the batch's two halves on two threads.
-fn decompress(
-    batch: &mut [(::gif::Frame<'static>, Vec<u8>)],
-    options: &::gif::DecodeOptions,
-) -> Result<(), Error> {
-    let run = |part: &mut [(::gif::Frame<'static>, Vec<u8>)]| -> Result<(), Error> {
-        let mut decoder = ::gif::streaming_decoder::FrameDecoder::new(options.clone());
-        for (frame, indices) in part {
-            indices.resize(decoder.buffer_size(frame), 0);
-            decoder
-                .decode_lzw_encoded_frame_into_buffer(frame, indices)
-                .map_err(decode_error)?;
-        }
-        Ok(())
-    };
-    if batch.len() < 2 {
-        return run(batch);
-    }
-    let (a, b) = batch.split_at_mut(batch.len() / 2);
-    std::thread::scope(|s| {
-        let second = s.spawn(|| run(b));
-        let first = run(a);
-        let second = second
-            .join()
-            .unwrap_or_else(|e| std::panic::resume_unwind(e));
-        first.and(second)
-    })
 }
 
 #[cfg(test)]

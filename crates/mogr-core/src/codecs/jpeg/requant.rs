@@ -9,11 +9,11 @@
 //! qualify: grey or YCbCr, 8-bit, Huffman-coded, and for 4:4:4 output a 4:4:4 input.
 
 use super::entropy_decode::{
-    decode_coefficients, Coefficients, ComponentCoeffs, Headers, HuffmanScan,
+    decode_coefficients, Coefficients, ComponentCoeffs, Headers, HuffmanScan, Scan,
 };
 use super::entropy_encode::{write, Baseline, WriteSettings};
 use super::estimate::{scaled_table, IJG_CHROMA, IJG_LUMA};
-use super::huffman::BitReader;
+use super::huffman::{BitReader, Huffman};
 use super::markers::{code, Density, JpegHeader, Segment, ZIGZAG};
 use crate::error::Error;
 use crate::format::ImageFormat;
@@ -149,15 +149,34 @@ fn in_bands<'s>(
     tables: &[[u16; 64]; 2],
     settings: impl Fn(usize) -> WriteSettings<'s>,
 ) -> Result<Option<Vec<u8>>, Error> {
+    // Every scan's header, tables and start, read before any is decoded: the scans of a
+    // sequential file that codes its components in separate scans are then decoded side by
+    // side, band by band, each from its own place in the file.
     let mut headers = Headers::new(input, false)?;
-    let Some((scan, pos)) = headers.next_scan()? else {
-        return Ok(None);
-    };
-    let Some(frame) = headers.coeffs.clone() else {
+    let mut scans = Vec::new();
+    while let Some((scan, pos)) = headers.next_scan()? {
+        if headers.progressive || headers.arithmetic || scans.len() == 4 {
+            return Ok(None);
+        }
+        scans.push(Planned {
+            scan,
+            pos,
+            dc: headers.dc_tables.clone(),
+            ac: headers.ac_tables.clone(),
+            restart_interval: headers.restart_interval,
+        });
+    }
+    let Some(frame) = headers.coeffs.take() else {
         return Ok(None);
     };
     let n = frame.components.len();
-    if headers.progressive || headers.arithmetic || n == 4 || !scan.comps.iter().copied().eq(0..n) {
+    let mut covered = vec![0; n];
+    for p in &scans {
+        for &ci in &p.scan.comps {
+            covered[ci] += 1;
+        }
+    }
+    if n == 4 || covered.iter().any(|&c| c != 1) {
         return Ok(None);
     }
     let mcu_rows = if n == 1 {
@@ -169,43 +188,57 @@ fn in_bands<'s>(
     let height = frame.height as usize;
     let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Coefficients>(2);
     let (free_tx, free_rx) = std::sync::mpsc::channel::<Coefficients>();
-    let restart_interval = headers.restart_interval;
-    let (dc_tables, ac_tables) = (&headers.dc_tables, &headers.ac_tables);
-    let (scan, frame) = (&scan, &frame);
-    let (recorded, end) = std::thread::scope(|s| {
-        let decoder = s.spawn(move || -> Result<usize, Error> {
-            let mut reader = BitReader::new(input, pos);
-            let mut decoder = HuffmanScan::new(scan, dc_tables, ac_tables)?;
+    let (scans, frame) = (&scans, &frame);
+    let (recorded, decoded) = std::thread::scope(|s| {
+        let decoder = s.spawn(move || -> Result<(), Error> {
+            let mut decoders = scans
+                .iter()
+                .map(|p| {
+                    Ok((
+                        BitReader::new(input, p.pos),
+                        HuffmanScan::new(&p.scan, &p.dc, &p.ac)?,
+                    ))
+                })
+                .collect::<Result<Vec<_>, Error>>()?;
             for top in (0..height).step_by(band_rows) {
                 let mut band = free_rx.try_recv().unwrap_or_else(|_| frame.clone());
                 shape_band(&mut band, frame, band_rows.min(height - top));
-                decoder.decode(&mut reader, &mut band, scan, restart_interval)?;
+                for ((reader, decoder), p) in decoders.iter_mut().zip(scans) {
+                    decoder.decode(reader, &mut band, &p.scan, p.restart_interval)?;
+                }
                 rescale_component(&mut band.components[0], 0, &tables[0])?;
                 if full_tx.send(band).is_err() {
                     break; // the other side failed; its error is the one reported
                 }
             }
-            if reader.truncated() {
+            if decoders.iter().any(|(reader, _)| reader.truncated()) {
                 return Err(Error::decode(ImageFormat::Jpeg, "truncated scan data"));
             }
-            Ok(reader.pos)
+            Ok(())
         });
         let recorded = record_bands(full_rx, free_tx, quality, tables, input.len());
-        let end = decoder
+        let decoded = decoder
             .join()
             .unwrap_or_else(|e| std::panic::resume_unwind(e));
-        (recorded, end)
+        (recorded, decoded)
     });
     let (baseline, out_frame) = recorded?;
-    headers.resume_at(end?);
-    if headers.next_scan()?.is_some() {
-        return Ok(None); // more scans: the whole-frame path
-    }
+    decoded?;
     let Some(mut out_frame) = out_frame else {
         return Ok(None);
     };
     (out_frame.width, out_frame.height) = (frame.width, frame.height);
     Ok(Some(baseline.finish(&out_frame, &settings(n))))
+}
+
+/// A scan of [`in_bands`]: its header, where its entropy-coded data starts, and the tables
+/// in force at it.
+struct Planned {
+    scan: Scan,
+    pos: usize,
+    dc: [Option<Huffman>; 4],
+    ac: [Option<Huffman>; 4],
+    restart_interval: usize,
 }
 
 /// The converting side of [`in_bands`]: each band from `full` converted, recorded and handed
@@ -645,23 +678,18 @@ mod tests {
             segments: &[],
         };
         let tables = [IJG_LUMA, IJG_CHROMA];
-        // Progressive and non-interleaved files are the whole-frame path's.
-        for name in [
-            "jxl-flower_q85_420_progr.jpg",
-            "jxl-flower_small_q85_420_noninterleaved.jpg",
-        ] {
-            let input = std::fs::read(format!("{root}{name}")).expect("repo image");
-            assert!(
-                in_bands(&input, 50, &tables, settings)
-                    .expect(name)
-                    .is_none(),
-                "{name}"
-            );
-        }
-        // Baseline photographs (colour and grey) give the same bytes both ways.
+        // Progressive files are the whole-frame path's.
+        let name = "jxl-flower_q85_420_progr.jpg";
+        let input = std::fs::read(format!("{root}{name}")).expect("repo image");
+        assert!(in_bands(&input, 50, &tables, settings)
+            .expect(name)
+            .is_none());
+        // Sequential photographs (colour and grey, one scan or a scan per component) give
+        // the same bytes both ways.
         for name in [
             "mpl-grace_hopper.jpg",
             "jxl-flower_q85_gray.jpg",
+            "jxl-flower_small_q85_420_noninterleaved.jpg",
             "pil-flower.jpg",
         ] {
             let input = std::fs::read(format!("{root}{name}")).expect("repo image");
@@ -679,6 +707,52 @@ mod tests {
                     banded == whole(&input, quality).expect(name),
                     "{name} q{quality}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn bands_read_a_scan_per_component_side_by_side() {
+        use crate::pixels::{Bitmap, Layout};
+        // mogr's own encoder writes a scan per component (4:2:0 below q90, 4:4:4 above).
+        for (w, h) in [(1u16, 1u16), (33, 17), (250, 131)] {
+            let bitmap = Bitmap {
+                width: u32::from(w),
+                height: u32::from(h),
+                layout: Layout::Rgb,
+                data: picture(w, h, 3),
+            };
+            for source_quality in [80, 95] {
+                let settings = super::super::encode::JpegSettings {
+                    quality: source_quality,
+                    progressive: false,
+                    density: None,
+                    segments: Vec::new(),
+                };
+                let jpeg = super::super::encode::encode(&bitmap, &settings).expect("encodes");
+                let mut headers = Headers::new(&jpeg, false).expect("header");
+                let mut scans = 0;
+                while headers.next_scan().expect("scan").is_some() {
+                    scans += 1;
+                }
+                assert_eq!(scans, 3, "a scan per component");
+                for quality in [40, 85, 93] {
+                    let t = [
+                        scaled_table(&IJG_LUMA, quality, true),
+                        scaled_table(&IJG_CHROMA, quality, true),
+                    ];
+                    let s = |_: usize| WriteSettings {
+                        progressive: false,
+                        scan_per_component: false,
+                        tables: &t,
+                        density: None,
+                        segments: &[],
+                    };
+                    let banded = in_bands(&jpeg, quality, &t, s).expect("decodes");
+                    let banded = banded.expect("sequential scans: the band path");
+                    let case = format!("{w}x{h} q{source_quality} -> q{quality}");
+                    assert!(banded == whole(&jpeg, quality).expect("decodes"), "{case}");
+                }
             }
         }
     }
