@@ -40,12 +40,17 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
-/// Peak bytes allocated while `f` runs, above what was allocated before. The counters are
-/// global: measurements take turns (the tests of this file would otherwise count each
-/// other's allocations).
-fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
+/// The tests of this file take turns, whole: the counters are global, and a test building
+/// its input while another measures would be counted in the other's peak (the work
+/// measured runs on threads of its own too, so a per-thread count would miss it).
+fn turn() -> std::sync::MutexGuard<'static, ()> {
     static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Peak bytes allocated while `f` runs, above what was allocated before (call under
+/// [`turn`]).
+fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
     let before = CURRENT.load(Ordering::Relaxed);
     PEAK.store(before, Ordering::Relaxed);
     let out = f();
@@ -119,6 +124,7 @@ fn bombs() -> Vec<(&'static str, Vec<u8>)> {
 
 #[test]
 fn bombs_are_refused_without_allocating_their_size() {
+    let _turn = turn();
     for (name, bomb) in bombs() {
         for rule in ["imageMogr2/format/png", "imageSlim", "imageInfo"] {
             let (result, peak) = peak_during(|| mogr::process(&bomb, rule));
@@ -182,6 +188,7 @@ fn crc32(data: &[u8]) -> u32 {
 
 #[test]
 fn an_icc_deflate_bomb_is_not_inflated() {
+    let _turn = turn();
     let bomb = icc_bomb();
     for rule in [
         "imageMogr2/format/jpg",
@@ -198,6 +205,7 @@ fn an_icc_deflate_bomb_is_not_inflated() {
 
 #[test]
 fn a_memory_budget_refuses_before_decoding() {
+    let _turn = turn();
     let input = image("jpeg/jxl-flower_q85_420_progr.jpg");
     let processor = mogr::Processor::new().with_memory_budget(32 << 20);
     for rule in [
@@ -225,6 +233,7 @@ fn a_memory_budget_refuses_before_decoding() {
 
 #[test]
 fn cgif_holds_only_the_frames_it_keeps() {
+    let _turn = turn();
     let gif = animated_gif(); // 40 frames of 400 x 400
     let canvas = 400 * 400 * 4;
     let (all, peak_all) = peak_during(|| mogr::process(&gif, "imageMogr2/format/webp"));

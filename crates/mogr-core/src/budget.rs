@@ -122,6 +122,16 @@ pub(crate) fn requantize(probe: &Probe, samples: f64) -> u64 {
     BASE + (4.0 * samples.max(1.0) * frame_pixels(probe) as f64) as u64
 }
 
+/// Peak bytes of requantization in bands (`requant::requantize_in_bands`): no coefficients
+/// are held whole, only the recorded symbols of the output (4 bytes each: about one per
+/// byte of the input's entropy-coded data, and at least two per output block, 1.5 blocks
+/// per 64 pixels at 4:2:0 and up to 3 at 4:4:4) and the output itself, about as large as
+/// the input at most; the bands in flight are a few rows.
+pub(crate) fn requantize_in_bands(probe: &Probe, input_len: usize) -> u64 {
+    let blocks = 3.0 * frame_pixels(probe) as f64 / 64.0;
+    BASE + 9 * input_len as u64 + (8.0 * blocks) as u64
+}
+
 /// Peak bytes of reading `ImageInfo` (headers and the first frame, for the mean colour).
 /// A JPEG is decoded at 1/8 scale, which holds little for a baseline file and every
 /// coefficient (2 bytes per sample) for a progressive one; a lossless one at full size.
@@ -181,5 +191,7 @@ mod tests {
         assert!(ten * 3 < all, "{ten} vs {all}");
         assert!(requantize(&big, 1.5) < to(&big, ImageFormat::Jpeg));
         assert!(requantize(&big, 1.5) < requantize(&big, 3.0));
+        // In bands, a 24 MP file of 6 MB: its symbols and output, not its coefficients.
+        assert!(requantize_in_bands(&big, 6 << 20) * 2 < requantize(&big, 3.0));
     }
 }

@@ -259,14 +259,30 @@ fn jpeg_to_jpeg<'a>(
     let (width, height) = (header.width, header.height);
     // DCT-domain requantization where the layout already fits; the pixel path otherwise,
     // and also when the coefficient decoder gives up (it handles fewer kinds of damage).
-    let eligible = requant::eligible(&header, q);
-    if eligible {
-        let samples = budget::jpeg_samples(input);
-        probe.admit(&options.limits, budget::requantize(&probe, samples))?;
-    }
-    let requantized = eligible
-        .then(|| requant::requantize(input, q, progressive, header.density, &segments).ok())
-        .flatten();
+    let requantized = if requant::eligible(&header, q) {
+        // In bands when the file allows (the usual case); else the whole frame, admitted
+        // for its own memory before it is decoded.
+        let banded = if progressive {
+            Ok(None)
+        } else {
+            probe.admit(
+                &options.limits,
+                budget::requantize_in_bands(&probe, input.len()),
+            )?;
+            requant::requantize_in_bands(input, q, header.density, &segments)
+        };
+        match banded {
+            Ok(Some(bytes)) => Some(bytes),
+            Ok(None) => {
+                let samples = budget::jpeg_samples(input);
+                probe.admit(&options.limits, budget::requantize(&probe, samples))?;
+                requant::requantize_whole(input, q, progressive, header.density, &segments).ok()
+            }
+            Err(_) => None, // damage the pixel path may get through
+        }
+    } else {
+        None
+    };
     let bytes = match requantized {
         Some(bytes) => bytes,
         None => {

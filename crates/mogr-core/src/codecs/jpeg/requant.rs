@@ -7,6 +7,15 @@
 //! made from the input blocks it covers: a reduced-size inverse DCT of their low frequencies
 //! (a half-scale decode) and one forward DCT, chroma only. [`eligible`] says which inputs
 //! qualify: grey or YCbCr, 8-bit, Huffman-coded, and for 4:4:4 output a 4:4:4 input.
+//!
+//! A sequential input (one interleaved scan, or a scan per component) with a baseline
+//! output is done in bands of a few MCU rows on two threads ([`requantize_in_bands`]): one
+//! entropy-decodes a band (every scan read side by side from its own place in the file) and
+//! rescales its luma, the other converts its chroma and records the output's symbols; the
+//! file is written once every band is recorded, with optimal Huffman tables. Only the
+//! symbols are held, never the coefficients: the same bytes as [`requantize_whole`], in
+//! about half the time and a fraction of the memory. Progressive files, and progressive
+//! output, take the whole frame.
 
 use super::entropy_decode::{
     decode_coefficients, Coefficients, ComponentCoeffs, Headers, HuffmanScan, Scan,
@@ -49,7 +58,9 @@ pub fn eligible(header: &JpegHeader<'_>, quality: u8) -> bool {
     }
 }
 
-/// Requantizes `input` to the IJG tables at `quality` (1..=100); see the module docs.
+/// Requantizes `input` to the IJG tables at `quality` (1..=100); see the module docs. A
+/// baseline output from a sequential input goes through [`requantize_in_bands`], anything
+/// else through [`requantize_whole`]; a caller that admits memory per path calls those.
 pub fn requantize(
     input: &[u8],
     quality: u8,
@@ -57,29 +68,78 @@ pub fn requantize(
     density: Option<Density>,
     segments: &[Segment<'_>],
 ) -> Result<Vec<u8>, Error> {
-    let tables = [
+    if !progressive {
+        if let Some(bytes) = requantize_in_bands(input, quality, density, segments)? {
+            return Ok(bytes);
+        }
+    }
+    requantize_whole(input, quality, progressive, density, segments)
+}
+
+/// The IJG tables at `quality` (luma, chroma) and the write settings around them.
+fn output_tables(quality: u8) -> [[u16; 64]; 2] {
+    [
         scaled_table(&IJG_LUMA, quality, true),
         scaled_table(&IJG_CHROMA, quality, true),
-    ];
-    let settings = |components: usize| WriteSettings {
+    ]
+}
+
+fn write_settings<'a>(
+    tables: &'a [[u16; 64]; 2],
+    components: usize,
+    progressive: bool,
+    density: Option<Density>,
+    segments: &'a [Segment<'a>],
+) -> WriteSettings<'a> {
+    WriteSettings {
         progressive,
         scan_per_component: false,
         tables: if components == 1 {
             &tables[..1]
         } else {
-            &tables
+            tables
         },
         density,
         segments,
-    };
-    if !progressive {
-        if let Some(bytes) = in_bands(input, quality, &tables, settings)? {
-            return Ok(bytes);
-        }
     }
+}
+
+/// The baseline output of a sequential Huffman-coded `input` made band by band on two
+/// threads (see `in_bands`), holding neither the input's nor the output's coefficients
+/// whole; `Ok(None)` when `input` is not of that kind (progressive, arithmetic-coded, CMYK,
+/// or with scans that do not cover each component once), for [`requantize_whole`].
+pub fn requantize_in_bands(
+    input: &[u8],
+    quality: u8,
+    density: Option<Density>,
+    segments: &[Segment<'_>],
+) -> Result<Option<Vec<u8>>, Error> {
+    let tables = output_tables(quality);
+    in_bands(input, quality, &tables, |n| {
+        write_settings(&tables, n, false, density, segments)
+    })
+}
+
+/// Requantization of the whole frame: every scan decoded, then converted and written
+/// (progressive output, and inputs the band path declines).
+pub fn requantize_whole(
+    input: &[u8],
+    quality: u8,
+    progressive: bool,
+    density: Option<Density>,
+    segments: &[Segment<'_>],
+) -> Result<Vec<u8>, Error> {
+    let tables = output_tables(quality);
     let mut coeffs = decode_coefficients(input)?;
     convert(&mut coeffs, quality, &tables)?;
-    Ok(write(&coeffs, &settings(coeffs.components.len())))
+    let settings = write_settings(
+        &tables,
+        coeffs.components.len(),
+        progressive,
+        density,
+        segments,
+    );
+    Ok(write(&coeffs, &settings))
 }
 
 /// Whether the output of `c` at `quality` is 4:2:0 made from another layout.
@@ -251,8 +311,8 @@ fn record_bands(
     tables: &[[u16; 64]; 2],
     input_len: usize,
 ) -> Result<(Baseline, Option<Coefficients>), Error> {
-    // About one token per 1.5 bytes of input entropy-coded data at the same quality.
-    let mut baseline = Baseline::new(input_len / 2);
+    // About one token per byte of the input (reserved, not touched: the budget counts it).
+    let mut baseline = Baseline::new(input_len);
     let mut frame = None;
     for mut band in full {
         convert(&mut band, quality, tables)?;
