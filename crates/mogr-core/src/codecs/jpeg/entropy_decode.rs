@@ -113,14 +113,27 @@ pub(super) struct Scan {
 }
 
 /// Decodes every scan of the first image of a JPEG into coefficients.
+///
+/// The markers are read first, every scan planned with the tables in force at it; then the
+/// scans are decoded in order, except that a run of single-component scans (the AC scans of
+/// a progressive file, the scans of a file with a scan per component) is split in two: the
+/// luma scans on one thread, the chroma scans on another, each writing only its own
+/// components' blocks.
 pub fn decode_coefficients(data: &[u8]) -> Result<Coefficients, Error> {
+    decode_all(data, 4096)
+}
+
+/// [`decode_coefficients`], splitting runs of single-component scans from `split_from`
+/// blocks up.
+fn decode_all(data: &[u8], split_from: usize) -> Result<Coefficients, Error> {
     let mut headers = Headers::new(data, true)?;
+    let mut planned = Vec::new();
     while let Some((scan, pos)) = headers.next_scan()? {
-        let c = headers
-            .coeffs
-            .as_mut()
-            .ok_or_else(|| bad("scan before frame header"))?;
         if headers.arithmetic {
+            let c = headers
+                .coeffs
+                .as_mut()
+                .ok_or_else(|| bad("scan before frame header"))?;
             let end = super::arith::decode_scan(
                 data,
                 pos,
@@ -132,19 +145,115 @@ pub fn decode_coefficients(data: &[u8]) -> Result<Coefficients, Error> {
             headers.resume_at(end);
             continue;
         }
-        let mut reader = BitReader::new(data, pos);
-        HuffmanScan::new(&scan, &headers.dc_tables, &headers.ac_tables)?.decode(
+        planned.push(Planned::new(&headers, scan, pos));
+    }
+    let mut c = headers.coeffs.ok_or_else(|| bad("no scan"))?;
+    let mut i = 0;
+    while i < planned.len() {
+        let single = |p: &Planned| p.scan.comps.len() == 1;
+        if !single(&planned[i]) {
+            planned[i].decode(data, &mut c)?;
+            i += 1;
+            continue;
+        }
+        let j = planned[i..]
+            .iter()
+            .position(|p| !single(p))
+            .map_or(planned.len(), |k| i + k);
+        decode_split(data, &mut c, &planned[i..j], split_from)?;
+        i = j;
+    }
+    Ok(c)
+}
+
+/// Decodes a run of single-component scans: luma's and the others' on two threads when
+/// both are there and the image is large enough to gain from it, else in order.
+fn decode_split(
+    data: &[u8],
+    c: &mut Coefficients,
+    run: &[Planned],
+    split_from: usize,
+) -> Result<(), Error> {
+    let luma = |p: &&Planned| p.scan.comps[0] == 0;
+    let blocks: usize = c.components.iter().map(|k| k.blocks.len()).sum();
+    if blocks < split_from || !run.iter().any(|p| luma(&p)) || run.iter().all(|p| luma(&p)) {
+        return run.iter().try_for_each(|p| p.decode(data, c));
+    }
+    // Each side gets the frame's shape with only its components' blocks moved in.
+    let (mut a, mut b) = (c.shape(), c.shape());
+    for (k, comp) in c.components.iter_mut().enumerate() {
+        let side = if k == 0 { &mut a } else { &mut b };
+        side.components[k].blocks = std::mem::take(&mut comp.blocks);
+        side.components[k].ends = std::mem::take(&mut comp.ends);
+    }
+    let (first, second) = std::thread::scope(|s| {
+        let chroma = s.spawn(|| {
+            run.iter()
+                .filter(|p| !luma(p))
+                .try_for_each(|p| p.decode(data, &mut b))
+        });
+        let first = run
+            .iter()
+            .filter(luma)
+            .try_for_each(|p| p.decode(data, &mut a));
+        let second = chroma
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        (first, second)
+    });
+    for (k, comp) in c.components.iter_mut().enumerate() {
+        let side = if k == 0 { &mut a } else { &mut b };
+        comp.blocks = std::mem::take(&mut side.components[k].blocks);
+        comp.ends = std::mem::take(&mut side.components[k].ends);
+    }
+    first.and(second)
+}
+
+/// A Huffman-coded scan read ahead of its decoding: its header, where its entropy-coded
+/// data starts, and the tables in force at it (those it uses).
+pub(super) struct Planned {
+    pub(super) scan: Scan,
+    pub(super) pos: usize,
+    pub(super) dc: [Option<Huffman>; 4],
+    pub(super) ac: [Option<Huffman>; 4],
+    pub(super) restart_interval: usize,
+}
+
+impl Planned {
+    /// The scan `scan` starting at `pos`, with the tables `headers` has at it.
+    pub(super) fn new(headers: &Headers<'_>, scan: Scan, pos: usize) -> Planned {
+        let pick = |tables: &[Option<Huffman>; 4], slots: &[usize]| {
+            std::array::from_fn(|i| {
+                if slots.contains(&i) {
+                    tables[i].clone()
+                } else {
+                    None
+                }
+            })
+        };
+        Planned {
+            dc: pick(&headers.dc_tables, &scan.dc),
+            ac: pick(&headers.ac_tables, &scan.ac),
+            pos,
+            restart_interval: headers.restart_interval,
+            scan,
+        }
+    }
+
+    /// Decodes the whole scan into `c`.
+    fn decode(&self, data: &[u8], c: &mut Coefficients) -> Result<(), Error> {
+        let mut reader = BitReader::new(data, self.pos);
+        HuffmanScan::new(&self.scan, &self.dc, &self.ac)?.decode(
             &mut reader,
             c,
-            &scan,
-            headers.restart_interval,
+            &self.scan,
+            self.restart_interval,
         )?;
         if reader.truncated() {
             return Err(bad("truncated scan data"));
         }
-        headers.resume_at(reader.pos);
+        Ok(())
     }
-    headers.coeffs.ok_or_else(|| bad("no scan"))
 }
 
 /// A JPEG's markers read up to each scan, with the tables in force there.
@@ -669,4 +778,48 @@ fn decode_block(
         *eobrun -= 1;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every block of every component, with its end.
+    fn blocks(c: &Coefficients) -> Vec<(Vec<[i16; 64]>, Vec<u8>)> {
+        c.components
+            .iter()
+            .map(|k| (k.blocks.clone(), k.ends.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn split_runs_of_scans_decode_as_in_order() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/images/jpeg/");
+        let mut split = 0;
+        for name in [
+            "jxl-flower_q85_420_progr.jpg",
+            "jxl-flower_small_q85_420_noninterleaved.jpg",
+            "jxl-flower_q85_gray.jpg",
+            "pil-flower.jpg",
+        ] {
+            let data = std::fs::read(format!("{root}{name}")).expect("repo image");
+            let in_order = decode_all(&data, usize::MAX).expect(name);
+            let parallel = decode_all(&data, 0).expect(name);
+            assert!(blocks(&in_order) == blocks(&parallel), "{name}");
+            // Truncated: both fail, or both decode the same.
+            let cut = &data[..data.len() * 2 / 3];
+            match (decode_all(cut, usize::MAX), decode_all(cut, 0)) {
+                (Ok(a), Ok(b)) => assert!(blocks(&a) == blocks(&b), "{name} cut"),
+                (Err(_), Err(_)) => {}
+                _ => panic!("{name} cut: one path failed"),
+            }
+            let mut h = Headers::new(&data, false).expect(name);
+            let mut singles = 0;
+            while let Some((scan, _)) = h.next_scan().expect(name) {
+                singles += usize::from(scan.comps.len() == 1 && scan.comps[0] > 0);
+            }
+            split += usize::from(singles > 0);
+        }
+        assert_eq!(split, 2, "two of the files have chroma scans of their own");
+    }
 }

@@ -18,11 +18,11 @@
 //! output, take the whole frame.
 
 use super::entropy_decode::{
-    decode_coefficients, Coefficients, ComponentCoeffs, Headers, HuffmanScan, Scan,
+    decode_coefficients, Coefficients, ComponentCoeffs, Headers, HuffmanScan, Planned,
 };
 use super::entropy_encode::{write, Baseline, WriteSettings};
 use super::estimate::{scaled_table, IJG_CHROMA, IJG_LUMA};
-use super::huffman::{BitReader, Huffman};
+use super::huffman::BitReader;
 use super::markers::{code, Density, JpegHeader, Segment, ZIGZAG};
 use crate::error::Error;
 use crate::format::ImageFormat;
@@ -218,13 +218,7 @@ fn in_bands<'s>(
         if headers.progressive || headers.arithmetic || scans.len() == 4 {
             return Ok(None);
         }
-        scans.push(Planned {
-            scan,
-            pos,
-            dc: headers.dc_tables.clone(),
-            ac: headers.ac_tables.clone(),
-            restart_interval: headers.restart_interval,
-        });
+        scans.push(Planned::new(&headers, scan, pos));
     }
     let Some(frame) = headers.coeffs.take() else {
         return Ok(None);
@@ -289,16 +283,6 @@ fn in_bands<'s>(
     };
     (out_frame.width, out_frame.height) = (frame.width, frame.height);
     Ok(Some(baseline.finish(&out_frame, &settings(n))))
-}
-
-/// A scan of [`in_bands`]: its header, where its entropy-coded data starts, and the tables
-/// in force at it.
-struct Planned {
-    scan: Scan,
-    pos: usize,
-    dc: [Option<Huffman>; 4],
-    ac: [Option<Huffman>; 4],
-    restart_interval: usize,
 }
 
 /// The converting side of [`in_bands`]: each band from `full` converted, recorded and handed
