@@ -363,6 +363,11 @@ pub(crate) struct WriteSettings<'a> {
 
 /// Writes a complete JPEG file from coefficients already quantized by `settings.tables`.
 pub(crate) fn write(c: &Coefficients, settings: &WriteSettings<'_>) -> Vec<u8> {
+    write_split(c, settings, 4096)
+}
+
+/// [`write`], recording chroma's scans on a second thread from `split_from` blocks up.
+fn write_split(c: &Coefficients, settings: &WriteSettings<'_>, split_from: usize) -> Vec<u8> {
     let blocks: usize = c.components.iter().map(|comp| comp.blocks.len()).sum();
     let mut out = Vec::with_capacity(blocks * 16 + 4096);
     write_header(&mut out, c, settings);
@@ -407,26 +412,57 @@ pub(crate) fn write(c: &Coefficients, settings: &WriteSettings<'_>) -> Vec<u8> {
             se: 63,
         });
     }
-    // At most one token per nonzero coefficient, plus DC, EOB and zero runs per block.
-    let token_bound: usize = c
-        .components
-        .iter()
-        .map(|comp| {
-            comp.ends.iter().map(|&e| usize::from(e)).sum::<usize>() + 5 * comp.blocks.len()
-        })
-        .sum();
-    let mut recorder = Recorder {
-        freq: [[0; 257]; 8],
-        tokens: Vec::with_capacity(token_bound),
-    };
-    for scan in &scans {
-        recorder.freq = [[0; 257]; 8];
-        recorder.tokens.clear();
-        run_scan(&mut recorder, c, scan, &mut [0; 4]);
+    for (scan, recorder) in scans.iter().zip(record_scans(c, &scans, split_from)) {
         write_scan(&mut out, c, scan, &recorder);
     }
     out.extend_from_slice(&[0xFF, code::EOI]);
     out
+}
+
+/// Each scan's symbols, in the order of `scans`. Scans only read the coefficients, so for
+/// a large colour image the scans of chroma alone are recorded on a second thread while
+/// the others (luma's, and interleaved ones) are recorded on this one.
+fn record_scans(c: &Coefficients, scans: &[ScanSpec], split_from: usize) -> Vec<Recorder> {
+    let record = |scan: &ScanSpec| {
+        // At most one token per nonzero coefficient, plus DC, EOB and zero runs per block.
+        let bound: usize = scan
+            .comps
+            .iter()
+            .map(|&ci| {
+                let comp = &c.components[ci];
+                comp.ends.iter().map(|&e| usize::from(e)).sum::<usize>() + 5 * comp.blocks.len()
+            })
+            .sum();
+        let mut recorder = Recorder {
+            freq: [[0; 257]; 8],
+            tokens: Vec::with_capacity(bound),
+        };
+        run_scan(&mut recorder, c, scan, &mut [0; 4]);
+        recorder
+    };
+    let chroma = |scan: &&ScanSpec| !scan.comps.contains(&0);
+    let blocks: usize = c.components.iter().map(|k| k.blocks.len()).sum();
+    if blocks < split_from || !scans.iter().any(|s| chroma(&s)) {
+        return scans.iter().map(record).collect();
+    }
+    let (mut first, mut second) = std::thread::scope(|s| {
+        let second = s.spawn(|| scans.iter().filter(chroma).map(record).collect::<Vec<_>>());
+        let first: Vec<Recorder> = scans.iter().filter(|s| !chroma(s)).map(record).collect();
+        let second = second
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        (first.into_iter(), second.into_iter())
+    });
+    scans
+        .iter()
+        .filter_map(|scan| {
+            if chroma(&scan) {
+                second.next()
+            } else {
+                first.next()
+            }
+        })
+        .collect()
 }
 
 /// SOI, JFIF, the metadata segments, DQT and the frame header.
@@ -553,6 +589,46 @@ impl Baseline {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chroma_scans_recorded_on_a_second_thread_write_the_same_file() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/images/jpeg/");
+        for name in ["mpl-grace_hopper.jpg", "jxl-flower_q85_420_progr.jpg"] {
+            let data = std::fs::read(format!("{root}{name}")).expect("repo image");
+            let c = super::super::entropy_decode::decode_coefficients(&data).expect(name);
+            let tables: Vec<[u16; 64]> = c.components.iter().map(|k| k.table.unwrap()).collect();
+            for (progressive, scan_per_component) in [(true, false), (false, true), (false, false)]
+            {
+                let settings = WriteSettings {
+                    progressive,
+                    scan_per_component,
+                    tables: &tables,
+                    density: None,
+                    segments: &[],
+                };
+                let mut c = c.clone();
+                for (i, k) in c.components.iter_mut().enumerate() {
+                    k.tq = i as u8;
+                }
+                let alone = write_split(&c, &settings, usize::MAX);
+                let split = write_split(&c, &settings, 0);
+                assert!(alone == split, "{name} {progressive} {scan_per_component}");
+                let back = super::super::entropy_decode::decode_coefficients(&split).expect(name);
+                // The blocks that carry the image read back (padding blocks of a scan per
+                // component are not coded).
+                for (ci, (a, b)) in back.components.iter().zip(&c.components).enumerate() {
+                    let (w, h) = c.scan_blocks(ci);
+                    for y in 0..h {
+                        let (ra, rb) = (y * a.blocks_w, y * b.blocks_w);
+                        assert!(
+                            a.blocks[ra..ra + w] == b.blocks[rb..rb + w],
+                            "{name}: row {y}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn optimal_tables_are_prefix_free_and_limited_to_16_bits() {
