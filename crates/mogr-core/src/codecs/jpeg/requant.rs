@@ -614,21 +614,7 @@ mod tests {
 
     /// The whole-frame path: every scan decoded, converted, written.
     fn whole(input: &[u8], quality: u8) -> Result<Vec<u8>, Error> {
-        let tables = [
-            scaled_table(&IJG_LUMA, quality, true),
-            scaled_table(&IJG_CHROMA, quality, true),
-        ];
-        let mut c = decode_coefficients(input)?;
-        convert(&mut c, quality, &tables)?;
-        let n = c.components.len().min(2);
-        let settings = WriteSettings {
-            progressive: false,
-            scan_per_component: false,
-            tables: &tables[..n],
-            density: None,
-            segments: &[],
-        };
-        Ok(write(&c, &settings))
+        requantize_whole(input, quality, false, None, &[])
     }
 
     /// A picture with edges, gradients and texture, from a hash (no randomness crate).
@@ -676,18 +662,7 @@ mod tests {
                     .encode(&picture(w, h, channels), w, h, color)
                     .expect("encodes");
                 for quality in [30, 75, 89, 95] {
-                    let tables = [
-                        scaled_table(&IJG_LUMA, quality, true),
-                        scaled_table(&IJG_CHROMA, quality, true),
-                    ];
-                    let settings = |n: usize| WriteSettings {
-                        progressive: false,
-                        scan_per_component: false,
-                        tables: if n == 1 { &tables[..1] } else { &tables },
-                        density: None,
-                        segments: &[],
-                    };
-                    let banded = in_bands(&jpeg, quality, &tables, settings)
+                    let banded = requantize_in_bands(&jpeg, quality, None, &[])
                         .expect("decodes")
                         .expect("one interleaved scan: the band path");
                     let case = format!("{w}x{h} {sampling:?} restart {restart} q{quality}");
@@ -697,13 +672,7 @@ mod tests {
                 // Truncated scan data is an error on both paths.
                 let cut = &jpeg[..jpeg.len() * 3 / 4];
                 if w > 17 {
-                    let banded = in_bands(cut, 75, &[IJG_LUMA, IJG_CHROMA], |_| WriteSettings {
-                        progressive: false,
-                        scan_per_component: false,
-                        tables: &[IJG_LUMA, IJG_CHROMA],
-                        density: None,
-                        segments: &[],
-                    });
+                    let banded = requantize_in_bands(cut, 75, None, &[]);
                     assert!(banded.is_err() && whole(cut, 75).is_err());
                 }
             }
@@ -714,18 +683,10 @@ mod tests {
     #[test]
     fn bands_decline_progressive_files_and_take_real_ones() {
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/images/jpeg/");
-        let settings = |_: usize| WriteSettings {
-            progressive: false,
-            scan_per_component: false,
-            tables: &[IJG_LUMA, IJG_CHROMA],
-            density: None,
-            segments: &[],
-        };
-        let tables = [IJG_LUMA, IJG_CHROMA];
         // Progressive files are the whole-frame path's.
         let name = "jxl-flower_q85_420_progr.jpg";
         let input = std::fs::read(format!("{root}{name}")).expect("repo image");
-        assert!(in_bands(&input, 50, &tables, settings)
+        assert!(requantize_in_bands(&input, 50, None, &[])
             .expect(name)
             .is_none());
         // Sequential photographs (colour and grey, one scan or a scan per component) give
@@ -738,19 +699,10 @@ mod tests {
         ] {
             let input = std::fs::read(format!("{root}{name}")).expect("repo image");
             for quality in [50, 92] {
-                let t = [
-                    scaled_table(&IJG_LUMA, quality, true),
-                    scaled_table(&IJG_CHROMA, quality, true),
-                ];
-                let s = |n: usize| WriteSettings {
-                    tables: if n == 1 { &t[..1] } else { &t },
-                    ..settings(n)
-                };
-                let banded = in_bands(&input, quality, &t, s).expect(name).expect(name);
-                assert!(
-                    banded == whole(&input, quality).expect(name),
-                    "{name} q{quality}"
-                );
+                let banded = requantize_in_bands(&input, quality, None, &[]);
+                let banded = banded.expect(name).expect(name);
+                let whole = whole(&input, quality).expect(name);
+                assert!(banded == whole, "{name} q{quality}");
             }
         }
     }
@@ -781,18 +733,7 @@ mod tests {
                 }
                 assert_eq!(scans, 3, "a scan per component");
                 for quality in [40, 85, 93] {
-                    let t = [
-                        scaled_table(&IJG_LUMA, quality, true),
-                        scaled_table(&IJG_CHROMA, quality, true),
-                    ];
-                    let s = |_: usize| WriteSettings {
-                        progressive: false,
-                        scan_per_component: false,
-                        tables: &t,
-                        density: None,
-                        segments: &[],
-                    };
-                    let banded = in_bands(&jpeg, quality, &t, s).expect("decodes");
+                    let banded = requantize_in_bands(&jpeg, quality, None, &[]).expect("decodes");
                     let banded = banded.expect("sequential scans: the band path");
                     let case = format!("{w}x{h} q{source_quality} -> q{quality}");
                     assert!(banded == whole(&jpeg, quality).expect("decodes"), "{case}");
