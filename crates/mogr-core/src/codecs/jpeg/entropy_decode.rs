@@ -129,11 +129,11 @@ fn decode_all(data: &[u8], split_from: usize) -> Result<Coefficients, Error> {
     let mut headers = Headers::new(data, true)?;
     let mut planned = Vec::new();
     while let Some((scan, pos)) = headers.next_scan()? {
+        let c = headers
+            .coeffs
+            .as_mut()
+            .ok_or_else(|| bad("scan before frame header"))?;
         if headers.arithmetic {
-            let c = headers
-                .coeffs
-                .as_mut()
-                .ok_or_else(|| bad("scan before frame header"))?;
             let end = super::arith::decode_scan(
                 data,
                 pos,
@@ -145,14 +145,42 @@ fn decode_all(data: &[u8], split_from: usize) -> Result<Coefficients, Error> {
             headers.resume_at(end);
             continue;
         }
-        planned.push(Planned::new(&headers, scan, pos));
+        if planned.len() < PLANNED_SCANS {
+            planned.push(Planned::new(&headers, scan, pos));
+            continue;
+        }
+        // More scans than any encoder writes: the planned ones first, then each as it comes
+        // (a crafted file's thousands of scans never hold a copy of their tables each).
+        decode_planned(data, c, &planned, split_from)?;
+        planned.clear();
+        let next = Planned::new(&headers, scan, pos);
+        let c = headers
+            .coeffs
+            .as_mut()
+            .ok_or_else(|| bad("scan before frame header"))?;
+        next.decode(data, c)?;
     }
     let mut c = headers.coeffs.ok_or_else(|| bad("no scan"))?;
+    decode_planned(data, &mut c, &planned, split_from)?;
+    Ok(c)
+}
+
+/// Scans planned ahead by [`decode_all`]: more than libjpeg's longest script (10 scans for
+/// colour) and mozjpeg's, so that every real file is planned whole.
+const PLANNED_SCANS: usize = 32;
+
+/// Decodes `planned` in order, a run of single-component scans split by [`decode_split`].
+fn decode_planned(
+    data: &[u8],
+    c: &mut Coefficients,
+    planned: &[Planned],
+    split_from: usize,
+) -> Result<(), Error> {
     let mut i = 0;
     while i < planned.len() {
         let single = |p: &Planned| p.scan.comps.len() == 1;
         if !single(&planned[i]) {
-            planned[i].decode(data, &mut c)?;
+            planned[i].decode(data, c)?;
             i += 1;
             continue;
         }
@@ -160,10 +188,10 @@ fn decode_all(data: &[u8], split_from: usize) -> Result<Coefficients, Error> {
             .iter()
             .position(|p| !single(p))
             .map_or(planned.len(), |k| i + k);
-        decode_split(data, &mut c, &planned[i..j], split_from)?;
+        decode_split(data, c, &planned[i..j], split_from)?;
         i = j;
     }
-    Ok(c)
+    Ok(())
 }
 
 /// Decodes a run of single-component scans: luma's and the others' on two threads when
@@ -821,5 +849,27 @@ mod tests {
             split += usize::from(singles > 0);
         }
         assert_eq!(split, 2, "two of the files have chroma scans of their own");
+    }
+
+    #[test]
+    fn a_file_with_more_scans_than_planned_decodes_them_all_in_order() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/images/jpeg/");
+        let data = std::fs::read(format!("{root}jxl-flower_q85_gray.jpg")).expect("repo image");
+        // Its one scan (SOS segment and entropy-coded data) repeated 40 times.
+        let sos = (0..data.len() - 1)
+            .find(|&i| data[i] == 0xFF && data[i + 1] == code::SOS)
+            .expect("a scan");
+        let eoi = data.len() - 2;
+        assert_eq!(&data[eoi..], &[0xFF, code::EOI]);
+        let mut many = data[..sos].to_vec();
+        for _ in 0..40 {
+            many.extend_from_slice(&data[sos..eoi]);
+        }
+        many.extend_from_slice(&data[eoi..]);
+        let once = decode_all(&data, 0).expect("decodes");
+        for split_from in [0, usize::MAX] {
+            let repeated = decode_all(&many, split_from).expect("decodes");
+            assert!(blocks(&repeated) == blocks(&once));
+        }
     }
 }
