@@ -103,26 +103,27 @@ pub fn encode_with_colors(
         0,
     );
     let exact = (quantized.is_none()).then_some(exact);
-    // Palette indices of every frame, the two halves of the animation on two threads.
+    // Palette indices of every frame, the two halves of the animation on two threads (`stop`
+    // checked before each frame on both).
     let indices: Vec<Vec<u8>> = {
         let map = |part: &[Cow<'_, [u8]>]| {
-            index_frames(part, transparent, exact.clone(), quantized.as_ref())
+            index_frames(part, transparent, exact.clone(), quantized.as_ref(), stop)
         };
         let half = frames.len().div_ceil(2);
         if frames.len() < 4 {
-            map(&frames)
+            map(&frames)?
         } else {
             let (a, b) = frames.split_at(half);
             std::thread::scope(|s| {
                 let second = s.spawn(|| map(b));
-                let mut first = map(a);
-                first.extend(
-                    second
-                        .join()
-                        .unwrap_or_else(|e| std::panic::resume_unwind(e)),
-                );
-                first
-            })
+                let first = map(a);
+                let second = second
+                    .join()
+                    .unwrap_or_else(|e| std::panic::resume_unwind(e));
+                let mut first = first?;
+                first.extend(second?);
+                Ok::<_, Error>(first)
+            })?
         }
     };
     let mut out = Vec::new();
@@ -268,13 +269,15 @@ fn shown(p: &[u8]) -> [u8; 4] {
 /// shows transparent, else the exact colour's index when the palette is the exact colours,
 /// else the nearest entry of `quantized`. A pixel equal to the one at its place in the
 /// previous frame, or to its left neighbour, takes that pixel's index (most of an
-/// animation repeats); others are looked up, through a cache.
+/// animation repeats); others are looked up, through a cache. `stop` is checked before
+/// each frame.
 fn index_frames(
     frames: &[std::borrow::Cow<'_, [u8]>],
     transparent: u8,
     exact: Option<ColourMap>,
     quantized: Option<&Quantized>,
-) -> Vec<Vec<u8>> {
+    stop: &crate::Stop,
+) -> Result<Vec<Vec<u8>>, Error> {
     let mut cache = exact.unwrap_or_default();
     let mut index = |raw: &[u8]| -> u8 {
         let p = shown(raw);
@@ -288,6 +291,7 @@ fn index_frames(
     };
     let mut out: Vec<Vec<u8>> = Vec::with_capacity(frames.len());
     for (n, f) in frames.iter().enumerate() {
+        stop.check()?;
         let before = n.checked_sub(1).map(|b| (&frames[b], &out[b]));
         let mut idx = Vec::with_capacity(f.len() / 4);
         let mut last: Option<(&[u8], u8)> = None;
@@ -302,5 +306,5 @@ fn index_frames(
         }
         out.push(idx);
     }
-    out
+    Ok(out)
 }
