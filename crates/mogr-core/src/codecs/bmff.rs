@@ -89,10 +89,7 @@ pub(crate) fn with_still_brands(data: &[u8]) -> Option<Vec<u8>> {
                 | b"hevx"
         )
     };
-    if !brands.contains(&&b"avis"[..]) || brands.iter().any(still) {
-        return None;
-    }
-    if !has_still(data) {
+    if !brands.contains(&&b"avis"[..]) || brands.iter().any(still) || !has_still(data) {
         return None;
     }
     // The box header is 8 bytes (a 64-bit size is never needed for ftyp).

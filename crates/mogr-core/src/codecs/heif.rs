@@ -16,8 +16,7 @@ fn decode_err(format: ImageFormat) -> impl Fn(libheif_rs::HeifError) -> Error {
 }
 
 /// `data` as libheif can read it: an AVIF sequence branded only `avis` is read through a copy
-/// that names the still-image brands (see `bmff::with_still_brands`).
-/// An image sequence with no still image (its pictures are track samples only) is refused
+/// that names the still-image brands (see `bmff::with_still_brands`). An image sequence with no still image (its pictures are track samples only) is refused
 /// with a message that says so.
 fn readable(data: &[u8], format: ImageFormat) -> Result<std::borrow::Cow<'_, [u8]>, Error> {
     use super::bmff;

@@ -145,28 +145,22 @@ fn decode_all(data: &[u8], split_from: usize) -> Result<Coefficients, Error> {
             headers.resume_at(end);
             continue;
         }
-        if planned.len() < PLANNED_SCANS {
-            planned.push(Planned::new(&headers, scan, pos));
-            continue;
+        // More scans than any encoder writes: a full batch is decoded before more are
+        // planned, so that a crafted file's thousands of scans never hold a copy of their
+        // tables each.
+        if planned.len() == PLANNED_SCANS {
+            decode_planned(data, c, &planned, split_from)?;
+            planned.clear();
         }
-        // More scans than any encoder writes: the planned ones first, then each as it comes
-        // (a crafted file's thousands of scans never hold a copy of their tables each).
-        decode_planned(data, c, &planned, split_from)?;
-        planned.clear();
-        let next = Planned::new(&headers, scan, pos);
-        let c = headers
-            .coeffs
-            .as_mut()
-            .ok_or_else(|| bad("scan before frame header"))?;
-        next.decode(data, c)?;
+        planned.push(Planned::new(&headers, scan, pos));
     }
     let mut c = headers.coeffs.ok_or_else(|| bad("no scan"))?;
     decode_planned(data, &mut c, &planned, split_from)?;
     Ok(c)
 }
 
-/// Scans planned ahead by [`decode_all`]: more than libjpeg's longest script (10 scans for
-/// colour) and mozjpeg's, so that every real file is planned whole.
+/// Scans planned ahead at a time by [`decode_all`]: more than libjpeg's longest script (10
+/// scans for colour) and mozjpeg's, so that every real file is planned whole.
 const PLANNED_SCANS: usize = 32;
 
 /// Decodes `planned` in order, a run of single-component scans split by [`decode_split`].

@@ -180,6 +180,22 @@ struct ScanSpec {
     se: usize,
 }
 
+impl ScanSpec {
+    /// A sequential scan (every coefficient) of the components `comps`.
+    fn sequential(comps: Vec<usize>) -> ScanSpec {
+        ScanSpec {
+            comps,
+            ss: 0,
+            se: 63,
+        }
+    }
+
+    /// The one interleaved scan of a baseline file of `n` components.
+    fn interleaved(n: usize) -> ScanSpec {
+        ScanSpec::sequential((0..n).collect())
+    }
+}
+
 /// Codes one scan of `c` into `sink`; `preds` holds each component's DC prediction, carried
 /// in and out (so that a baseline scan can be coded band by band).
 fn run_scan(sink: &mut impl Sink, c: &Coefficients, scan: &ScanSpec, preds: &mut [i32]) {
@@ -371,11 +387,10 @@ fn write_split(c: &Coefficients, settings: &WriteSettings<'_>, split_from: usize
     let blocks: usize = c.components.iter().map(|comp| comp.blocks.len()).sum();
     let mut out = Vec::with_capacity(blocks * 16 + 4096);
     write_header(&mut out, c, settings);
-    let all: Vec<usize> = (0..c.components.len()).collect();
     let mut scans = Vec::new();
     if settings.progressive {
         scans.push(ScanSpec {
-            comps: all,
+            comps: (0..c.components.len()).collect(),
             ss: 0,
             se: 0,
         });
@@ -400,17 +415,9 @@ fn write_split(c: &Coefficients, settings: &WriteSettings<'_>, split_from: usize
             }
         }
     } else if settings.scan_per_component {
-        scans.extend((0..c.components.len()).map(|ci| ScanSpec {
-            comps: vec![ci],
-            ss: 0,
-            se: 63,
-        }));
+        scans.extend((0..c.components.len()).map(|ci| ScanSpec::sequential(vec![ci])));
     } else {
-        scans.push(ScanSpec {
-            comps: all,
-            ss: 0,
-            se: 63,
-        });
+        scans.push(ScanSpec::interleaved(c.components.len()));
     }
     for (scan, recorder) in scans.iter().zip(record_scans(c, &scans, split_from)) {
         write_scan(&mut out, c, scan, &recorder);
@@ -562,11 +569,7 @@ impl Baseline {
     /// Records the next band: whole MCU rows of the output layout, quantized with the tables
     /// that [`Baseline::finish`] will be given.
     pub(crate) fn add(&mut self, band: &Coefficients) {
-        let scan = ScanSpec {
-            comps: (0..band.components.len()).collect(),
-            ss: 0,
-            se: 63,
-        };
+        let scan = ScanSpec::interleaved(band.components.len());
         run_scan(&mut self.recorder, band, &scan, &mut self.preds);
     }
 
@@ -575,11 +578,7 @@ impl Baseline {
     pub(crate) fn finish(self, frame: &Coefficients, settings: &WriteSettings<'_>) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.recorder.tokens.len() * 2 + 4096);
         write_header(&mut out, frame, settings);
-        let scan = ScanSpec {
-            comps: (0..frame.components.len()).collect(),
-            ss: 0,
-            se: 63,
-        };
+        let scan = ScanSpec::interleaved(frame.components.len());
         write_scan(&mut out, frame, &scan, &self.recorder);
         out.extend_from_slice(&[0xFF, code::EOI]);
         out

@@ -76,7 +76,7 @@ pub fn requantize(
     requantize_whole(input, quality, progressive, density, segments)
 }
 
-/// The IJG tables at `quality` (luma, chroma) and the write settings around them.
+/// The IJG tables at `quality`: luma, chroma.
 fn output_tables(quality: u8) -> [[u16; 64]; 2] {
     [
         scaled_table(&IJG_LUMA, quality, true),
@@ -84,6 +84,8 @@ fn output_tables(quality: u8) -> [[u16; 64]; 2] {
     ]
 }
 
+/// How the output is written around `tables` (luma's alone for a grey image of one
+/// component).
 fn write_settings<'a>(
     tables: &'a [[u16; 64]; 2],
     components: usize,
@@ -102,22 +104,6 @@ fn write_settings<'a>(
         density,
         segments,
     }
-}
-
-/// The baseline output of a sequential Huffman-coded `input` made band by band on two
-/// threads (see `in_bands`), holding neither the input's nor the output's coefficients
-/// whole; `Ok(None)` when `input` is not of that kind (progressive, arithmetic-coded, CMYK,
-/// or with scans that do not cover each component once), for [`requantize_whole`].
-pub fn requantize_in_bands(
-    input: &[u8],
-    quality: u8,
-    density: Option<Density>,
-    segments: &[Segment<'_>],
-) -> Result<Option<Vec<u8>>, Error> {
-    let tables = output_tables(quality);
-    in_bands(input, quality, &tables, |n| {
-        write_settings(&tables, n, false, density, segments)
-    })
 }
 
 /// Requantization of the whole frame: every scan decoded, then converted and written
@@ -192,23 +178,26 @@ fn rescale_component(
     Ok(())
 }
 
-/// Pixel rows per band of [`in_bands`]: whole MCU rows of the input, and of the output
+/// Pixel rows per band of [`requantize_in_bands`]: whole MCU rows of the input, and of the output
 /// when chroma goes to 4:2:0 (16 rows).
 const BAND_ROWS: usize = 32;
 
-/// The common case on two threads: a file whose one scan is sequential, Huffman-coded and
-/// covers every component is entropy-decoded band by band (a few MCU rows at a time; luma
-/// rescaled there too) on one thread while the other converts each band and records its
-/// output symbols; then the file is written with optimal tables. Neither the input's nor
-/// the output's coefficients are ever held whole: the recorded symbols are. The output is
-/// byte for byte the one-thread path's. `None` when the file is not of that kind (nothing
-/// has been written then), or when a second scan follows the first.
-fn in_bands<'s>(
+/// The baseline output of a sequential Huffman-coded `input` (one interleaved scan, or a
+/// scan per component), made band by band on two threads: one entropy-decodes a band of a
+/// few MCU rows (every scan read side by side from its own place in the file) and rescales
+/// its luma, the other converts the band and records its output symbols; then the file is
+/// written with optimal tables. Neither the input's nor the output's coefficients are ever
+/// held whole: the recorded symbols are. The output is byte for byte
+/// [`requantize_whole`]'s. `Ok(None)` when `input` is not of that kind (progressive,
+/// arithmetic-coded, CMYK, or with scans that do not cover each component once), for
+/// [`requantize_whole`]; nothing has been decoded then.
+pub fn requantize_in_bands(
     input: &[u8],
     quality: u8,
-    tables: &[[u16; 64]; 2],
-    settings: impl Fn(usize) -> WriteSettings<'s>,
+    density: Option<Density>,
+    segments: &[Segment<'_>],
 ) -> Result<Option<Vec<u8>>, Error> {
+    let tables = &output_tables(quality);
     // Every scan's header, tables and start, read before any is decoded: the scans of a
     // sequential file that codes its components in separate scans are then decoded side by
     // side, band by band, each from its own place in the file.
@@ -282,10 +271,11 @@ fn in_bands<'s>(
         return Ok(None);
     };
     (out_frame.width, out_frame.height) = (frame.width, frame.height);
-    Ok(Some(baseline.finish(&out_frame, &settings(n))))
+    let settings = write_settings(tables, n, false, density, segments);
+    Ok(Some(baseline.finish(&out_frame, &settings)))
 }
 
-/// The converting side of [`in_bands`]: each band from `full` converted, recorded and handed
+/// The converting side of [`requantize_in_bands`]: each band from `full` converted, recorded and handed
 /// back through `free`. Returns the recording and the output's frame (components as the
 /// output has them, without blocks).
 fn record_bands(
