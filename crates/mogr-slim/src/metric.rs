@@ -14,8 +14,9 @@ use mogr_core::Error;
 /// ([`BYTES_PER_WIDTH`] per pixel of width at most).
 pub const SCORE_PIXELS: u64 = 4_000_000;
 const SCORE_TILE: u32 = 512;
-/// Bytes a score holds at most per pixel of the scored width (all scales' rows together).
-pub const BYTES_PER_WIDTH: u64 = crate::ssim2::BYTES_PER_WIDTH;
+/// Bytes a score holds at most per pixel of the scored width (all scales' rows together, on
+/// both threads a score runs on).
+pub const BYTES_PER_WIDTH: u64 = 2 * crate::ssim2::BYTES_PER_WIDTH;
 
 /// A decoded image as the reference that candidates are scored against. It borrows the image
 /// (over [`SCORE_PIXELS`], the metric reads its sample of tiles in place).

@@ -33,7 +33,8 @@ const C2: f32 = 0.0009;
 const ALPHA_BACKGROUND: u32 = 128;
 /// Smallest width and height that can be scored.
 pub const MIN_SIDE: u32 = 8;
-/// Bytes a comparison holds per pixel of width, all scales together: per scale, up to 16
+/// Bytes a comparison holds per pixel of width, all scales together, on each of the (up to
+/// two) threads it runs on: per scale, up to 16
 /// lanes (f32) in 20 rows (the laid-out input row, the `2 * radius + 1` horizontally blurred
 /// rows, six rows of recursion state, the step's input and output rows), plus the XYB rows of
 /// both images for `radius` rows and the rows kept for halving; the scales' widths add up to
@@ -148,34 +149,83 @@ impl<'a> Picture<'a> {
 /// The SSIMULACRA2 score of `distorted` against `original` (100: identical; 80 and above: not
 /// noticeable to an average viewer), or `None` when the two differ in size or either is
 /// empty. Alpha is composed over mid grey. Images under [`MIN_SIDE`] either way are mirrored
-/// out to it first (the reference refuses them). Memory: a few rows per scale.
+/// out to it first (the reference refuses them). Memory: a few rows per scale. Where there are
+/// two cores, the channels are scored on two threads (Y on one, X and B on the other), with
+/// the same result bit for bit.
 pub fn score(original: &Picture, distorted: &Picture) -> Option<f64> {
     score_with(Kernel::detect(), original, distorted)
 }
 
 fn score_with(kernel: Kernel, original: &Picture, distorted: &Picture) -> Option<f64> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    score_on(kernel, original, distorted, cores > 1)
+}
+
+/// [`score_with`], on two threads when `two` and the image is large enough.
+fn score_on(kernel: Kernel, original: &Picture, distorted: &Picture, two: bool) -> Option<f64> {
     let (w, h) = original.size();
     if distorted.size() != (w, h) || w == 0 || h == 0 {
         return None;
     }
     if w < MIN_SIDE || h < MIN_SIDE {
         let (a, b) = (mirrored(original), mirrored(distorted));
-        return score_with(kernel, &Picture::whole(&a), &Picture::whole(&b));
+        return score_on(kernel, &Picture::whole(&a), &Picture::whole(&b), two);
     }
     let (w, h) = (w as usize, h as usize);
     let gauss = Gauss::new(SIGMA);
-    let mut stages = scales(w, h, &gauss, kernel);
+    let run = |channels| run_channels(kernel, &gauss, (w, h), channels, original, distorted);
+    let stages = if two && w * h >= SPLIT_PIXELS {
+        std::thread::scope(|scope| {
+            let other = scope.spawn(|| run(SECOND_THREAD));
+            let mut mine = run(SECOND_THREAD.map(|c| !c));
+            let theirs = other
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e));
+            for (m, t) in mine.iter_mut().zip(theirs) {
+                for (c, sums) in t.sums.into_iter().enumerate() {
+                    if SECOND_THREAD[c] {
+                        m.sums[c] = sums;
+                    }
+                }
+            }
+            mine
+        })
+    } else {
+        run([true; 3])
+    };
+    Some(transform(stages.iter().map(Stage::weighted).sum()))
+}
+
+/// Images of at least this many pixels are scored on two threads where there are two cores.
+const SPLIT_PIXELS: usize = 1 << 16;
+/// The channels (X, Y, B) the second thread scores: X and B, whose maps at full size are the
+/// edge maps alone (2 blurred lanes each), against Y's SSIM and edge maps (5 lanes); the
+/// halved scales weigh more SSIM maps on X and B.
+const SECOND_THREAD: [bool; 3] = [true, false, true];
+
+/// Streams both pictures through the scales, blurring and summing the maps of `channels`
+/// alone (a channel's sums do not depend on the others': a channel scores the same alone
+/// and with the rest, bit for bit).
+fn run_channels(
+    kernel: Kernel,
+    gauss: &Gauss,
+    (w, h): (usize, usize),
+    channels: [bool; 3],
+    original: &Picture,
+    distorted: &Picture,
+) -> Vec<Stage> {
+    let mut stages = scales(w, h, gauss, kernel, channels);
     let lut = SRGB_TO_LINEAR.map(f32::from_bits);
     let mut rows = Rows::new(w);
     for y in 0..h {
         linear_row(original, y as u32, &lut, &mut rows.planes[..3]);
         linear_row(distorted, y as u32, &lut, &mut rows.planes[3..]);
-        feed(&mut stages, &rows, &gauss);
+        feed(&mut stages, &rows, gauss);
     }
     for stage in &mut stages {
-        stage.finish(&gauss);
+        stage.finish(gauss);
     }
-    Some(transform(stages.iter().map(Stage::weighted).sum()))
+    stages
 }
 
 /// The pixels of a picture as a bitmap.
@@ -223,7 +273,7 @@ fn mirrored(p: &Picture) -> Bitmap {
 
 /// The stages of a `w` x `h` comparison: scale s + 1 is compared when scale s is at least
 /// [`MIN_SIDE`] both ways (the reference tests the size before each halving), six at most.
-fn scales(w: usize, h: usize, gauss: &Gauss, kernel: Kernel) -> Vec<Stage> {
+fn scales(w: usize, h: usize, gauss: &Gauss, kernel: Kernel, channels: [bool; 3]) -> Vec<Stage> {
     let min = MIN_SIDE as usize;
     let mut sizes = vec![(w, h)];
     while let Some(&(sw, sh)) = sizes.last().filter(|(sw, sh)| *sw >= min && *sh >= min) {
@@ -236,7 +286,7 @@ fn scales(w: usize, h: usize, gauss: &Gauss, kernel: Kernel) -> Vec<Stage> {
     sizes
         .into_iter()
         .enumerate()
-        .map(|(s, size)| Stage::new(s, count, size, gauss, kernel))
+        .map(|(s, size)| Stage::new(s, count, size, channels, gauss, kernel))
         .collect()
 }
 
@@ -408,6 +458,14 @@ impl Kernel {
         }
     }
 
+    fn maps(self, p: Pixels, ssim: bool, edges: bool) -> [f64; 6] {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2(token) => maps_avx2(token, p, ssim, edges),
+            Kernel::Fused | Kernel::Emulated => maps_of(p, ssim, edges),
+        }
+    }
+
     fn horizontal(self, gauss: &Gauss, padded: &[f32], lanes: usize, out: &mut [f32]) {
         match self {
             Kernel::Emulated => horizontal::<Emulated>(gauss, padded, lanes, out),
@@ -432,6 +490,12 @@ impl Kernel {
             Kernel::Avx2(token) => vertical_avx2(token, gauss, sum, prev, prev2, out),
         }
     }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[archmage::arcane]
+fn maps_avx2(_token: archmage::X64V3Token, p: Pixels, ssim: bool, edges: bool) -> [f64; 6] {
+    maps_of(p, ssim, edges)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -595,10 +659,12 @@ struct Lanes {
 }
 
 impl Lanes {
-    fn new(count: usize, scale: usize) -> Lanes {
+    fn new(count: usize, scale: usize, channels: [bool; 3]) -> Lanes {
         let weighted = |c: usize, maps: std::ops::Range<usize>| {
-            maps.clone()
-                .any(|m| (0..2).any(|n| WEIGHT[weight_index(c, count, scale, n, m)] != 0.0))
+            channels[c]
+                && maps
+                    .clone()
+                    .any(|m| (0..2).any(|n| WEIGHT[weight_index(c, count, scale, n, m)] != 0.0))
         };
         let ssim = std::array::from_fn(|c| weighted(c, 0..1));
         let edges = std::array::from_fn(|c| weighted(c, 1..3));
@@ -665,11 +731,12 @@ impl Stage {
         scale: usize,
         count: usize,
         (width, height): (usize, usize),
+        channels: [bool; 3],
         gauss: &Gauss,
         kernel: Kernel,
     ) -> Stage {
         let radius = gauss.radius;
-        let lanes = Lanes::new(count, scale);
+        let lanes = Lanes::new(count, scale, channels);
         let row = width * lanes.count;
         let halve = scale + 1 < count;
         let half = if halve { width.div_ceil(2) } else { 0 };
@@ -819,31 +886,17 @@ impl Stage {
             let (ssim, edges) = (self.lanes.ssim[c], self.lanes.edges[c]);
             let img1 = &slot[c * w..][..w];
             let img2 = &slot[(3 + c) * w..][..w];
-            let mut s = [0f64; 6];
-            for (x, px) in self.out.chunks_exact(l).enumerate() {
-                let (mu1, mu2) = (px[f], px[f + 1]);
-                if ssim {
-                    let (s11, s22, s12) = (px[f + 2], px[f + 3], px[f + 4]);
-                    let dm = mu1 - mu2;
-                    let num_m = 1.0 - dm * dm;
-                    let num_s = 2.0 * (s12 - mu1 * mu2) + C2;
-                    let denom_s = (s11 - mu1 * mu1) + (s22 - mu2 * mu2) + C2;
-                    let d = (1.0 - f64::from(num_m * num_s / denom_s)).max(0.0);
-                    s[0] += d;
-                    s[1] += fourth(d);
-                }
-                if edges {
-                    let num = 1.0 + f64::from((img2[x] - mu2).abs());
-                    let den = 1.0 + f64::from((img1[x] - mu1).abs());
-                    let d1 = num / den - 1.0;
-                    let artifact = d1.max(0.0);
-                    let lost = (-d1).max(0.0);
-                    s[2] += artifact;
-                    s[3] += fourth(artifact);
-                    s[4] += lost;
-                    s[5] += fourth(lost);
-                }
-            }
+            let s = self.kernel.maps(
+                Pixels {
+                    out: &self.out,
+                    lanes: l,
+                    first: f,
+                    img1,
+                    img2,
+                },
+                ssim,
+                edges,
+            );
             for (t, v) in self.sums[c].iter_mut().zip(s) {
                 *t += v;
             }
@@ -873,6 +926,94 @@ impl Stage {
             }
         }
         total
+    }
+}
+
+/// One channel's values of a row for its maps: the blurred lanes of each pixel (`lanes` per
+/// pixel, the channel's from `first`: image 1, image 2, then with SSIM their squares and their
+/// product), and the XYB values of both images.
+#[derive(Clone, Copy)]
+struct Pixels<'a> {
+    out: &'a [f32],
+    lanes: usize,
+    first: usize,
+    img1: &'a [f32],
+    img2: &'a [f32],
+}
+
+/// Pixels summed side by side in [`maps`] (each lane of the sums takes every fourth pixel).
+const MAP_LANES: usize = 4;
+
+/// The sums of a row's SSIM map (and its 4th powers) and of its artifact and lost-detail maps
+/// (ditto), as the reference computes each pixel's values (in f32, then f64); the pixels are
+/// summed four side by side, so that the f64 arithmetic runs on vectors.
+#[inline(always)]
+fn maps<const SSIM: bool, const EDGES: bool>(p: Pixels) -> [f64; 6] {
+    const K: usize = MAP_LANES;
+    let w = p.img1.len();
+    let out = &p.out[..w * p.lanes];
+    let mut acc = [[0f64; K]; 6];
+    let whole = w / K * K;
+    for x0 in (0..whole).step_by(K) {
+        add_maps::<SSIM, EDGES, K>(p, out, x0, &mut acc);
+    }
+    for x in whole..w {
+        add_maps::<SSIM, EDGES, 1>(p, out, x, &mut acc);
+    }
+    acc.map(|a| a.iter().sum())
+}
+
+/// Adds the maps of the `N` pixels from `x0` to the sums, pixel `x0 + k` to lane `k`.
+#[inline(always)]
+fn add_maps<const SSIM: bool, const EDGES: bool, const N: usize>(
+    p: Pixels,
+    out: &[f32],
+    x0: usize,
+    acc: &mut [[f64; MAP_LANES]; 6],
+) {
+    let (l, f) = (p.lanes, p.first);
+    let lane = |o: usize| -> [f32; N] { std::array::from_fn(|k| out[(x0 + k) * l + f + o]) };
+    let (mu1, mu2) = (lane(0), lane(1));
+    if SSIM {
+        let (s11, s22, s12) = (lane(2), lane(3), lane(4));
+        let d: [f64; N] = std::array::from_fn(|k| {
+            let (mu1, mu2) = (mu1[k], mu2[k]);
+            let dm = mu1 - mu2;
+            let num_m = 1.0 - dm * dm;
+            let num_s = 2.0 * (s12[k] - mu1 * mu2) + C2;
+            let denom_s = (s11[k] - mu1 * mu1) + (s22[k] - mu2 * mu2) + C2;
+            (1.0 - f64::from(num_m * num_s / denom_s)).max(0.0)
+        });
+        for k in 0..N {
+            acc[0][k] += d[k];
+            acc[1][k] += fourth(d[k]);
+        }
+    }
+    if EDGES {
+        let d1: [f64; N] = std::array::from_fn(|k| {
+            let num = 1.0 + f64::from((p.img2[x0 + k] - mu2[k]).abs());
+            let den = 1.0 + f64::from((p.img1[x0 + k] - mu1[k]).abs());
+            num / den - 1.0
+        });
+        for k in 0..N {
+            let artifact = d1[k].max(0.0);
+            let lost = (-d1[k]).max(0.0);
+            acc[2][k] += artifact;
+            acc[3][k] += fourth(artifact);
+            acc[4][k] += lost;
+            acc[5][k] += fourth(lost);
+        }
+    }
+}
+
+/// [`maps`] for the maps a channel has.
+#[inline(always)]
+fn maps_of(p: Pixels, ssim: bool, edges: bool) -> [f64; 6] {
+    match (ssim, edges) {
+        (true, true) => maps::<true, true>(p),
+        (true, false) => maps::<true, false>(p),
+        (false, true) => maps::<false, true>(p),
+        (false, false) => [0.0; 6],
     }
 }
 
@@ -960,25 +1101,37 @@ fn linear_row(p: &Picture, y: u32, lut: &[f32; 256], out: &mut [Vec<f32>]) {
     let [r, g, bl] = out else {
         unreachable!("three planes")
     };
-    let pixels = p.row(y).flat_map(|s| s.chunks_exact(ch));
-    for (((p, r), g), bl) in pixels
-        .zip(r.iter_mut())
-        .zip(g.iter_mut())
-        .zip(bl.iter_mut())
-    {
-        let rgb = match layout {
-            Layout::Gray => [p[0]; 3],
-            Layout::Rgb => [p[0], p[1], p[2]],
-            Layout::Rgba => {
-                let a = u32::from(p[3]);
-                let over =
-                    |c: u8| ((u32::from(c) * a + ALPHA_BACKGROUND * (255 - a) + 127) / 255) as u8;
-                [over(p[0]), over(p[1]), over(p[2])]
-            }
+    let mut x = 0;
+    for tile in p.row(y) {
+        let n = tile.len() / ch;
+        let (r, g, bl) = (&mut r[x..x + n], &mut g[x..x + n], &mut bl[x..x + n]);
+        x += n;
+        let mut put = |i: usize, rgb: [u8; 3]| {
+            r[i] = lut[usize::from(rgb[0])];
+            g[i] = lut[usize::from(rgb[1])];
+            bl[i] = lut[usize::from(rgb[2])];
         };
-        *r = lut[usize::from(rgb[0])];
-        *g = lut[usize::from(rgb[1])];
-        *bl = lut[usize::from(rgb[2])];
+        match layout {
+            Layout::Gray => {
+                for (i, &v) in tile.iter().enumerate() {
+                    put(i, [v; 3]);
+                }
+            }
+            Layout::Rgb => {
+                for (i, p) in tile.chunks_exact(3).enumerate() {
+                    put(i, [p[0], p[1], p[2]]);
+                }
+            }
+            Layout::Rgba => {
+                for (i, p) in tile.chunks_exact(4).enumerate() {
+                    let a = u32::from(p[3]);
+                    let over = |c: u8| {
+                        ((u32::from(c) * a + ALPHA_BACKGROUND * (255 - a) + 127) / 255) as u8
+                    };
+                    put(i, [over(p[0]), over(p[1]), over(p[2])]);
+                }
+            }
+        }
     }
 }
 
@@ -1067,7 +1220,7 @@ mod tests {
     fn the_memory_held_is_bounded_by_the_width() {
         let gauss = Gauss::new(SIGMA);
         for (w, h) in [(8, 8), (100, 3000), (4000, 9), (16_384, 16_384)] {
-            let held: usize = scales(w, h, &gauss, Kernel::Emulated)
+            let held: usize = scales(w, h, &gauss, Kernel::Emulated, [true; 3])
                 .iter()
                 .map(|s| {
                     let rows = |r: &Rows| r.planes.iter().map(Vec::len).sum::<usize>();
@@ -1206,6 +1359,11 @@ mod tests {
                     (ours - emulated).abs() < 1e-6,
                     "{path} q{quality}: {emulated}"
                 );
+                // The channels scored on two threads give the one thread's score, bit for bit.
+                for two in [false, true] {
+                    let on = score_on(Kernel::detect(), &a, &b, two).unwrap();
+                    assert_eq!(on.to_bits(), ours.to_bits(), "{path} q{quality} {two}");
+                }
                 cases += 1;
             }
             let whole = Picture::whole(&original);
