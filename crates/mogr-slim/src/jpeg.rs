@@ -39,8 +39,10 @@ pub(crate) struct Settings {
     pub quality: f32,
     /// Progressive scans.
     pub progressive: bool,
-    /// Also search the progressive scan split (slower, about 1% smaller).
+    /// Also search the progressive scan split (slower; a few bytes in ten thousand smaller).
     pub optimize_scans: bool,
+    /// Trellis-quantize the DC coefficients too (up to [`DC_TRELLIS_MAX_PIXELS`]).
+    pub dc_trellis: bool,
     /// Chroma subsampling (colour images).
     pub subsampling: Subsampling,
 }
@@ -84,11 +86,12 @@ pub(crate) fn encode(
         },
     );
     // DC trellis keeps every block's DCT in i32 for the whole image (6 bytes per pixel at
-    // 4:2:0) for files 0.03-0.09% smaller (the 3.4 MP flower at quality 60-85): worth it only
-    // while that memory is small.
+    // 4:2:0) for files 0.03-0.09% smaller (the 3.4 MP flower at quality 60-85), and takes
+    // about a tenth of an encode's time: worth it only while that memory is small, and only
+    // where every byte counts (`yjpeg`).
     let pixels = u64::from(bitmap.width) * u64::from(bitmap.height);
     let trellis = mozjpeg_rs::TrellisConfig {
-        dc_enabled: pixels <= DC_TRELLIS_MAX_PIXELS,
+        dc_enabled: settings.dc_trellis && pixels <= DC_TRELLIS_MAX_PIXELS,
         ..mozjpeg_rs::TrellisConfig::default()
     };
     // Quality 50 applies the tables as given.
@@ -180,7 +183,8 @@ pub(crate) fn search(
             .then(|| scope.spawn(|| Reference::new(&source.bitmap)));
         let tile_result = tiles.as_ref().map(|tiles| -> Result<_, Error> {
             let tile_ref = Reference::new(tiles)?;
-            let subsampling = choose_subsampling(tiles, &tile_ref, target, &mut encodes)?;
+            let subsampling =
+                choose_subsampling(tiles, &tile_ref, target, precision, &mut encodes)?;
             let plan = Plan {
                 lo: Q_RANGE.0,
                 hi: Q_RANGE.1,
@@ -195,7 +199,7 @@ pub(crate) fn search(
                 stop.check()?;
                 let bytes = encode(
                     tiles,
-                    search_settings(q, subsampling.0),
+                    search_settings(q, subsampling.0, precision),
                     &JpegMetadata::default(),
                 )?;
                 encodes += 1;
@@ -227,11 +231,13 @@ pub(crate) fn search(
         pace: Pace::default(),
         x_tolerance,
         score_tolerance,
+        precision,
     };
     let mut found = match tile_result {
         Some(fit) => full.calibrated(fit?, crate::MAX_FULL_EVALS + extra)?,
         None => {
-            let (sub, score) = choose_subsampling(&source.bitmap, reference, target, &mut encodes)?;
+            let (sub, score) =
+                choose_subsampling(&source.bitmap, reference, target, precision, &mut encodes)?;
             full.direct(
                 sub,
                 score,
@@ -262,6 +268,7 @@ struct Full<'s, 'a> {
     pace: Pace,
     x_tolerance: f32,
     score_tolerance: f64,
+    precision: Precision,
 }
 
 impl Full<'_, '_> {
@@ -275,8 +282,8 @@ impl Full<'_, '_> {
     ) -> Result<Vec<u8>, Error> {
         let settings = Settings {
             progressive,
-            optimize_scans: progressive,
-            ..search_settings(q, subsampling)
+            optimize_scans: progressive && self.precision == Precision::Fine,
+            ..search_settings(q, subsampling, self.precision)
         };
         encode(&self.source.bitmap, settings, &self.source.meta)
     }
@@ -458,19 +465,22 @@ fn solve(points: &[Point], score: f64, slope: f64) -> f32 {
 /// How close to the target a search lands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Precision {
-    /// Within 0.4 points and 1 quality step (imageSlim: bounded time).
+    /// Within 0.4 points and 1 quality step (imageSlim: bounded time); no DC trellis, and
+    /// progressive scans in a fixed 9-scan split.
     Fast,
-    /// Within 0.15 points and 0.4 quality steps, with two more full-size encodes allowed
-    /// (yjpeg: every byte counts, the target is an exact score).
+    /// Within 0.15 points and 0.4 quality steps, with two more full-size encodes allowed, DC
+    /// trellis and the progressive scan split searched (yjpeg: every byte counts, the target
+    /// is an exact score).
     Fine,
 }
 
 /// The search's own encodes: baseline, which is faster and has the same coefficients.
-fn search_settings(quality: f32, subsampling: Subsampling) -> Settings {
+fn search_settings(quality: f32, subsampling: Subsampling, precision: Precision) -> Settings {
     Settings {
         quality,
         progressive: false,
         optimize_scans: false,
+        dc_trellis: precision == Precision::Fine,
         subsampling,
     }
 }
@@ -478,32 +488,42 @@ fn search_settings(quality: f32, subsampling: Subsampling) -> Settings {
 /// 4:2:0 unless it scores this much below 4:4:4 at the start quality.
 const CHROMA_LOSS: f64 = 4.0;
 
-/// Encodes `bitmap` at the start quality in 4:2:0 (and 4:4:4 for colour) and returns the
-/// subsampling to search with and its score there.
+/// Encodes `bitmap` at the start quality in 4:2:0 (and 4:4:4 for colour, on a second thread
+/// while 4:2:0 is encoded: an encode runs on one core) and returns the subsampling to search
+/// with and its score there (4:4:4 is scored only when 4:2:0 misses the target).
 fn choose_subsampling(
     bitmap: &Bitmap,
     reference: &Reference,
     target: f64,
+    precision: Precision,
     encodes: &mut u32,
 ) -> Result<(Subsampling, f64), Error> {
-    let mut score = |sub| -> Result<f64, Error> {
-        let bytes = encode(
+    let encode_at = |sub| {
+        encode(
             bitmap,
-            search_settings(Q_START, sub),
+            search_settings(Q_START, sub, precision),
             &JpegMetadata::default(),
-        )?;
-        *encodes += 1;
-        reference.score(&decode_candidate(&bytes)?)
+        )
     };
-    let s420 = score(Subsampling::S420)?;
-    if bitmap.layout == Layout::Gray || s420 >= target {
-        return Ok((Subsampling::S420, s420));
-    }
-    let s444 = score(Subsampling::S444)?;
-    Ok(if s444 - s420 > CHROMA_LOSS {
-        (Subsampling::S444, s444)
-    } else {
-        (Subsampling::S420, s420)
+    let colour = bitmap.layout != Layout::Gray;
+    std::thread::scope(|scope| {
+        let s444 = colour.then(|| scope.spawn(|| encode_at(Subsampling::S444)));
+        let s420 = reference.score(&decode_candidate(&encode_at(Subsampling::S420)?)?)?;
+        *encodes += 1;
+        let Some(s444) = s444 else {
+            return Ok((Subsampling::S420, s420));
+        };
+        let s444 = s444.join().unwrap_or_else(|e| std::panic::resume_unwind(e))?;
+        *encodes += 1;
+        if s420 >= target {
+            return Ok((Subsampling::S420, s420));
+        }
+        let s444 = reference.score(&decode_candidate(&s444)?)?;
+        Ok(if s444 - s420 > CHROMA_LOSS {
+            (Subsampling::S444, s444)
+        } else {
+            (Subsampling::S420, s420)
+        })
     })
 }
 
