@@ -98,9 +98,12 @@
 //!
 //! Threads mogr starts itself: JPEG decoding (jpeg-decoder) and `imageSlim` on PNG (oxipng)
 //! run parts of their work on rayon's global pool, one thread per core unless bounded with
-//! `RAYON_NUM_THREADS` or `rayon::ThreadPoolBuilder::build_global`; an `imageSlim` search
-//! starts one scoped thread of its own (its second candidate family, or its reference) that
-//! ends with the call. Nothing outlives a call.
+//! `RAYON_NUM_THREADS` or `rayon::ThreadPoolBuilder::build_global`. The rest are scoped
+//! threads that end with the call (nothing outlives a call): JPEG pixel reconstruction (up
+//! to four bands from a megapixel up), JPEG requantization and GIF writing (two each), and
+//! `imageSlim`: each SSIMULACRA2 score of an image of 64K pixels or more (two: the channels
+//! are split, the score is the same), the JPEG search's 4:4:4 start encode beside its 4:2:0
+//! one, and the PNG search's second candidate family.
 //!
 //! # Features
 //! - `sse41` (default): libwebp built with SSE4.1 (x86-64 CPUs since 2008); leave it out for
