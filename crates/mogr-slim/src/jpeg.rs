@@ -513,7 +513,9 @@ fn choose_subsampling(
         let Some(s444) = s444 else {
             return Ok((Subsampling::S420, s420));
         };
-        let s444 = s444.join().unwrap_or_else(|e| std::panic::resume_unwind(e))?;
+        let s444 = s444
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e))?;
         *encodes += 1;
         if s420 >= target {
             return Ok((Subsampling::S420, s420));
