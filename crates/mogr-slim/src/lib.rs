@@ -235,16 +235,23 @@ pub(crate) fn decode_candidate(bytes: &[u8]) -> Result<Raster, Error> {
 /// and the candidates.
 pub fn memory_estimate(input: &[u8], probe: &Probe) -> u64 {
     // imageSlim on a PNG searches its two lossy families on two threads.
-    estimate(input, probe, probe.format == ImageFormat::Png)
+    estimate(
+        input,
+        probe,
+        probe.format == ImageFormat::Png,
+        probe.format == ImageFormat::Jpeg,
+    )
 }
 
 /// Peak bytes of a `yjpeg` search (one JPEG search, whatever the input format).
 pub(crate) fn yjpeg_estimate(input: &[u8], probe: &Probe) -> u64 {
-    estimate(input, probe, false)
+    estimate(input, probe, false, true)
 }
 
-/// [`memory_estimate`], with `two_candidates` when two searches run at once.
-fn estimate(input: &[u8], probe: &Probe, two_candidates: bool) -> u64 {
+/// [`memory_estimate`], with `two_candidates` when two searches run at once, and
+/// `jpeg_search` when the search writes JPEG (its start encodes 4:2:0 and 4:4:4 at once, at
+/// full size up to [`proxy::FULL_SIZE_PIXELS`], else on the tiles).
+fn estimate(input: &[u8], probe: &Probe, two_candidates: bool, jpeg_search: bool) -> u64 {
     use mogr_core::budget;
     let px = u64::from(probe.width) * u64::from(probe.height);
     let frames = u64::from(probe.frames.max(1));
@@ -265,7 +272,12 @@ fn estimate(input: &[u8], probe: &Probe, two_candidates: bool) -> u64 {
     // Each search holds its candidate's encoding and decoded pixels (PNG: also the remapped
     // image) while it is scored.
     let candidates = if frames == 1 { scorers * 10 * px } else { 0 };
-    budget::BASE + decoded + metric + encoder + candidates
+    let start = if jpeg_search {
+        12 * px.min(proxy::FULL_SIZE_PIXELS)
+    } else {
+        0
+    };
+    budget::BASE + decoded + metric + encoder + candidates + start
 }
 
 /// The result of a search as the service reports it: the smallest passing encoding when it
