@@ -577,12 +577,17 @@ impl<'t> HuffmanScan<'t> {
             eobrun,
             units_done,
         } = self;
+        // A sequential scan (every coefficient at full precision): the short path.
+        let sequential = (scan.ss, scan.se, scan.ah, scan.al) == (0, 63, 0, 0);
         walk_blocks(c, scan, restart_interval, units_done, |event| match event {
             ScanEvent::Restart => {
                 r.restart()?;
                 *preds = [0; 4];
                 *eobrun = 0;
                 Ok(())
+            }
+            ScanEvent::Block { i, block } if sequential => {
+                decode_sequential_block(r, block, dcs[i], acs[i], &mut preds[i])
             }
             ScanEvent::Block { i, block } => {
                 decode_block(r, block, scan, dcs[i], acs[i], &mut preds[i], eobrun)
@@ -671,6 +676,60 @@ impl Block<'_> {
             *self.end = k as u8 + 1;
         }
     }
+}
+
+/// [`decode_block`] for a scan of a sequential file (spectral selection 0..=63, no
+/// successive approximation): no end-of-band runs, no shifts, and values that fit `i16`
+/// as they are (an AC magnitude category is at most 15); the block's end is the index
+/// after the last coefficient stored, since every stored value is nonzero.
+#[inline]
+fn decode_sequential_block(
+    r: &mut BitReader<'_>,
+    b: Block<'_>,
+    dc: Option<&Huffman>,
+    ac: Option<&Huffman>,
+    pred: &mut i32,
+) -> Result<(), Error> {
+    let dc = dc.ok_or_else(|| bad("missing DC table"))?;
+    let ac = ac.ok_or_else(|| bad("missing AC table"))?;
+    let (s, diff) = r.decode_with_value(dc)?;
+    if s > 11 {
+        return Err(bad("bad DC magnitude category"));
+    }
+    *pred = pred.wrapping_add(diff);
+    let dc_value = clamp16(*pred);
+    b.coef[0] = dc_value;
+    let mut end = u8::from(dc_value != 0);
+    let mut k = 1usize;
+    while k <= 63 {
+        if r.bits < 32 {
+            r.fill();
+        }
+        let packed = ac.fast_ac[(r.acc >> (64 - FAST_BITS)) as usize];
+        let (run, value) = if packed != 0 {
+            r.consume((packed & 31) as u32);
+            (((packed >> 5) & 15) as usize, packed >> 16)
+        } else {
+            let (rs, value) = r.decode_with_value(ac)?;
+            if rs & 15 == 0 {
+                if rs >> 4 < 15 {
+                    break; // end of block
+                }
+                k += 16;
+                continue;
+            }
+            (usize::from(rs >> 4), value)
+        };
+        k += run;
+        if k > 63 {
+            return Err(bad("coefficient index past 63"));
+        }
+        b.coef[k] = value as i16;
+        k += 1;
+        end = k as u8;
+    }
+    *b.end = end;
+    Ok(())
 }
 
 fn decode_block(

@@ -46,13 +46,19 @@ impl Sink for Recorder {
     }
 }
 
-struct Writer<'o> {
+/// Writes bits into `out`, most significant first; `STUFF` inserts a zero byte after every
+/// 0xFF byte (entropy-coded data). A writer without stuffing holds bits that another
+/// writer appends later ([`Writer::append`]).
+struct Writer<'o, const STUFF: bool = true> {
     out: &'o mut Vec<u8>,
     acc: u64,
     nbits: u32,
 }
 
-impl Writer<'_> {
+/// Tokens per half from which [`Writer::tokens`] writes the second half on another thread.
+const SPLIT_TOKENS: usize = 1 << 17;
+
+impl<const STUFF: bool> Writer<'_, STUFF> {
     /// Appends the low `n` (at most 32) bits of `value`.
     #[inline]
     fn put(&mut self, value: u32, n: u32) {
@@ -64,7 +70,7 @@ impl Writer<'_> {
             let bytes = word.to_be_bytes();
             // Fast path: no 0xFF byte (no zero byte in !word), so no stuffing.
             let inv = !word;
-            if inv.wrapping_sub(0x0101_0101) & !inv & 0x8080_8080 == 0 {
+            if !STUFF || inv.wrapping_sub(0x0101_0101) & !inv & 0x8080_8080 == 0 {
                 self.out.extend_from_slice(&bytes);
             } else {
                 for b in bytes {
@@ -87,19 +93,67 @@ impl Writer<'_> {
             self.nbits -= 8;
             let b = (self.acc >> self.nbits) as u8;
             self.out.push(b);
-            if b == 0xFF {
+            if STUFF && b == 0xFF {
                 self.out.push(0);
             }
         }
         self.acc = 0;
     }
 
-    fn tokens(&mut self, tokens: &[Token], codes: &[[(u16, u8); 256]; 8]) {
+    /// Writes `tokens` with `codes`, one after the other.
+    fn tokens_here(&mut self, tokens: &[Token], codes: &[[(u16, u8); 256]; 8]) {
         for &Token(t) in tokens {
             let (code, len) = codes[((t >> 8) & 7) as usize][(t & 0xFF) as usize];
             let n = (t >> 11) & 31;
             self.put((u32::from(code) << n) | (t >> 16), u32::from(len) + n);
         }
+    }
+
+    /// Appends the bits `other` holds (written without stuffing), as if they had been put
+    /// here: whole words, then the bytes and bits left.
+    fn append(&mut self, other: Writer<'_, false>) {
+        let (words, rest) = other.out.as_chunks::<4>();
+        for w in words {
+            self.put(u32::from_be_bytes(*w), 32);
+        }
+        for &b in rest {
+            self.put(u32::from(b), 8);
+        }
+        self.put(other.acc as u32, other.nbits);
+    }
+}
+
+impl Writer<'_> {
+    /// Writes `tokens` with `codes`. A long run of tokens is written in two halves on two
+    /// threads: the second half's bits without stuffing (where its bytes fall depends on
+    /// the first half's length), appended once the first half is written; the same bytes as
+    /// writing it in one go.
+    fn tokens(&mut self, tokens: &[Token], codes: &[[(u16, u8); 256]; 8]) {
+        if tokens.len() < 2 * SPLIT_TOKENS {
+            return self.tokens_here(tokens, codes);
+        }
+        let (first, second) = tokens.split_at(tokens.len() / 2);
+        let mut bytes = Vec::with_capacity(second.len() * 2);
+        let (acc, nbits) = std::thread::scope(|s| {
+            let other = s.spawn(|| {
+                let mut w = Writer::<false> {
+                    out: &mut bytes,
+                    acc: 0,
+                    nbits: 0,
+                };
+                w.tokens_here(second, codes);
+                (w.acc, w.nbits)
+            });
+            self.tokens_here(first, codes);
+            other
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e))
+        });
+        self.append(Writer::<false> {
+            out: &mut bytes,
+            acc,
+            nbits,
+        });
     }
 }
 
@@ -588,6 +642,62 @@ impl Baseline {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_written_in_two_halves_give_the_same_bytes() {
+        // Codes of every length from 1 to 16, many of them all ones (0xFF bytes to stuff),
+        // raw bits of every count up to 15, from a fixed pseudo-random sequence.
+        let mut codes = [[(0u16, 0u8); 256]; 8];
+        for (t, table) in codes.iter_mut().enumerate() {
+            for (sym, c) in table.iter_mut().enumerate() {
+                let len = 1 + ((sym + t) % 16) as u8;
+                let code = if sym % 3 == 0 {
+                    u16::MAX
+                } else {
+                    (sym * 7919) as u16
+                };
+                *c = (code & (((1u32 << len) - 1) as u16), len);
+            }
+        }
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u32
+        };
+        for count in [2 * SPLIT_TOKENS - 1, 2 * SPLIT_TOKENS, 2 * SPLIT_TOKENS + 5] {
+            let tokens: Vec<Token> = (0..count)
+                .map(|_| {
+                    let r = next();
+                    let n = r % 16;
+                    let value = if r & 16 != 0 { 0xFFFF } else { next() & 0xFFFF };
+                    Token((r >> 8) & 0x7FF | n << 11 | (value & ((1 << n) - 1)) << 16)
+                })
+                .collect();
+            for lead in [0u32, 3, 8, 13] {
+                let write = |split: bool| {
+                    let mut out = Vec::new();
+                    let mut w = Writer::<true> {
+                        out: &mut out,
+                        acc: 0,
+                        nbits: 0,
+                    };
+                    w.put(0x1FFF, lead);
+                    if split {
+                        w.tokens(&tokens, &codes);
+                    } else {
+                        w.tokens_here(&tokens, &codes);
+                    }
+                    w.flush();
+                    out
+                };
+                let (whole, halves) = (write(false), write(true));
+                assert!(whole.len() > count, "{count} {lead}");
+                assert!(whole == halves, "{count} tokens after {lead} bits");
+            }
+        }
+    }
 
     #[test]
     fn chroma_scans_recorded_on_a_second_thread_write_the_same_file() {

@@ -25,7 +25,7 @@ pub(super) struct Huffman {
     pub(super) fast_ac: Vec<i32>,
 }
 
-pub(super) const FAST_BITS: u32 = 9;
+pub(super) const FAST_BITS: u32 = 11;
 
 impl Huffman {
     pub(super) fn new(counts: &[u8; 16], values: &[u8]) -> Result<Huffman, Error> {

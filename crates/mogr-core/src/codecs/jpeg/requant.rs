@@ -26,6 +26,7 @@ use super::huffman::BitReader;
 use super::markers::{code, Density, JpegHeader, Segment, ZIGZAG};
 use crate::error::Error;
 use crate::format::ImageFormat;
+use std::sync::atomic::Ordering;
 
 /// Whether `header` can be requantized to `quality` without changing its layout.
 pub fn eligible(header: &JpegHeader<'_>, quality: u8) -> bool {
@@ -159,20 +160,9 @@ fn rescale_component(
     if old == *new {
         return Ok(()); // already quantized for the output (chroma made by `to_420`)
     }
-    // Per zigzag position: old step and new step.
-    let from: [i32; 64] = std::array::from_fn(|k| i32::from(old[ZIGZAG[k]]));
-    let to: [u32; 64] = std::array::from_fn(|k| u32::from(new[ZIGZAG[k]].clamp(1, 255)));
-    let recip: [u64; 64] = std::array::from_fn(|k| reciprocal(to[k]));
+    let steps = Steps::new(&old, new);
     for (block, end) in comp.blocks.iter_mut().zip(comp.ends.iter_mut()) {
-        let mut last = 0;
-        let n_coefs = usize::from(*end).min(64);
-        for (k, coef) in block.iter_mut().enumerate().take(n_coefs) {
-            // Branch-free: a zero stays zero through the arithmetic.
-            let q = rescale(*coef, from[k], to[k], recip[k]);
-            *coef = q as i16;
-            last = if q != 0 { k + 1 } else { last };
-        }
-        *end = last as u8;
+        *end = steps.rescale_block(block, usize::from(*end).min(64));
     }
     comp.table = Some(*new);
     Ok(())
@@ -229,8 +219,13 @@ pub fn requantize_in_bands(
     };
     let band_rows = mcu_rows * BAND_ROWS.div_ceil(mcu_rows);
     let height = frame.height as usize;
-    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Coefficients>(2);
+    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<(Coefficients, bool)>(2);
     let (free_tx, free_rx) = std::sync::mpsc::channel::<Coefficients>();
+    // Bands sent and not yet taken by the recording side. When one is waiting as the next
+    // is decoded, the recording side is the slower: the decoding side then converts that
+    // band itself (the same arithmetic either way, so the same bytes), which shares the
+    // work between the threads whatever the file's mix of decoding and recording costs.
+    let waiting = &std::sync::atomic::AtomicUsize::new(0);
     let (scans, frame) = (&scans, &frame);
     let (recorded, decoded) = std::thread::scope(|s| {
         let decoder = s.spawn(move || -> Result<(), Error> {
@@ -249,8 +244,14 @@ pub fn requantize_in_bands(
                 for ((reader, decoder), p) in decoders.iter_mut().zip(scans) {
                     decoder.decode(reader, &mut band, &p.scan, p.restart_interval)?;
                 }
-                rescale_component(&mut band.components[0], 0, &tables[0])?;
-                if full_tx.send(band).is_err() {
+                let converted = waiting.load(Ordering::Acquire) > 0;
+                if converted {
+                    convert(&mut band, quality, tables)?;
+                } else {
+                    rescale_component(&mut band.components[0], 0, &tables[0])?;
+                }
+                waiting.fetch_add(1, Ordering::AcqRel);
+                if full_tx.send((band, converted)).is_err() {
                     break; // the other side failed; its error is the one reported
                 }
             }
@@ -259,7 +260,7 @@ pub fn requantize_in_bands(
             }
             Ok(())
         });
-        let recorded = record_bands(full_rx, free_tx, quality, tables, input.len());
+        let recorded = record_bands(full_rx, free_tx, waiting, quality, tables, input.len());
         let decoded = decoder
             .join()
             .unwrap_or_else(|e| std::panic::resume_unwind(e));
@@ -275,12 +276,14 @@ pub fn requantize_in_bands(
     Ok(Some(baseline.finish(&out_frame, &settings)))
 }
 
-/// The converting side of [`requantize_in_bands`]: each band from `full` converted, recorded and handed
-/// back through `free`. Returns the recording and the output's frame (components as the
-/// output has them, without blocks).
+/// The recording side of [`requantize_in_bands`]: each band from `full` converted (unless
+/// the decoding side did it: the flag), recorded and handed back through `free`; `waiting`
+/// counts the bands sent and not yet taken. Returns the recording and the output's frame
+/// (components as the output has them, without blocks).
 fn record_bands(
-    full: std::sync::mpsc::Receiver<Coefficients>,
+    full: std::sync::mpsc::Receiver<(Coefficients, bool)>,
     free: std::sync::mpsc::Sender<Coefficients>,
+    waiting: &std::sync::atomic::AtomicUsize,
     quality: u8,
     tables: &[[u16; 64]; 2],
     input_len: usize,
@@ -288,8 +291,11 @@ fn record_bands(
     // About one token per byte of the input (reserved, not touched: the budget counts it).
     let mut baseline = Baseline::new(input_len);
     let mut frame = None;
-    for mut band in full {
-        convert(&mut band, quality, tables)?;
+    for (mut band, converted) in full {
+        waiting.fetch_sub(1, Ordering::AcqRel);
+        if !converted {
+            convert(&mut band, quality, tables)?;
+        }
         baseline.add(&band);
         frame.get_or_insert_with(|| band.shape());
         // The decoder may have finished already: then the band is simply dropped.
@@ -321,26 +327,83 @@ fn shape_band(band: &mut Coefficients, frame: &Coefficients, rows: usize) {
     }
 }
 
-/// The multiplier that [`rescale`] divides by `to` with.
-fn reciprocal(to: u32) -> u64 {
-    (1u64 << 40) / u64::from(to) + 1
+/// Per zigzag position, the old step and the new one as [`Steps::rescale_block`] uses them.
+struct Steps {
+    /// The input's step.
+    from: [i32; 64],
+    /// Half the output's step, rounded down (added before the division: ties toward zero).
+    half: [i32; 64],
+    /// 1024 output steps: magnitudes are capped there before the division.
+    cap: [i32; 64],
+    /// The output's step (1..=255).
+    to: [f32; 64],
 }
 
-/// Rescales a coefficient quantized with step `from` to step `to` (1..=255), `recip` being
-/// [`reciprocal`]`(to)`: round to nearest, ties toward zero, magnitude at most 1023.
-///
-/// Ties are common (an old step that is half the new one makes every odd coefficient a tie),
-/// and rounding them away from zero would inflate magnitudes systematically: on the corpus at
-/// q60, ties toward zero give 2% fewer bytes and a higher SSIMULACRA2. 1023 keeps every value
-/// (and DC difference) inside baseline Huffman categories. The division is a multiplication:
-/// floor(n / d) == (n * (2^40 / d + 1)) >> 40 exactly while n * d < 2^40; n is capped at
-/// 1024 * d, so n * d <= 2^26 and n * recip < 2^59: exact, and no overflow.
+impl Steps {
+    /// The steps from table `old` to table `new` (natural order; `new` clamped to 1..=255).
+    fn new(old: &[u16; 64], new: &[u16; 64]) -> Steps {
+        let to = |k: usize| i32::from(new[ZIGZAG[k]].clamp(1, 255));
+        Steps {
+            from: std::array::from_fn(|k| i32::from(old[ZIGZAG[k]])),
+            half: std::array::from_fn(|k| (to(k) - 1) / 2),
+            cap: std::array::from_fn(|k| 1024 * to(k)),
+            to: std::array::from_fn(|k| to(k) as f32),
+        }
+    }
+
+    /// Rescales the first `end` coefficients of `block` (zigzag order; the rest are zero)
+    /// from step `from` to step `to`: round to nearest, ties toward zero, magnitude at most
+    /// 1023. Returns the block's new end.
+    ///
+    /// Ties are common (an old step that is half the new one makes every odd coefficient a
+    /// tie), and rounding them away from zero would inflate magnitudes systematically: on
+    /// the corpus at q60, ties toward zero give 2% fewer bytes and a higher SSIMULACRA2.
+    /// 1023 keeps every value (and DC difference) inside baseline Huffman categories.
+    ///
+    /// Eight coefficients at a time, in lanes that vectorize, as far as `end` reaches. All of
+    /// it is exact: `|coef * from|` is below 2^31 (|coef| <= 2^15, from < 2^16), and the
+    /// capped magnitude `n` is at most 1024 * 255 < 2^24, so it is exact in `f32`; the
+    /// quotient `n / to` is correctly rounded, and where it is not an integer it is at least
+    /// `1 / to >= 1/255` below the next one, far more than the rounding error (at most
+    /// 2^-14 for quotients up to 1024): its floor is floor(n / to) exactly.
+    fn rescale_block(&self, block: &mut [i16; 64], end: usize) -> u8 {
+        let lanes = end.div_ceil(8);
+        let (coefs, _) = block.as_chunks_mut::<8>();
+        let parts = self
+            .from
+            .as_chunks::<8>()
+            .0
+            .iter()
+            .zip(self.half.as_chunks::<8>().0);
+        let parts = parts
+            .zip(self.cap.as_chunks::<8>().0)
+            .zip(self.to.as_chunks::<8>().0);
+        for (c, (((from, half), cap), to)) in coefs.iter_mut().zip(parts).take(lanes) {
+            for i in 0..8 {
+                let v = i32::from(c[i]) * from[i];
+                let n = (v.abs() + half[i]).min(cap[i]);
+                let q = (floor_small(n as f32 / to[i])).min(1023);
+                c[i] = (if v < 0 { -q } else { q }) as i16;
+            }
+        }
+        block[..lanes * 8]
+            .iter()
+            .rposition(|&q| q != 0)
+            .map_or(0, |k| k as u8 + 1)
+    }
+}
+
+/// floor(`y`) for any `y` in 0.0..=4096.0, exactly. A float-to-int cast saturates, which
+/// keeps the compiler from vectorizing the loops around it; this is arithmetic only.
+/// Adding 1.5 * 2^23 (from where the spacing of `f32` is 1) rounds `y` to the nearest
+/// integer, which is one too many where it rounded up; and the integer, added to the same
+/// constant again, sits in the low bits of the sum's representation.
 #[inline(always)]
-fn rescale(coef: i16, from: i32, to: u32, recip: u64) -> i32 {
-    let v = i64::from(coef) * i64::from(from);
-    let n = (v.unsigned_abs() + u64::from((to - 1) / 2)).min(1024 * u64::from(to));
-    let q = ((n * recip) >> 40).min(1023) as i32;
-    q * v.signum() as i32
+fn floor_small(y: f32) -> i32 {
+    const MAGIC: f32 = 12_582_912.0;
+    let nearest = (y + MAGIC) - MAGIC;
+    let floor = if nearest > y { nearest - 1.0 } else { nearest };
+    (floor + MAGIC).to_bits() as i32 - MAGIC.to_bits() as i32
 }
 
 /// The orthonormal DCT-II matrix of size `n` (n = 4 or 8): `m[u][x]`.
@@ -490,11 +553,13 @@ fn to_420_chroma(
                         axpy(gu, aur, tr);
                     }
                 }
-                // Quantized in natural order (round half away from zero), then zigzagged.
+                // Quantized in natural order (round half away from zero, magnitude at most
+                // 1023), then zigzagged.
                 let mut natural = [0i16; 64];
                 for (n, q) in natural.iter_mut().enumerate() {
                     let v = g[n / 8][n % 8] * inv[n];
-                    *q = (v + 0.5f32.copysign(v)).clamp(-1023.0, 1023.0) as i16;
+                    let m = floor_small(v.abs().min(1023.0) + 0.5);
+                    *q = (if v < 0.0 { -m } else { m }) as i16;
                 }
                 let out: [i16; 64] = std::array::from_fn(|k| natural[ZIGZAG[k]]);
                 let last = out.iter().rposition(|&q| q != 0).map_or(0, |k| k as u8 + 1);
@@ -552,8 +617,14 @@ fn axpy(acc: &mut [f32; 8], a: f32, x: &[f32; 8]) {
 mod tests {
     use super::*;
 
-    fn r(coef: i16, from: i32, to: u32) -> i32 {
-        rescale(coef, from, to, reciprocal(to))
+    /// One coefficient rescaled through [`Steps::rescale_block`].
+    fn r(coef: i16, from: u16, to: u16) -> i32 {
+        let steps = Steps::new(&[from; 64], &[to; 64]);
+        let mut block = [0i16; 64];
+        block[0] = coef;
+        let end = steps.rescale_block(&mut block, 1);
+        assert_eq!(end, u8::from(block[0] != 0));
+        i32::from(block[0])
     }
 
     #[test]
@@ -571,33 +642,62 @@ mod tests {
 
     #[test]
     fn rescale_is_exact_division_everywhere_and_clamped() {
-        for to in 1..=255u32 {
-            let recip = reciprocal(to);
-            for coef in [
-                -2048i16,
-                -1023,
-                -100,
-                -1,
-                1,
-                2,
-                99,
-                1000,
-                2047,
-                i16::MAX,
-                i16::MIN,
-            ] {
-                for from in [1i32, 2, 16, 99, 255, 65535] {
-                    let v = i64::from(coef) * i64::from(from);
-                    let twice = 2 * v.unsigned_abs();
-                    // Nearest, ties toward zero: floor((2|v| + to - 1) / (2 to)).
-                    let expected =
-                        ((twice + u64::from(to) - 1) / (2 * u64::from(to))).min(1023) as i32;
-                    assert_eq!(
-                        rescale(coef, from, to, recip),
-                        expected * v.signum() as i32,
-                        "{coef}*{from}/{to}"
-                    );
+        // Every coefficient value, laid 64 to a block, for every output step and input
+        // steps from 1 to the 16-bit maximum; and every end.
+        let coefs: Vec<i16> = (i16::MIN..=i16::MAX).collect();
+        for to in 1..=255u16 {
+            for from in [1u16, 2, 3, 16, 99, 255, 256, 4095, 65535] {
+                let steps = Steps::new(&[from; 64], &[to; 64]);
+                for (n, chunk) in coefs.chunks_exact(64).enumerate() {
+                    let mut block: [i16; 64] = std::array::from_fn(|k| chunk[k]);
+                    let end = 64 - n % 64;
+                    block[end..].fill(0);
+                    let got_end = steps.rescale_block(&mut block, end);
+                    let mut last = 0;
+                    for (k, (&coef, &got)) in chunk.iter().zip(&block).enumerate() {
+                        let v = i64::from(coef) * i64::from(from);
+                        // Nearest, ties toward zero: floor((2|v| + to - 1) / (2 to)).
+                        let twice = 2 * v.unsigned_abs();
+                        let q = ((twice + u64::from(to) - 1) / (2 * u64::from(to))).min(1023);
+                        let expected = if k < end { q as i64 * v.signum() } else { 0 };
+                        assert_eq!(i64::from(got), expected, "{coef}*{from}/{to}");
+                        if expected != 0 {
+                            last = k + 1;
+                        }
+                    }
+                    assert_eq!(usize::from(got_end), last);
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn floor_small_is_floor_on_its_range() {
+        // Every 31st float from 0 to 4096 (all binades, integers and halves among them).
+        let top = 4096f32.to_bits();
+        let mut checked = 0;
+        for bits in (0..=top)
+            .step_by(31)
+            .chain([top, 0.5f32.to_bits(), 1.0f32.to_bits()])
+        {
+            let y = f32::from_bits(bits);
+            assert_eq!(floor_small(y), y.floor() as i32, "{y}");
+            checked += 1;
+        }
+        assert!(checked > 1_000_000);
+    }
+
+    #[test]
+    fn chroma_rounding_is_half_away_from_zero_and_clamped() {
+        // The arithmetic `to_420_chroma` quantizes with, against the plain formula, on floats
+        // of every magnitude up to past the clamp, both signs.
+        let top = 5000f32.to_bits();
+        for bits in (0..=top).step_by(29) {
+            for v in [f32::from_bits(bits), -f32::from_bits(bits)] {
+                let m = floor_small(v.abs().min(1023.0) + 0.5);
+                let got = (if v < 0.0 { -m } else { m }) as i16;
+                let want = (v + 0.5f32.copysign(v)).clamp(-1023.0, 1023.0) as i16;
+                assert_eq!(got, want, "{v}");
             }
         }
     }
