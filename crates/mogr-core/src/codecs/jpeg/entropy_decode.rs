@@ -6,7 +6,7 @@
 //! Anything this decoder does not handle (lossless, 12-bit samples, a
 //! height defined by DNL) is reported as an error, and the caller falls back to the pixel path.
 
-use super::huffman::{BitReader, Huffman, FAST_BITS};
+use super::huffman::{BitReader, Huffman, FAST_BITS, FAST_SIZE};
 use super::markers::{code, read_dqt, Marker, Markers};
 use crate::error::Error;
 use crate::format::ImageFormat;
@@ -701,16 +701,31 @@ fn decode_sequential_block(
     b.coef[0] = dc_value;
     let mut end = u8::from(dc_value != 0);
     let mut k = 1usize;
+    // The reader's bits in locals (registers) for the loop; written back around the calls
+    // that read more bits (refill, long codes) and at the end.
+    let (mut acc, mut bits) = (r.acc, r.bits);
     while k <= 63 {
-        if r.bits < 32 {
+        if bits < 32 {
+            (r.acc, r.bits) = (acc, bits);
             r.fill();
+            (acc, bits) = (r.acc, r.bits);
         }
-        let packed = ac.fast_ac[(r.acc >> (64 - FAST_BITS)) as usize];
+        let prefix = (acc >> (64 - FAST_BITS)) as usize & (FAST_SIZE - 1);
+        let packed = ac.fast_ac[prefix];
         let (run, value) = if packed != 0 {
-            r.consume((packed & 31) as u32);
+            let n = (packed & 31) as u32;
+            (acc, bits) = (acc << n, bits - n);
             (((packed >> 5) & 15) as usize, packed >> 16)
         } else {
+            let (len, symbol) = ac.fast[prefix];
+            if symbol == 0 && len != 0 {
+                // End of block, the most frequent code, short enough for the table.
+                (acc, bits) = (acc << len, bits - u32::from(len));
+                break;
+            }
+            (r.acc, r.bits) = (acc, bits);
             let (rs, value) = r.decode_with_value(ac)?;
+            (acc, bits) = (r.acc, r.bits);
             if rs & 15 == 0 {
                 if rs >> 4 < 15 {
                     break; // end of block
@@ -728,6 +743,7 @@ fn decode_sequential_block(
         k += 1;
         end = k as u8;
     }
+    (r.acc, r.bits) = (acc, bits);
     *b.end = end;
     Ok(())
 }

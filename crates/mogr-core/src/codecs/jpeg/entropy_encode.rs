@@ -14,6 +14,11 @@ use super::markers::{code, Density, Segment, ZIGZAG};
 trait Sink {
     fn symbol(&mut self, table: usize, symbol: u8);
     fn bits(&mut self, value: u32, n: u32);
+    /// A symbol and the `n` raw bits of `value` that follow it.
+    fn symbol_with_bits(&mut self, table: usize, symbol: u8, value: u32, n: u32) {
+        self.symbol(table, symbol);
+        self.bits(value, n);
+    }
 }
 
 /// Table ids: DC tables 0..4, AC tables 4..8, by output slot.
@@ -43,6 +48,13 @@ impl Sink for Recorder {
         if let Some(last) = self.tokens.last_mut() {
             last.0 |= (n << 11) | (value & ((1 << n) - 1)) << 16;
         }
+    }
+    #[inline]
+    fn symbol_with_bits(&mut self, table: usize, symbol: u8, value: u32, n: u32) {
+        self.freq[table][usize::from(symbol)] += 1;
+        let bits = (n << 11) | (value & ((1 << n) - 1)) << 16;
+        self.tokens
+            .push(Token(u32::from(symbol) | (table as u32) << 8 | bits));
     }
 }
 
@@ -170,17 +182,36 @@ fn magnitude_bits(v: i32, s: u32) -> u32 {
 
 fn encode_dc(sink: &mut impl Sink, table: usize, diff: i32) {
     let s = category(diff);
-    sink.symbol(table, s as u8);
-    sink.bits(magnitude_bits(diff, s), s);
+    sink.symbol_with_bits(table, s as u8, magnitude_bits(diff, s), s);
 }
 
-/// Sequential AC coding of coefficients 1..=63; those from `end` on are zero. It is band
-/// coding of 1..=63 with the end-of-band run flushed after every block: a run of one is the
-/// EOB symbol 0x00.
-fn encode_ac_sequential(sink: &mut impl Sink, table: usize, block: &[i16; 64], end: usize) {
-    let mut eobrun = 0;
-    encode_ac_band(sink, table, block, (1, 63, end), &mut eobrun);
-    flush_eobrun(sink, table, &mut eobrun);
+/// Sequential AC coding of coefficients 1..=63 (the same symbols as band coding of 1..=63
+/// with the end-of-band run flushed after every block, where a run of one is the EOB symbol
+/// 0x00). The nonzero coefficients are found from a bit mask, one step per coefficient
+/// coded rather than per coefficient.
+fn encode_ac_sequential(sink: &mut impl Sink, table: usize, block: &[i16; 64]) {
+    let mut mask = 0u64;
+    for (k, &c) in block.iter().enumerate() {
+        mask |= u64::from(c != 0) << k;
+    }
+    mask &= !1; // DC is coded apart
+    let mut last = 0;
+    while mask != 0 {
+        let k = mask.trailing_zeros() as usize;
+        mask &= mask - 1;
+        let mut run = (k - last - 1) as u32;
+        while run > 15 {
+            sink.symbol(table, 0xF0);
+            run -= 16;
+        }
+        let v = i32::from(block[k]);
+        let s = category(v);
+        sink.symbol_with_bits(table, ((run << 4) | s) as u8, magnitude_bits(v, s), s);
+        last = k;
+    }
+    if last < 63 {
+        sink.symbol(table, 0x00);
+    }
 }
 
 fn flush_eobrun(sink: &mut impl Sink, table: usize, eobrun: &mut u32) {
@@ -307,7 +338,7 @@ fn encode_block(
         encode_dc(sink, slot, dc - *pred);
         *pred = dc;
         if scan.se == 63 {
-            encode_ac_sequential(sink, AC + slot, block, end);
+            encode_ac_sequential(sink, AC + slot, block);
         }
     } else {
         encode_ac_band(sink, AC + slot, block, (scan.ss, scan.se, end), eobrun);

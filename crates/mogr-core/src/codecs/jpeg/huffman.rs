@@ -12,20 +12,24 @@ fn bad(message: &str) -> Error {
 /// A canonical Huffman table for decoding.
 #[derive(Clone)]
 pub(super) struct Huffman {
-    /// For each 9-bit prefix: (code length, symbol); length 0 means "longer code".
-    fast: Vec<(u8, u8)>,
+    /// For each `FAST_BITS`-bit prefix: (code length, symbol); length 0 means "longer code".
+    pub(super) fast: Box<[(u8, u8); FAST_SIZE]>,
     /// Largest code of each length (-1 when none), lengths 1..=16.
     maxcode: [i32; 18],
     /// Index into `values` of the first code of each length, minus that code.
     offset: [i32; 17],
     values: Vec<u8>,
-    /// For AC use: for each 9-bit prefix holding a whole code *and* its magnitude bits, the
-    /// decoded value (high 16 bits, signed), the run (bits 5..9) and the total length
-    /// (bits 0..5); 0 where the prefix does not hold both.
-    pub(super) fast_ac: Vec<i32>,
+    /// For AC use: for each `FAST_BITS`-bit prefix holding a whole code *and* its magnitude
+    /// bits, the decoded value (high 16 bits, signed), the run (bits 5..9) and the total
+    /// length (bits 0..5); 0 where the prefix does not hold both.
+    pub(super) fast_ac: Box<[i32; FAST_SIZE]>,
 }
 
+/// The bits the lookup tables index by (11 measured faster than 9 or 10 on a 4:4:4 file,
+/// whose AC codes run long).
 pub(super) const FAST_BITS: u32 = 11;
+/// Entries of the lookup tables.
+pub(super) const FAST_SIZE: usize = 1 << FAST_BITS;
 
 impl Huffman {
     pub(super) fn new(counts: &[u8; 16], values: &[u8]) -> Result<Huffman, Error> {
@@ -33,7 +37,7 @@ impl Huffman {
         if total > 256 || total != values.len() {
             return Err(bad("malformed Huffman table"));
         }
-        let mut fast = vec![(0u8, 0u8); 1 << FAST_BITS];
+        let mut fast = Box::new([(0u8, 0u8); FAST_SIZE]);
         let mut maxcode = [-1i32; 18];
         let mut offset = [0i32; 17];
         let mut code: u32 = 0;
@@ -46,8 +50,8 @@ impl Huffman {
                     let shift = FAST_BITS - len;
                     for fill in 0..(1u32 << shift) {
                         let idx = ((code << shift) | fill) as usize;
-                        if idx < fast.len() {
-                            fast[idx] = (len as u8, values[k]);
+                        if let Some(entry) = fast.get_mut(idx) {
+                            *entry = (len as u8, values[k]);
                         }
                     }
                 }
@@ -63,24 +67,23 @@ impl Huffman {
             code <<= 1;
         }
         maxcode[17] = i32::MAX;
-        let fast_ac = (0..fast.len())
-            .map(|prefix| {
-                let (len, symbol) = fast[prefix];
-                let (run, s) = (u32::from(symbol >> 4), u32::from(symbol & 15));
-                let total = u32::from(len) + s;
-                if len == 0 || s == 0 || total > FAST_BITS {
-                    return 0;
-                }
-                let bits = ((prefix as u32) >> (FAST_BITS - total)) & ((1 << s) - 1);
-                let v = bits as i32;
-                let value = if v < (1 << (s - 1)) {
-                    v - (1 << s) + 1
-                } else {
-                    v
-                };
-                (value << 16) | (run << 5) as i32 | total as i32
-            })
-            .collect();
+        let mut fast_ac = Box::new([0i32; FAST_SIZE]);
+        for (prefix, entry) in fast_ac.iter_mut().enumerate() {
+            let (len, symbol) = fast[prefix];
+            let (run, s) = (u32::from(symbol >> 4), u32::from(symbol & 15));
+            let total = u32::from(len) + s;
+            if len == 0 || s == 0 || total > FAST_BITS {
+                continue;
+            }
+            let bits = ((prefix as u32) >> (FAST_BITS - total)) & ((1 << s) - 1);
+            let v = bits as i32;
+            let value = if v < (1 << (s - 1)) {
+                v - (1 << s) + 1
+            } else {
+                v
+            };
+            *entry = (value << 16) | (run << 5) as i32 | total as i32;
+        }
         Ok(Huffman {
             fast,
             maxcode,
