@@ -6,7 +6,7 @@
 //! Anything this decoder does not handle (lossless, 12-bit samples, a
 //! height defined by DNL) is reported as an error, and the caller falls back to the pixel path.
 
-use super::huffman::{BitReader, Huffman, FAST_BITS, FAST_SIZE};
+use super::huffman::{BitReader, Hot, Huffman, FAST_BITS, FAST_SIZE};
 use super::markers::{code, read_dqt, Marker, Markers};
 use crate::error::Error;
 use crate::format::ImageFormat;
@@ -781,14 +781,13 @@ fn decode_block(
             *eobrun -= 1;
             return Ok(());
         }
+        let mut h = Hot::take(r);
         let mut k = start;
         while k <= scan.se {
-            if r.bits < 32 {
-                r.fill();
-            }
-            let packed = ac.fast_ac[(r.acc >> (64 - FAST_BITS)) as usize];
+            h.refill(r);
+            let packed = ac.fast_ac[(h.acc >> (64 - FAST_BITS)) as usize & (FAST_SIZE - 1)];
             if packed != 0 {
-                r.consume((packed & 31) as u32);
+                h.consume((packed & 31) as u32);
                 k += ((packed >> 5) & 15) as usize;
                 if k > 63 {
                     return Err(bad("coefficient index past 63"));
@@ -797,13 +796,15 @@ fn decode_block(
                 k += 1;
                 continue;
             }
+            h.put(r);
             let (rs, value) = r.decode_with_value(ac)?;
+            h = Hot::take(r);
             let (run, s) = (usize::from(rs >> 4), rs & 15);
             if s == 0 {
                 if run < 15 {
                     *eobrun = (1u32 << run) - 1;
                     if run > 0 {
-                        *eobrun += r.bits(run as u32);
+                        *eobrun += h.bits(r, run as u32);
                     }
                     break;
                 }
@@ -817,14 +818,16 @@ fn decode_block(
             b.set(k, clamp16(value.wrapping_shl(al)));
             k += 1;
         }
+        h.put(r);
         return Ok(());
     }
     // AC successive-approximation refinement.
     let p1 = 1i32 << al;
     let m1 = -1i32 << al;
     let mut k = start;
-    let refine = |r: &mut BitReader<'_>, coef: &mut i16| {
-        if r.bit() {
+    let mut h = Hot::take(r);
+    let refine = |h: &mut Hot, r: &mut BitReader<'_>, coef: &mut i16| {
+        if h.bit(r) {
             let c = i32::from(*coef);
             if c & p1 == 0 {
                 *coef = clamp16(if c >= 0 { c + p1 } else { c + m1 });
@@ -833,24 +836,24 @@ fn decode_block(
     };
     if *eobrun == 0 {
         while k <= scan.se {
-            let rs = r.decode(ac)?;
+            let rs = h.decode(r, ac)?;
             let (mut run, s) = (i32::from(rs >> 4), rs & 15);
             let mut value = 0i32;
             if s != 0 {
                 if s != 1 {
                     return Err(bad("bad refinement magnitude"));
                 }
-                value = if r.bit() { p1 } else { m1 };
+                value = if h.bit(r) { p1 } else { m1 };
             } else if run != 15 {
                 *eobrun = 1u32 << run;
                 if run > 0 {
-                    *eobrun += r.bits(run as u32);
+                    *eobrun += h.bits(r, run as u32);
                 }
                 break;
             }
             while k <= scan.se {
                 if b.coef[k] != 0 {
-                    refine(r, &mut b.coef[k]);
+                    refine(&mut h, r, &mut b.coef[k]);
                 } else {
                     if run == 0 {
                         break;
@@ -868,12 +871,13 @@ fn decode_block(
     if *eobrun > 0 {
         while k <= scan.se {
             if b.coef[k] != 0 {
-                refine(r, &mut b.coef[k]);
+                refine(&mut h, r, &mut b.coef[k]);
             }
             k += 1;
         }
         *eobrun -= 1;
     }
+    h.put(r);
     Ok(())
 }
 

@@ -280,6 +280,78 @@ impl<'a> BitReader<'a> {
     }
 }
 
+/// A [`BitReader`]'s bit buffer copied into locals for a block's loop: the compiler keeps it
+/// in registers, where the reader's own fields (behind the reference its out-of-line refill
+/// takes) would be loaded and stored at every step. Refills and long codes go through the
+/// reader, the buffer written back around them; [`Hot::put`] writes it back at the end.
+pub(super) struct Hot {
+    pub(super) acc: u64,
+    pub(super) bits: u32,
+}
+
+impl Hot {
+    #[inline(always)]
+    pub(super) fn take(r: &BitReader<'_>) -> Hot {
+        Hot {
+            acc: r.acc,
+            bits: r.bits,
+        }
+    }
+
+    #[inline(always)]
+    pub(super) fn put(&self, r: &mut BitReader<'_>) {
+        (r.acc, r.bits) = (self.acc, self.bits);
+    }
+
+    /// At least 32 bits buffered (a refill leaves 56 unless the data ended).
+    #[inline(always)]
+    pub(super) fn refill(&mut self, r: &mut BitReader<'_>) {
+        if self.bits < 32 {
+            self.put(r);
+            r.fill();
+            *self = Hot::take(r);
+        }
+    }
+
+    #[inline(always)]
+    pub(super) fn consume(&mut self, n: u32) {
+        self.acc <<= n;
+        self.bits -= n;
+    }
+
+    /// The next `n` bits (0..=16).
+    #[inline(always)]
+    pub(super) fn bits(&mut self, r: &mut BitReader<'_>, n: u32) -> u32 {
+        if n == 0 {
+            return 0;
+        }
+        self.refill(r);
+        let v = (self.acc >> (64 - n)) as u32;
+        self.consume(n);
+        v
+    }
+
+    #[inline(always)]
+    pub(super) fn bit(&mut self, r: &mut BitReader<'_>) -> bool {
+        self.bits(r, 1) == 1
+    }
+
+    /// The next symbol of `table`.
+    #[inline(always)]
+    pub(super) fn decode(&mut self, r: &mut BitReader<'_>, table: &Huffman) -> Result<u8, Error> {
+        self.refill(r);
+        let (len, symbol) = table.fast[(self.acc >> (64 - FAST_BITS)) as usize & (FAST_SIZE - 1)];
+        if len > 0 {
+            self.consume(u32::from(len));
+            return Ok(symbol);
+        }
+        self.put(r);
+        let symbol = r.decode(table);
+        *self = Hot::take(r);
+        symbol
+    }
+}
+
 /// Where entropy-coded data resumes after a restart: past the next marker when it is RSTn,
 /// at it otherwise (the scan ended early). Shared by the Huffman and arithmetic decoders.
 pub(super) fn past_restart(data: &[u8], mut pos: usize) -> Result<usize, Error> {

@@ -118,7 +118,6 @@ pub fn requantize_whole(
 ) -> Result<Vec<u8>, Error> {
     let tables = output_tables(quality);
     let mut coeffs = decode_coefficients(input)?;
-    convert(&mut coeffs, quality, &tables)?;
     let settings = write_settings(
         &tables,
         coeffs.components.len(),
@@ -126,6 +125,12 @@ pub fn requantize_whole(
         density,
         segments,
     );
+    if !progressive {
+        if let Some(bytes) = whole_in_bands(&coeffs, input.len(), quality, &tables, &settings)? {
+            return Ok(bytes);
+        }
+    }
+    convert(&mut coeffs, quality, &tables)?;
     Ok(write(&coeffs, &settings))
 }
 
@@ -212,38 +217,71 @@ pub fn requantize_in_bands(
     if n == 4 || covered.iter().any(|&c| c != 1) {
         return Ok(None);
     }
-    let mcu_rows = if n == 1 {
+    let scans = &scans;
+    let mut decoders = scans
+        .iter()
+        .map(|p| {
+            Ok((
+                BitReader::new(input, p.pos),
+                HuffmanScan::new(&p.scan, &p.dc, &p.ac)?,
+            ))
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    let fill = |band: &mut Coefficients, _top: usize, last: bool| -> Result<(), Error> {
+        for ((reader, decoder), p) in decoders.iter_mut().zip(scans) {
+            decoder.decode(reader, band, &p.scan, p.restart_interval)?;
+        }
+        if last && decoders.iter().any(|(reader, _)| reader.truncated()) {
+            return Err(Error::decode(ImageFormat::Jpeg, "truncated scan data"));
+        }
+        Ok(())
+    };
+    let (baseline, out_frame) = pipeline(&frame, quality, tables, input.len(), fill)?;
+    let Some(mut out_frame) = out_frame else {
+        return Ok(None);
+    };
+    (out_frame.width, out_frame.height) = (frame.width, frame.height);
+    let settings = write_settings(tables, n, false, density, segments);
+    Ok(Some(baseline.finish(&out_frame, &settings)))
+}
+
+/// Pixel rows per band of `frame`: [`BAND_ROWS`] rounded up to whole MCU rows.
+fn band_rows(frame: &Coefficients) -> usize {
+    let mcu_rows = if frame.components.len() == 1 {
         8
     } else {
         8 * usize::from(frame.max_v())
     };
-    let band_rows = mcu_rows * BAND_ROWS.div_ceil(mcu_rows);
+    mcu_rows * BAND_ROWS.div_ceil(mcu_rows)
+}
+
+/// The two threads of the band path, for a frame of `frame`'s shape: on one, `fill` gives
+/// each band its blocks (`fill(band, top, last)`: the band of pixel rows from `top`, shaped
+/// and zeroed, `last` for the last one) and its luma is rescaled; on the other, each band
+/// is converted and recorded ([`record_bands`]). Bands travel between them through two
+/// channels, the used ones coming back to be filled again.
+fn pipeline(
+    frame: &Coefficients,
+    quality: u8,
+    tables: &[[u16; 64]; 2],
+    input_len: usize,
+    mut fill: impl FnMut(&mut Coefficients, usize, bool) -> Result<(), Error> + Send,
+) -> Result<(Baseline, Option<Coefficients>), Error> {
+    let band_rows = band_rows(frame);
     let height = frame.height as usize;
     let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<(Coefficients, bool)>(2);
     let (free_tx, free_rx) = std::sync::mpsc::channel::<Coefficients>();
     // Bands sent and not yet taken by the recording side. When one is waiting as the next
-    // is decoded, the recording side is the slower: the decoding side then converts that
+    // is filled, the recording side is the slower: the filling side then converts that
     // band itself (the same arithmetic either way, so the same bytes), which shares the
     // work between the threads whatever the file's mix of decoding and recording costs.
     let waiting = &std::sync::atomic::AtomicUsize::new(0);
-    let (scans, frame) = (&scans, &frame);
-    let (recorded, decoded) = std::thread::scope(|s| {
-        let decoder = s.spawn(move || -> Result<(), Error> {
-            let mut decoders = scans
-                .iter()
-                .map(|p| {
-                    Ok((
-                        BitReader::new(input, p.pos),
-                        HuffmanScan::new(&p.scan, &p.dc, &p.ac)?,
-                    ))
-                })
-                .collect::<Result<Vec<_>, Error>>()?;
+    let (recorded, filled) = std::thread::scope(|s| {
+        let filler = s.spawn(move || -> Result<(), Error> {
             for top in (0..height).step_by(band_rows) {
-                let mut band = free_rx.try_recv().unwrap_or_else(|_| frame.clone());
+                let mut band = free_rx.try_recv().unwrap_or_else(|_| frame.shape());
                 shape_band(&mut band, frame, band_rows.min(height - top));
-                for ((reader, decoder), p) in decoders.iter_mut().zip(scans) {
-                    decoder.decode(reader, &mut band, &p.scan, p.restart_interval)?;
-                }
+                fill(&mut band, top, top + band_rows >= height)?;
                 let converted = waiting.load(Ordering::Acquire) > 0;
                 if converted {
                     convert(&mut band, quality, tables)?;
@@ -255,25 +293,67 @@ pub fn requantize_in_bands(
                     break; // the other side failed; its error is the one reported
                 }
             }
-            if decoders.iter().any(|(reader, _)| reader.truncated()) {
-                return Err(Error::decode(ImageFormat::Jpeg, "truncated scan data"));
-            }
             Ok(())
         });
-        let recorded = record_bands(full_rx, free_tx, waiting, quality, tables, input.len());
-        let decoded = decoder
+        let recorded = record_bands(full_rx, free_tx, waiting, quality, tables, input_len);
+        let filled = filler
             .join()
             .unwrap_or_else(|e| std::panic::resume_unwind(e));
-        (recorded, decoded)
+        (recorded, filled)
     });
-    let (baseline, out_frame) = recorded?;
-    decoded?;
+    let recorded = recorded?;
+    filled?;
+    Ok(recorded)
+}
+
+/// [`requantize_whole`]'s baseline output from a frame decoded whole (a progressive
+/// input): its bands copied out in turn and run through [`pipeline`], so that the
+/// conversion and the recording share two threads. `Ok(None)` when the frame's block grid
+/// is not the bands' (then the whole frame is converted and written at once).
+fn whole_in_bands(
+    coeffs: &Coefficients,
+    input_len: usize,
+    quality: u8,
+    tables: &[[u16; 64]; 2],
+    settings: &WriteSettings<'_>,
+) -> Result<Option<Vec<u8>>, Error> {
+    let band_rows = band_rows(coeffs);
+    let mut probe = coeffs.shape();
+    shape_band(&mut probe, coeffs, band_rows.min(coeffs.height as usize));
+    let same_grid = probe
+        .components
+        .iter()
+        .zip(&coeffs.components)
+        .all(|(b, f)| b.blocks_w == f.blocks_w && f.blocks.len() == f.blocks_w * f.blocks_h);
+    if coeffs.components.len() == 4 || !same_grid {
+        return Ok(None);
+    }
+    let fill = |band: &mut Coefficients, top: usize, _last: bool| -> Result<(), Error> {
+        for (b, f) in band.components.iter_mut().zip(&coeffs.components) {
+            // The band starts at a whole MCU row of the frame (a block row for one component).
+            let row0 = if coeffs.components.len() == 1 {
+                top / 8
+            } else {
+                top / (8 * usize::from(coeffs.max_v())) * usize::from(f.v)
+            };
+            let (from, count) = (row0 * f.blocks_w, b.blocks.len());
+            let (Some(blocks), Some(ends)) = (
+                f.blocks.get(from..from + count),
+                f.ends.get(from..from + count),
+            ) else {
+                return Err(Error::decode(ImageFormat::Jpeg, "band outside the frame"));
+            };
+            b.blocks.copy_from_slice(blocks);
+            b.ends.copy_from_slice(ends);
+        }
+        Ok(())
+    };
+    let (baseline, out_frame) = pipeline(coeffs, quality, tables, input_len, fill)?;
     let Some(mut out_frame) = out_frame else {
         return Ok(None);
     };
-    (out_frame.width, out_frame.height) = (frame.width, frame.height);
-    let settings = write_settings(tables, n, false, density, segments);
-    Ok(Some(baseline.finish(&out_frame, &settings)))
+    (out_frame.width, out_frame.height) = (coeffs.width, coeffs.height);
+    Ok(Some(baseline.finish(&out_frame, settings)))
 }
 
 /// The recording side of [`requantize_in_bands`]: each band from `full` converted (unless
@@ -454,6 +534,22 @@ fn to_420(c: &mut Coefficients, chroma_table: &[u16; 64]) -> Result<(), Error> {
     if (nw, nh) == (y.blocks_w, y.blocks_h) && (vw, vh) == (nw, nh) {
         // The same grid (the usual case): the blocks stay where they are.
         (y.h, y.v) = (2, 2);
+        return to_420_chroma(c, chroma_table, &valid, (mx, my), (2 / hy, 2 / vy));
+    }
+    if nw == y.blocks_w && vw == nw && vh == y.blocks_h && nh >= vh {
+        // Only block rows to add below (the usual whole-frame case: a height that is a
+        // multiple of 8 but not of 16): the image's blocks stay where they are, and the new
+        // ones repeat the last row's DC, as below.
+        for _ in vh..nh {
+            for bx in 0..nw {
+                let dc = y.blocks[(vh - 1) * nw + bx][0];
+                let mut b = [0i16; 64];
+                b[0] = dc;
+                y.blocks.push(b);
+                y.ends.push(u8::from(dc != 0));
+            }
+        }
+        (y.h, y.v, y.blocks_h) = (2, 2, nh);
         return to_420_chroma(c, chroma_table, &valid, (mx, my), (2 / hy, 2 / vy));
     }
     let mut blocks = Vec::with_capacity(nw * nh);
@@ -703,8 +799,17 @@ mod tests {
     }
 
     /// The whole-frame path: every scan decoded, converted, written.
+    /// The whole frame decoded, converted and written at once: the reference that both
+    /// band paths (from the file, and from a frame decoded whole) must match byte for byte.
     fn whole(input: &[u8], quality: u8) -> Result<Vec<u8>, Error> {
-        requantize_whole(input, quality, false, None, &[])
+        let tables = output_tables(quality);
+        let mut coeffs = decode_coefficients(input)?;
+        convert(&mut coeffs, quality, &tables)?;
+        let n = coeffs.components.len();
+        Ok(write(
+            &coeffs,
+            &write_settings(&tables, n, false, None, &[]),
+        ))
     }
 
     /// A picture with edges, gradients and texture, from a hash (no randomness crate).
@@ -751,12 +856,29 @@ mod tests {
                 encoder
                     .encode(&picture(w, h, channels), w, h, color)
                     .expect("encodes");
+                // The same picture progressive: decoded whole, then converted and recorded
+                // in bands ([`whole_in_bands`]).
+                let mut progressive = Vec::new();
+                let mut encoder = Encoder::new(&mut progressive, 93);
+                encoder.set_progressive(true);
+                if let Some(f) = sampling {
+                    encoder.set_sampling_factor(f);
+                }
+                encoder
+                    .encode(&picture(w, h, channels), w, h, color)
+                    .expect("encodes");
                 for quality in [30, 75, 89, 95] {
                     let banded = requantize_in_bands(&jpeg, quality, None, &[])
                         .expect("decodes")
                         .expect("one interleaved scan: the band path");
                     let case = format!("{w}x{h} {sampling:?} restart {restart} q{quality}");
                     assert!(banded == whole(&jpeg, quality).expect("decodes"), "{case}");
+                    let from_whole = requantize_whole(&progressive, quality, false, None, &[]);
+                    let reference = whole(&progressive, quality).expect("decodes");
+                    assert!(
+                        from_whole.expect("decodes") == reference,
+                        "progressive {case}"
+                    );
                     cases += 1;
                 }
                 // Truncated scan data is an error on both paths.
