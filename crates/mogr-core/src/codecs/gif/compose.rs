@@ -18,49 +18,196 @@ fn decode_error(e: ::gif::DecodingError) -> Error {
     Error::decode_with(ImageFormat::Gif, "corrupt or truncated data", e)
 }
 
+/// A frame as the decoder gives it: its rectangle, disposal, delay, palette and indices.
+struct Decoded {
+    left: usize,
+    top: usize,
+    width: usize,
+    height: usize,
+    dispose: ::gif::DisposalMethod,
+    delay_ms: u32,
+    transparent: Option<u8>,
+    palette: Option<Vec<u8>>,
+    indices: Vec<u8>,
+}
+
+/// The next frame of `reader`, `None` at the end.
+fn read_frame<R: std::io::Read>(
+    reader: &mut ::gif::Decoder<R>,
+    mut indices: Vec<u8>,
+) -> Result<Option<Decoded>, Error> {
+    let Some(info) = reader.next_frame_info().map_err(decode_error)? else {
+        return Ok(None);
+    };
+    let mut frame = Decoded {
+        left: usize::from(info.left),
+        top: usize::from(info.top),
+        width: usize::from(info.width),
+        height: usize::from(info.height),
+        dispose: info.dispose,
+        delay_ms: u32::from(info.delay) * 10,
+        transparent: info.transparent,
+        palette: info.palette.clone(),
+        indices: Vec::new(),
+    };
+    indices.resize(reader.buffer_size(), 0);
+    reader
+        .read_into_buffer(&mut indices)
+        .map_err(decode_error)?;
+    frame.indices = indices;
+    Ok(Some(frame))
+}
+
+fn options() -> ::gif::DecodeOptions {
+    let mut options = ::gif::DecodeOptions::new();
+    options.set_color_output(::gif::ColorOutput::Indexed);
+    options
+}
+
+/// Where each frame's blocks (its extensions, descriptor, palette and data) lie in `data`,
+/// and the length of the header before them; `None` unless the whole file walks cleanly
+/// to its trailer (then a frame can be read alone, with the header in front of it).
+fn frame_spans(data: &[u8]) -> Option<(usize, Vec<(usize, usize)>)> {
+    let lsd = data.get(6..13)?;
+    let mut pos = 13;
+    if lsd[4] & 0x80 != 0 {
+        pos += 3 << ((lsd[4] & 7) + 1);
+    }
+    let header = pos;
+    let mut spans = Vec::new();
+    let mut start = pos;
+    loop {
+        match *data.get(pos)? {
+            0x3B => return Some((header, spans)),
+            0x21 => pos = super::skip_sub_blocks(data, pos + 2).ok()?,
+            0x2C => {
+                let d = data.get(pos + 1..pos + 10)?;
+                pos += 10;
+                if d[8] & 0x80 != 0 {
+                    pos += 3 << ((d[8] & 7) + 1);
+                }
+                pos = super::skip_sub_blocks(data, pos + 1).ok()?;
+                spans.push((start, pos));
+                start = pos;
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// Frames of at least this many canvas pixels are read on two threads (`frames`).
+const SPLIT_PIXELS: usize = 1 << 15;
+
 /// The composed frames of `data` that `pick` keeps, from at most `max_frames` frames (the
 /// delays of dropped frames are added to the kept frame before them). `stop` is checked
 /// before each frame.
+///
+/// A file whose blocks walk cleanly to the trailer has its frames decompressed on two
+/// threads: the odd ones by a second thread, each from the header and that frame's blocks
+/// alone (a frame's decoding depends on nothing else), one or two frames ahead, while this
+/// one decompresses the even ones and composes them all in order. Each frame is decoded by
+/// the same code either way, so the output and the errors are the same.
 pub(crate) fn frames(
     data: &[u8],
     max_frames: usize,
     pick: FramePick,
     stop: &crate::Stop,
 ) -> Result<Vec<Frame>, Error> {
-    let mut options = ::gif::DecodeOptions::new();
-    options.set_color_output(::gif::ColorOutput::Indexed);
-    let mut reader = options.read_info(data).map_err(decode_error)?;
+    frames_split_from(data, max_frames, pick, stop, SPLIT_PIXELS)
+}
+
+/// [`frames`], on two threads from `split_pixels` canvas pixels up.
+fn frames_split_from(
+    data: &[u8],
+    max_frames: usize,
+    pick: FramePick,
+    stop: &crate::Stop,
+    split_pixels: usize,
+) -> Result<Vec<Frame>, Error> {
+    let mut reader = options().read_info(data).map_err(decode_error)?;
     let (w, h) = (usize::from(reader.width()), usize::from(reader.height()));
+    let split = frame_spans(data).filter(|(_, spans)| spans.len() >= 4 && w * h >= split_pixels);
+    let Some((header, spans)) = split else {
+        return compose(&mut reader, (w, h), max_frames, pick, stop, |_, r, buf| {
+            read_frame(r, buf)
+        });
+    };
+    // One frame read alone: the header, its blocks, the trailer.
+    let alone = |k: usize, buf: Vec<u8>| -> Result<Option<Decoded>, Error> {
+        let (from, to) = spans[k];
+        let stream = std::io::Read::chain(
+            std::io::Read::chain(&data[..header], &data[from..to]),
+            &[0x3Bu8][..],
+        );
+        let mut one = options().read_info(stream).map_err(decode_error)?;
+        read_frame(&mut one, buf)
+    };
+    let count = spans.len().min(max_frames);
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Option<Decoded>, Error>>(1);
+        s.spawn(move || {
+            for k in (1..count).step_by(2) {
+                if pick.done(k) || tx.send(alone(k, Vec::new())).is_err() {
+                    break;
+                }
+            }
+        });
+        compose(&mut reader, (w, h), count, pick, stop, |k, _, buf| {
+            if k % 2 == 0 {
+                alone(k, buf)
+            } else {
+                rx.recv().unwrap_or(Ok(None))
+            }
+        })
+    })
+}
+
+/// Composes the frames `next(idx, reader, buffer)` gives, in order, from at most
+/// `max_frames` (see [`frames`]).
+fn compose<R: std::io::Read>(
+    reader: &mut ::gif::Decoder<R>,
+    (w, h): (usize, usize),
+    max_frames: usize,
+    pick: FramePick,
+    stop: &crate::Stop,
+    mut next: impl FnMut(usize, &mut ::gif::Decoder<R>, Vec<u8>) -> Result<Option<Decoded>, Error>,
+) -> Result<Vec<Frame>, Error> {
     let global: Option<Vec<u8>> = reader.global_palette().map(<[u8]>::to_vec);
     // The canvas as the next frame finds it (what the `image` crate calls the non-disposed
     // frame), RGBA.
     let mut canvas = vec![0u8; w * h * 4];
     let mut out: Vec<Frame> = Vec::with_capacity(pick.capacity());
-    let mut indices = Vec::new();
+    let mut spare = Vec::new();
     for idx in 0..max_frames {
         if pick.done(idx) {
             break;
         }
         stop.check()?;
-        let Some(info) = reader.next_frame_info().map_err(decode_error)? else {
+        let Some(frame) = next(idx, reader, std::mem::take(&mut spare))? else {
             break;
         };
-        let (left, top) = (usize::from(info.left), usize::from(info.top));
-        let (fw, fh) = (usize::from(info.width), usize::from(info.height));
-        let dispose = info.dispose;
-        let delay_ms = u32::from(info.delay) * 10;
+        let Decoded {
+            left,
+            top,
+            width: fw,
+            dispose,
+            delay_ms,
+            ..
+        } = frame;
+        let fh = frame.height;
         // Index -> RGBA; transparent for the transparent index and past the palette.
-        let palette = info.palette.as_deref().or(global.as_deref()).unwrap_or(&[]);
+        let palette = frame
+            .palette
+            .as_deref()
+            .or(global.as_deref())
+            .unwrap_or(&[]);
         let mut lut = [[0u8; 4]; 256];
         for (i, c) in palette.chunks_exact(3).take(256).enumerate() {
-            if info.transparent != Some(i as u8) {
+            if frame.transparent != Some(i as u8) {
                 lut[i] = [c[0], c[1], c[2], 255];
             }
         }
-        indices.resize(reader.buffer_size(), 0);
-        reader
-            .read_into_buffer(&mut indices)
-            .map_err(decode_error)?;
+        let indices = &frame.indices;
         // The rectangle cropped to the screen.
         let (x1, y1) = ((left + fw).min(w), (top + fh).min(h));
         let draw = |target: &mut [u8]| {
@@ -103,6 +250,7 @@ pub(crate) fn frames(
                 ::gif::DisposalMethod::Previous => {}
             }
         }
+        spare = frame.indices;
     }
     if out.is_empty() {
         return Err(Error::decode(ImageFormat::Gif, "no frames"));
@@ -187,6 +335,45 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn frames_read_on_two_threads_equal_those_read_in_order() {
+        // Random animations, whole, cut short and with bytes changed, every way of picking
+        // frames and a frame limit: the same frames, or the same error, both ways.
+        let run = |data: &[u8], max: usize, pick: FramePick, split: usize| {
+            frames_split_from(data, max, pick, &crate::Stop::never(), split)
+                .map(|f| {
+                    f.into_iter()
+                        .map(|f| (f.bitmap.data, f.delay_ms))
+                        .collect::<Vec<_>>()
+                })
+                .map_err(|e| e.to_string())
+        };
+        let mut split_ok = 0;
+        for seed in 1..300 {
+            let gif = random_gif(seed);
+            let mut variants = vec![gif.clone(), gif[..gif.len() * 2 / 3].to_vec()];
+            let mut changed = gif.clone();
+            let at = (seed as usize * 7919) % changed.len();
+            changed[at] ^= 0x5A;
+            variants.push(changed);
+            for data in &variants {
+                let frames = frame_spans(data).map_or(0, |(_, s)| s.len());
+                for (max, pick) in [
+                    (1000, FramePick::All),
+                    (3, FramePick::All),
+                    (1000, FramePick::First(2)),
+                    (1000, FramePick::cgif(2, frames.max(1))),
+                ] {
+                    let alone = run(data, max, pick, usize::MAX);
+                    let split = run(data, max, pick, 0);
+                    assert_eq!(alone, split, "seed {seed}");
+                    split_ok += usize::from(frames >= 4 && split.is_ok());
+                }
+            }
+        }
+        assert!(split_ok > 100, "{split_ok} split decodes compared");
     }
 
     #[test]
