@@ -265,6 +265,9 @@ fn shown(p: &[u8]) -> [u8; 4] {
     [over(p[0]), over(p[1]), over(p[2]), 255]
 }
 
+/// Entries of [`index_frames`]'s table of recent colours.
+const RECENT: usize = 1 << 14;
+
 /// The palette indices of `frames` (RGBA as composed), in order: `transparent` for what
 /// shows transparent, else the exact colour's index when the palette is the exact colours,
 /// else the nearest entry of `quantized`. A pixel equal to the one at its place in the
@@ -279,30 +282,61 @@ fn index_frames(
     stop: &crate::Stop,
 ) -> Result<Vec<Vec<u8>>, Error> {
     let mut cache = exact.unwrap_or_default();
+    // In front of the map, a direct-mapped table of recent colours (the packed colour with
+    // its low byte set, so that 0 is empty, and its index): most lookups stop there.
+    let mut recent = vec![(0u32, 0u8); RECENT];
     let mut index = |raw: &[u8]| -> u8 {
         let p = shown(raw);
         if p[3] == 0 {
             return transparent;
         }
         let key = u32::from_be_bytes([p[0], p[1], p[2], 0]);
-        *cache
+        let slot = (u64::from(key).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 48) as usize;
+        let entry = &mut recent[slot % RECENT];
+        if entry.0 == key | 1 {
+            return entry.1;
+        }
+        let k = *cache
             .entry(key)
-            .or_insert_with(|| quantized.map_or(0, |q| q.nearest(&p)))
+            .or_insert_with(|| quantized.map_or(0, |q| q.nearest(&p)));
+        *entry = (key | 1, k);
+        k
     };
     let mut out: Vec<Vec<u8>> = Vec::with_capacity(frames.len());
     for (n, f) in frames.iter().enumerate() {
         stop.check()?;
-        let before = n.checked_sub(1).map(|b| (&frames[b], &out[b]));
-        let mut idx = Vec::with_capacity(f.len() / 4);
-        let mut last: Option<(&[u8], u8)> = None;
-        for (i, p) in f.chunks_exact(4).enumerate() {
-            let k = match (before, last) {
-                (Some((bf, bi)), _) if bf[4 * i..4 * i + 4] == *p => bi[i],
-                (_, Some((q, k))) if q == p => k,
-                _ => index(p),
-            };
-            last = Some((p, k));
-            idx.push(k);
+        let pixels = f.as_chunks::<4>().0;
+        let mut idx = Vec::with_capacity(pixels.len());
+        // No pixel equals the one before the first (an impossible colour there).
+        let mut last = ([0u8; 4], 0u8, false);
+        let before = n
+            .checked_sub(1)
+            .map(|b| (frames[b].as_chunks::<4>().0, &out[b]));
+        match before.filter(|(bf, _)| bf.len() == pixels.len()) {
+            Some((bf, bi)) => {
+                for ((p, q), &k_before) in pixels.iter().zip(bf).zip(bi.iter()) {
+                    let k = if p == q {
+                        k_before
+                    } else if last.2 && *p == last.0 {
+                        last.1
+                    } else {
+                        index(p)
+                    };
+                    last = (*p, k, true);
+                    idx.push(k);
+                }
+            }
+            None => {
+                for p in pixels {
+                    let k = if last.2 && *p == last.0 {
+                        last.1
+                    } else {
+                        index(p)
+                    };
+                    last = (*p, k, true);
+                    idx.push(k);
+                }
+            }
         }
         out.push(idx);
     }
