@@ -147,7 +147,13 @@ fn frames_split_from(
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Option<Decoded>, Error>>(1);
         s.spawn(move || {
             for k in (1..count).step_by(2) {
-                if pick.done(k) || tx.send(alone(k, Vec::new())).is_err() {
+                if pick.done(k) {
+                    break;
+                }
+                // Stopped: the frame it would have read is the error.
+                let frame = stop.check().and_then(|()| alone(k, Vec::new()));
+                let stopped = frame.is_err();
+                if tx.send(frame).is_err() || stopped {
                     break;
                 }
             }
