@@ -701,31 +701,22 @@ fn decode_sequential_block(
     b.coef[0] = dc_value;
     let mut end = u8::from(dc_value != 0);
     let mut k = 1usize;
-    // The reader's bits in locals (registers) for the loop; written back around the calls
-    // that read more bits (refill, long codes) and at the end.
-    let (mut acc, mut bits) = (r.acc, r.bits);
+    let mut h = Hot::take(r);
     while k <= 63 {
-        if bits < 32 {
-            (r.acc, r.bits) = (acc, bits);
-            r.fill();
-            (acc, bits) = (r.acc, r.bits);
-        }
-        let prefix = (acc >> (64 - FAST_BITS)) as usize & (FAST_SIZE - 1);
+        h.refill(r);
+        let prefix = (h.acc >> (64 - FAST_BITS)) as usize & (FAST_SIZE - 1);
         let packed = ac.fast_ac[prefix];
         let (run, value) = if packed != 0 {
-            let n = (packed & 31) as u32;
-            (acc, bits) = (acc << n, bits - n);
+            h.consume((packed & 31) as u32);
             (((packed >> 5) & 15) as usize, packed >> 16)
         } else {
             let (len, symbol) = ac.fast[prefix];
             if symbol == 0 && len != 0 {
                 // End of block, the most frequent code, short enough for the table.
-                (acc, bits) = (acc << len, bits - u32::from(len));
+                h.consume(u32::from(len));
                 break;
             }
-            (r.acc, r.bits) = (acc, bits);
-            let (rs, value) = r.decode_with_value(ac)?;
-            (acc, bits) = (r.acc, r.bits);
+            let (rs, value) = h.decode_with_value(r, ac)?;
             if rs & 15 == 0 {
                 if rs >> 4 < 15 {
                     break; // end of block
@@ -743,7 +734,7 @@ fn decode_sequential_block(
         k += 1;
         end = k as u8;
     }
-    (r.acc, r.bits) = (acc, bits);
+    h.put(r);
     *b.end = end;
     Ok(())
 }
@@ -796,9 +787,7 @@ fn decode_block(
                 k += 1;
                 continue;
             }
-            h.put(r);
-            let (rs, value) = r.decode_with_value(ac)?;
-            h = Hot::take(r);
+            let (rs, value) = h.decode_with_value(r, ac)?;
             let (run, s) = (usize::from(rs >> 4), rs & 15);
             if s == 0 {
                 if run < 15 {

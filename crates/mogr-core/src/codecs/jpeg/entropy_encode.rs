@@ -12,12 +12,11 @@ use super::markers::{code, Density, Segment, ZIGZAG};
 /// Where symbols and raw bits go. The first pass records tokens and counts symbols; the
 /// second pass only writes the recorded tokens with the tables built from the counts.
 trait Sink {
-    fn symbol(&mut self, table: usize, symbol: u8);
-    fn bits(&mut self, value: u32, n: u32);
     /// A symbol and the `n` raw bits of `value` that follow it.
-    fn symbol_with_bits(&mut self, table: usize, symbol: u8, value: u32, n: u32) {
-        self.symbol(table, symbol);
-        self.bits(value, n);
+    fn symbol_with_bits(&mut self, table: usize, symbol: u8, value: u32, n: u32);
+    /// A symbol with no raw bits after it.
+    fn symbol(&mut self, table: usize, symbol: u8) {
+        self.symbol_with_bits(table, symbol, 0, 0);
     }
 }
 
@@ -35,20 +34,6 @@ struct Recorder {
 }
 
 impl Sink for Recorder {
-    fn symbol(&mut self, table: usize, symbol: u8) {
-        self.freq[table][usize::from(symbol)] += 1;
-        self.tokens
-            .push(Token(u32::from(symbol) | (table as u32) << 8));
-    }
-    fn bits(&mut self, value: u32, n: u32) {
-        if n == 0 {
-            return;
-        }
-        // Raw bits always follow their symbol's token.
-        if let Some(last) = self.tokens.last_mut() {
-            last.0 |= (n << 11) | (value & ((1 << n) - 1)) << 16;
-        }
-    }
     #[inline]
     fn symbol_with_bits(&mut self, table: usize, symbol: u8, value: u32, n: u32) {
         self.freq[table][usize::from(symbol)] += 1;
@@ -199,14 +184,7 @@ fn encode_ac_sequential(sink: &mut impl Sink, table: usize, block: &[i16; 64]) {
     while mask != 0 {
         let k = mask.trailing_zeros() as usize;
         mask &= mask - 1;
-        let mut run = (k - last - 1) as u32;
-        while run > 15 {
-            sink.symbol(table, 0xF0);
-            run -= 16;
-        }
-        let v = i32::from(block[k]);
-        let s = category(v);
-        sink.symbol_with_bits(table, ((run << 4) | s) as u8, magnitude_bits(v, s), s);
+        encode_ac_value(sink, table, (k - last - 1) as u32, i32::from(block[k]));
         last = k;
     }
     if last < 63 {
@@ -214,11 +192,21 @@ fn encode_ac_sequential(sink: &mut impl Sink, table: usize, block: &[i16; 64]) {
     }
 }
 
+/// A nonzero AC coefficient `v` after `run` zeros: a ZRL symbol per 16 zeros, then the
+/// run/size symbol and the magnitude bits.
+fn encode_ac_value(sink: &mut impl Sink, table: usize, mut run: u32, v: i32) {
+    while run > 15 {
+        sink.symbol(table, 0xF0);
+        run -= 16;
+    }
+    let s = category(v);
+    sink.symbol_with_bits(table, ((run << 4) | s) as u8, magnitude_bits(v, s), s);
+}
+
 fn flush_eobrun(sink: &mut impl Sink, table: usize, eobrun: &mut u32) {
     if *eobrun > 0 {
         let n = category(*eobrun as i32) - 1;
-        sink.symbol(table, (n << 4) as u8);
-        sink.bits(*eobrun, n);
+        sink.symbol_with_bits(table, (n << 4) as u8, *eobrun, n);
         *eobrun = 0;
     }
 }
@@ -241,13 +229,7 @@ fn encode_ac_band(
             continue;
         }
         flush_eobrun(sink, table, eobrun);
-        while run > 15 {
-            sink.symbol(table, 0xF0);
-            run -= 16;
-        }
-        let s = category(v);
-        sink.symbol(table, ((run << 4) | s) as u8);
-        sink.bits(magnitude_bits(v, s), s);
+        encode_ac_value(sink, table, run, v);
         run = 0;
     }
     if run > 0 || stop <= se {

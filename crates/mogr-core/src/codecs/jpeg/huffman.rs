@@ -336,6 +336,21 @@ impl Hot {
         self.bits(r, 1) == 1
     }
 
+    /// The next symbol of `table` and its magnitude bits, through the reader
+    /// ([`BitReader::decode_with_value`]: long codes and the values that do not fit the
+    /// lookup tables).
+    #[inline(always)]
+    pub(super) fn decode_with_value(
+        &mut self,
+        r: &mut BitReader<'_>,
+        table: &Huffman,
+    ) -> Result<(u8, i32), Error> {
+        self.put(r);
+        let decoded = r.decode_with_value(table);
+        *self = Hot::take(r);
+        decoded
+    }
+
     /// The next symbol of `table`.
     #[inline(always)]
     pub(super) fn decode(&mut self, r: &mut BitReader<'_>, table: &Huffman) -> Result<u8, Error> {

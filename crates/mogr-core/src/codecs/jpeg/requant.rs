@@ -317,14 +317,11 @@ fn whole_in_bands(
     tables: &[[u16; 64]; 2],
     settings: &WriteSettings<'_>,
 ) -> Result<Option<Vec<u8>>, Error> {
-    let band_rows = band_rows(coeffs);
-    let mut probe = coeffs.shape();
-    shape_band(&mut probe, coeffs, band_rows.min(coeffs.height as usize));
-    let same_grid = probe
-        .components
-        .iter()
-        .zip(&coeffs.components)
-        .all(|(b, f)| b.blocks_w == f.blocks_w && f.blocks.len() == f.blocks_w * f.blocks_h);
+    // A band's rows are `mcus().0 * h` blocks wide (see `shape_band`): the frame's must be.
+    let mcus_w = coeffs.mcus().0;
+    let same_grid = coeffs.components.iter().all(|f| {
+        f.blocks_w == mcus_w * usize::from(f.h) && f.blocks.len() == f.blocks_w * f.blocks_h
+    });
     if coeffs.components.len() == 4 || !same_grid {
         return Ok(None);
     }
@@ -798,7 +795,6 @@ mod tests {
         }
     }
 
-    /// The whole-frame path: every scan decoded, converted, written.
     /// The whole frame decoded, converted and written at once: the reference that both
     /// band paths (from the file, and from a frame decoded whole) must match byte for byte.
     fn whole(input: &[u8], quality: u8) -> Result<Vec<u8>, Error> {
