@@ -68,11 +68,7 @@ fn options() -> ::gif::DecodeOptions {
 /// and the length of the header before them; `None` unless the whole file walks cleanly
 /// to its trailer (then a frame can be read alone, with the header in front of it).
 fn frame_spans(data: &[u8]) -> Option<(usize, Vec<(usize, usize)>)> {
-    let lsd = data.get(6..13)?;
-    let mut pos = 13;
-    if lsd[4] & 0x80 != 0 {
-        pos += 3 << ((lsd[4] & 7) + 1);
-    }
+    let mut pos = 13 + super::table_len(*data.get(10)?);
     let header = pos;
     let mut spans = Vec::new();
     let mut start = pos;
@@ -81,11 +77,7 @@ fn frame_spans(data: &[u8]) -> Option<(usize, Vec<(usize, usize)>)> {
             0x3B => return Some((header, spans)),
             0x21 => pos = super::skip_sub_blocks(data, pos + 2).ok()?,
             0x2C => {
-                let d = data.get(pos + 1..pos + 10)?;
-                pos += 10;
-                if d[8] & 0x80 != 0 {
-                    pos += 3 << ((d[8] & 7) + 1);
-                }
+                pos += 10 + super::table_len(*data.get(pos + 9)?);
                 pos = super::skip_sub_blocks(data, pos + 1).ok()?;
                 spans.push((start, pos));
                 start = pos;
@@ -126,10 +118,11 @@ fn frames_split_from(
 ) -> Result<Vec<Frame>, Error> {
     let mut reader = options().read_info(data).map_err(decode_error)?;
     let (w, h) = (usize::from(reader.width()), usize::from(reader.height()));
+    let global: Option<Vec<u8>> = reader.global_palette().map(<[u8]>::to_vec);
     let split = frame_spans(data).filter(|(_, spans)| spans.len() >= 4 && w * h >= split_pixels);
     let Some((header, spans)) = split else {
-        return compose(&mut reader, (w, h), max_frames, pick, stop, |_, r, buf| {
-            read_frame(r, buf)
+        return compose(global, (w, h), max_frames, pick, stop, |_, buf| {
+            read_frame(&mut reader, buf)
         });
     };
     // One frame read alone: the header, its blocks, the trailer.
@@ -158,7 +151,7 @@ fn frames_split_from(
                 }
             }
         });
-        compose(&mut reader, (w, h), count, pick, stop, |k, _, buf| {
+        compose(global, (w, h), count, pick, stop, |k, buf| {
             if k % 2 == 0 {
                 alone(k, buf)
             } else {
@@ -168,17 +161,17 @@ fn frames_split_from(
     })
 }
 
-/// Composes the frames `next(idx, reader, buffer)` gives, in order, from at most
-/// `max_frames` (see [`frames`]).
-fn compose<R: std::io::Read>(
-    reader: &mut ::gif::Decoder<R>,
+/// Composes the frames `next(idx, buffer)` gives, in order, from at most `max_frames`, on a
+/// `w` x `h` screen whose global palette is `global` (see [`frames`]). `buffer` is the
+/// previous frame's indices, for reuse.
+fn compose(
+    global: Option<Vec<u8>>,
     (w, h): (usize, usize),
     max_frames: usize,
     pick: FramePick,
     stop: &crate::Stop,
-    mut next: impl FnMut(usize, &mut ::gif::Decoder<R>, Vec<u8>) -> Result<Option<Decoded>, Error>,
+    mut next: impl FnMut(usize, Vec<u8>) -> Result<Option<Decoded>, Error>,
 ) -> Result<Vec<Frame>, Error> {
-    let global: Option<Vec<u8>> = reader.global_palette().map(<[u8]>::to_vec);
     // The canvas as the next frame finds it (what the `image` crate calls the non-disposed
     // frame), RGBA.
     let mut canvas = vec![0u8; w * h * 4];
@@ -189,18 +182,18 @@ fn compose<R: std::io::Read>(
             break;
         }
         stop.check()?;
-        let Some(frame) = next(idx, reader, std::mem::take(&mut spare))? else {
+        let Some(frame) = next(idx, std::mem::take(&mut spare))? else {
             break;
         };
         let Decoded {
             left,
             top,
             width: fw,
+            height: fh,
             dispose,
             delay_ms,
             ..
         } = frame;
-        let fh = frame.height;
         // Index -> RGBA; transparent for the transparent index and past the palette.
         let palette = frame
             .palette

@@ -17,6 +17,16 @@ fn bad(m: &str) -> Error {
     Error::decode(ImageFormat::Gif, m)
 }
 
+/// Bytes of the colour table that a packed-fields byte (the logical screen's or an image
+/// descriptor's) announces: 0 when its table flag is clear.
+fn table_len(flags: u8) -> usize {
+    if flags & 0x80 != 0 {
+        3 << ((flags & 7) + 1)
+    } else {
+        0
+    }
+}
+
 /// Skips a chain of data sub-blocks starting at `pos`; returns the position after the
 /// terminating zero-length block.
 fn skip_sub_blocks(data: &[u8], mut pos: usize) -> Result<usize, Error> {
@@ -57,10 +67,7 @@ pub fn read_header(data: &[u8], max_frames: u32) -> Result<GifHeader, Error> {
     let lsd = data.get(6..13).ok_or_else(|| bad("truncated header"))?;
     let w = u32::from(u16::from_le_bytes([lsd[0], lsd[1]]));
     let h = u32::from(u16::from_le_bytes([lsd[2], lsd[3]]));
-    let mut pos = 13;
-    if lsd[4] & 0x80 != 0 {
-        pos += 3 << ((lsd[4] & 7) + 1);
-    }
+    let mut pos = 13 + table_len(lsd[4]);
     let mut frames = 0u32;
     let (mut max_w, mut max_h) = (w, h);
     while frames <= max_frames {
@@ -90,10 +97,7 @@ pub fn read_header(data: &[u8], max_frames: u32) -> Result<GifHeader, Error> {
                 // Frames may reach past the logical screen; decoders grow the canvas.
                 max_w = max_w.max(x + fw);
                 max_h = max_h.max(y + fh);
-                pos += 10;
-                if d[8] & 0x80 != 0 {
-                    pos += 3 << ((d[8] & 7) + 1);
-                }
+                pos += 10 + table_len(d[8]);
                 pos += 1; // LZW minimum code size
                 match skip_sub_blocks(data, pos) {
                     Ok(p) => {
@@ -139,10 +143,7 @@ pub(crate) fn normalized(data: &[u8]) -> std::borrow::Cow<'_, [u8]> {
         return Cow::Borrowed(data);
     };
     let has_global = lsd[4] & 0x80 != 0;
-    let mut pos = 13;
-    if has_global {
-        pos += 3 << ((lsd[4] & 7) + 1);
-    }
+    let mut pos = 13 + table_len(lsd[4]);
     let mut unknown: Vec<(usize, usize)> = Vec::new();
     let mut needs_palette = false;
     while let Some(&block) = data.get(pos) {
@@ -163,12 +164,8 @@ pub(crate) fn normalized(data: &[u8]) -> std::borrow::Cow<'_, [u8]> {
                 let Some(d) = data.get(pos + 1..pos + 10) else {
                     break;
                 };
-                pos += 10;
-                if d[8] & 0x80 != 0 {
-                    pos += 3 << ((d[8] & 7) + 1);
-                } else {
-                    needs_palette |= !has_global;
-                }
+                pos += 10 + table_len(d[8]);
+                needs_palette |= d[8] & 0x80 == 0 && !has_global;
                 let Ok(end) = skip_sub_blocks(data, pos + 1) else {
                     break;
                 };

@@ -306,37 +306,20 @@ fn index_frames(
     for (n, f) in frames.iter().enumerate() {
         stop.check()?;
         let pixels = f.as_chunks::<4>().0;
-        let mut idx = Vec::with_capacity(pixels.len());
-        // No pixel equals the one before the first (an impossible colour there).
-        let mut last = ([0u8; 4], 0u8, false);
         let before = n
             .checked_sub(1)
             .map(|b| (frames[b].as_chunks::<4>().0, &out[b]));
-        match before.filter(|(bf, _)| bf.len() == pixels.len()) {
-            Some((bf, bi)) => {
-                for ((p, q), &k_before) in pixels.iter().zip(bf).zip(bi.iter()) {
-                    let k = if p == q {
-                        k_before
-                    } else if last.2 && *p == last.0 {
-                        last.1
-                    } else {
-                        index(p)
-                    };
-                    last = (*p, k, true);
-                    idx.push(k);
-                }
-            }
-            None => {
-                for p in pixels {
-                    let k = if last.2 && *p == last.0 {
-                        last.1
-                    } else {
-                        index(p)
-                    };
-                    last = (*p, k, true);
-                    idx.push(k);
-                }
-            }
+        let before = before.filter(|(bf, _)| bf.len() == pixels.len());
+        let mut idx = Vec::with_capacity(pixels.len());
+        let mut last: Option<([u8; 4], u8)> = None;
+        for (i, p) in pixels.iter().enumerate() {
+            let k = match (before, last) {
+                (Some((bf, bi)), _) if bf[i] == *p => bi[i],
+                (_, Some((q, k))) if q == *p => k,
+                _ => index(p),
+            };
+            last = Some((*p, k));
+            idx.push(k);
         }
         out.push(idx);
     }
