@@ -563,7 +563,7 @@ fn horizontal_lanes<F: MulAdd, const G: usize>(
         padded[at..at + G].try_into().expect("G lanes")
     };
     let sum = |n: isize| add(load(n + r - 1), load(n + 3 * r - 1));
-    let mut store = |n: isize, t: [LaneVec<G>; 3]| {
+    let store = |out: &mut [f32], n: isize, t: [LaneVec<G>; 3]| {
         if n >= 0 {
             let at = n as usize * l + g;
             out[at..at + G].copy_from_slice(&add(t[0], add(t[1], t[2])));
@@ -572,49 +572,97 @@ fn horizontal_lanes<F: MulAdd, const G: usize>(
     let mut prev = [[0f32; G]; 3];
     let mut prev2 = [[0f32; G]; 3];
     let single = |n: isize, prev: &mut [LaneVec<G>; 3], prev2: &mut [LaneVec<G>; 3]| {
-        let s = sum(n);
-        let mut terms = [[0f32; G]; 3];
-        for (i, t) in terms.iter_mut().enumerate() {
-            let mut o: LaneVec<G> = std::array::from_fn(|k| s[k] * gauss.ahead[i][0]);
-            o = F::mul_add_lanes(gauss.back2[i][0], prev2[i], o);
-            prev2[i] = prev[i];
-            o = F::mul_add_lanes(gauss.back1[i][0], prev[i], o);
-            prev[i] = o;
-            *t = o;
-        }
-        terms
+        one_output::<F, G>(gauss, sum(n), prev, prev2)
     };
     let mut n = 1 - r;
     let aligned = (r + 1 + 3) / 4 * 4;
     while n < aligned.min(w) {
-        store(n, single(n, &mut prev, &mut prev2));
+        store(out, n, single(n, &mut prev, &mut prev2));
         n += 1;
     }
     while n < w - r + 1 - 3 {
         let s = [sum(n), sum(n + 1), sum(n + 2), sum(n + 3)];
-        let mut terms = [[[0f32; G]; 3]; 4];
-        for (j, t) in terms.iter_mut().enumerate() {
-            for i in 0..3 {
-                let a = &gauss.ahead[i];
-                let mut o: LaneVec<G> = std::array::from_fn(|k| s[0][k] * a[j]);
-                for m in 1..=j {
-                    o = F::mul_add_lanes(a[j - m], s[m], o);
-                }
-                o = F::mul_add_lanes(gauss.back2[i][j], prev2[i], o);
-                t[i] = F::mul_add_lanes(gauss.back1[i][j], prev[i], o);
+        // Term by term, last first, each output's terms added as `t0 + (t1 + t2)`; every
+        // value held in vector registers (an array of the twelve spilled to the stack).
+        let mut acc = [[0f32; G]; 4];
+        for i in (0..3).rev() {
+            let (a, b1, b2) = (&gauss.ahead[i], &gauss.back1[i], &gauss.back2[i]);
+            let (p1, p2) = (prev[i], prev2[i]);
+            let t = four_outputs::<F, G>(a, b1, b2, &s, p1, p2);
+            prev2[i] = t[2];
+            prev[i] = t[3];
+            for (acc, t) in acc.iter_mut().zip(t) {
+                *acc = if i == 2 { t } else { add(t, *acc) };
             }
         }
-        prev2 = terms[2];
-        prev = terms[3];
-        for (j, t) in terms.into_iter().enumerate() {
-            store(n + j as isize, t);
+        for (j, acc) in acc.into_iter().enumerate() {
+            let at = (n as usize + j) * l + g;
+            out[at..at + G].copy_from_slice(&acc);
         }
         n += 4;
     }
     while n < w {
-        store(n, single(n, &mut prev, &mut prev2));
+        store(out, n, single(n, &mut prev, &mut prev2));
         n += 1;
     }
+}
+
+/// The three terms' next output from the input sum `s`, their last two outputs updated.
+#[inline(always)]
+fn one_output<F: MulAdd, const G: usize>(
+    gauss: &Gauss,
+    s: LaneVec<G>,
+    prev: &mut [LaneVec<G>; 3],
+    prev2: &mut [LaneVec<G>; 3],
+) -> [LaneVec<G>; 3] {
+    let mut terms = [[0f32; G]; 3];
+    for (i, t) in terms.iter_mut().enumerate() {
+        let mut o = s;
+        for x in &mut o {
+            *x *= gauss.ahead[i][0];
+        }
+        o = F::mul_add_lanes(gauss.back2[i][0], prev2[i], o);
+        prev2[i] = prev[i];
+        o = F::mul_add_lanes(gauss.back1[i][0], prev[i], o);
+        prev[i] = o;
+        *t = o;
+    }
+    terms
+}
+
+/// One term's next four outputs from the four input sums `s` and the term's last two
+/// outputs, in the reference's order of operations: `s[0] * a[j]`, then the later sums
+/// multiplied and added one by one, then `back2[j] * p2` and `back1[j] * p1` added.
+#[inline(always)]
+fn four_outputs<F: MulAdd, const G: usize>(
+    a: &[f32; 4],
+    b1: &[f32; 4],
+    b2: &[f32; 4],
+    s: &[LaneVec<G>; 4],
+    p1: LaneVec<G>,
+    p2: LaneVec<G>,
+) -> [LaneVec<G>; 4] {
+    let mul = |c: f32, v: LaneVec<G>| -> LaneVec<G> {
+        let mut o = v;
+        for x in &mut o {
+            *x *= c;
+        }
+        o
+    };
+    let fma = F::mul_add_lanes::<G>;
+    let back = |j: usize, o: LaneVec<G>| fma(b1[j], p1, fma(b2[j], p2, o));
+    let t0 = back(0, mul(a[0], s[0]));
+    let t1 = back(1, fma(a[0], s[1], mul(a[1], s[0])));
+    let t2 = back(2, fma(a[0], s[2], fma(a[1], s[1], mul(a[2], s[0]))));
+    let t3 = back(
+        3,
+        fma(
+            a[0],
+            s[3],
+            fma(a[1], s[2], fma(a[2], s[1], mul(a[3], s[0]))),
+        ),
+    );
+    [t0, t1, t2, t3]
 }
 
 /// One step of the vertical blur over a row: `sum` is the two input rows it reads added,
@@ -796,9 +844,14 @@ impl Stage {
             .zip(&top.planes)
             .zip(&rows.planes)
         {
-            for (x, d) in d.iter_mut().enumerate() {
-                let (x0, x1) = (2 * x, (2 * x + 1).min(w - 1));
-                *d = (a[x0] + a[x1] + b[x0] + b[x1]) * 0.25;
+            // Pairs of columns; an odd last column pairs with itself.
+            let pairs = a[..w].chunks_exact(2).zip(b[..w].chunks_exact(2));
+            for (d, (a, b)) in d.iter_mut().zip(pairs) {
+                *d = (a[0] + a[1] + b[0] + b[1]) * 0.25;
+            }
+            if w % 2 == 1 {
+                let (a, b) = (a[w - 1], b[w - 1]);
+                d[w / 2] = (a + a + b + b) * 0.25;
             }
         }
         true
@@ -816,14 +869,17 @@ impl Stage {
         }
         let lanes = &self.lanes;
         let inputs = &mut self.padded[2 * self.radius * lanes.count..][..w * lanes.count];
-        for (x, px) in inputs.chunks_exact_mut(lanes.count).enumerate() {
-            for c in 0..3 {
-                let Some(f) = lanes.first[c] else { continue };
-                let a = slot[c * w + x];
-                let b = slot[(3 + c) * w + x];
-                if lanes.ssim[c] {
+        // Channel by channel, so that each loop is one shape.
+        for c in 0..3 {
+            let Some(f) = lanes.first[c] else { continue };
+            let pixels = inputs.chunks_exact_mut(lanes.count);
+            let values = slot[c * w..][..w].iter().zip(&slot[(3 + c) * w..][..w]);
+            if lanes.ssim[c] {
+                for (px, (&a, &b)) in pixels.zip(values) {
                     px[f..f + 5].copy_from_slice(&[a, b, a * a, b * b, a * b]);
-                } else {
+                }
+            } else {
+                for (px, (&a, &b)) in pixels.zip(values) {
                     px[f..f + 2].copy_from_slice(&[a, b]);
                 }
             }
@@ -982,7 +1038,7 @@ fn add_maps<const SSIM: bool, const EDGES: bool, const N: usize>(
             let num_m = 1.0 - dm * dm;
             let num_s = 2.0 * (s12[k] - mu1 * mu2) + C2;
             let denom_s = (s11[k] - mu1 * mu1) + (s22[k] - mu2 * mu2) + C2;
-            (1.0 - f64::from(num_m * num_s / denom_s)).max(0.0)
+            positive(1.0 - f64::from(num_m * num_s / denom_s))
         });
         for k in 0..N {
             acc[0][k] += d[k];
@@ -996,8 +1052,8 @@ fn add_maps<const SSIM: bool, const EDGES: bool, const N: usize>(
             num / den - 1.0
         });
         for k in 0..N {
-            let artifact = d1[k].max(0.0);
-            let lost = (-d1[k]).max(0.0);
+            let artifact = positive(d1[k]);
+            let lost = positive(-d1[k]);
             acc[2][k] += artifact;
             acc[3][k] += fourth(artifact);
             acc[4][k] += lost;
@@ -1023,6 +1079,17 @@ fn maps_of(p: Pixels, ssim: bool, edges: bool) -> [f64; 6] {
 /// the next channel's weights early; this keeps its scores.
 fn weight_index(channel: usize, count: usize, scale: usize, norm: usize, map: usize) -> usize {
     ((channel * count + scale) * 2 + norm) * 3 + map
+}
+
+/// `x` when it is above zero, else zero (NaN too): `max(x, 0)` as one vector instruction
+/// computes it (`f64::max` has to treat NaN specially, which kept the sums scalar).
+#[inline(always)]
+fn positive(x: f64) -> f64 {
+    if x > 0.0 {
+        x
+    } else {
+        0.0
+    }
 }
 
 fn fourth(x: f64) -> f64 {
