@@ -1,6 +1,7 @@
 //! JPEG: a mozjpeg-class encoder (trellis quantization, tuned tables, progressive scans,
 //! optimized Huffman tables) searched for the lowest quality that still meets the threshold.
 
+use mogr_core::internals::entropy_decode::{self, Coefficients};
 use mogr_core::{Admitted, Bitmap, FramePick, JpegMetadata, Layout, Options};
 use mogr_core::{Error, FormatName, ImageFormat, Stop};
 use mozjpeg_rs::{Encoder, Preset, QuantTableIdx, Subsampling};
@@ -56,6 +57,37 @@ pub(crate) fn encode(
     settings: Settings,
     meta: &JpegMetadata<'_>,
 ) -> Result<Vec<u8>, Error> {
+    let rgb;
+    let bitmap = if bitmap.layout == Layout::Rgba {
+        rgb = bitmap.clone().without_alpha();
+        &rgb
+    } else {
+        bitmap
+    };
+    let trellis_dc = settings.dc_trellis && pixels(bitmap) <= DC_TRELLIS_MAX_PIXELS;
+    let out = encode_rows(
+        bitmap,
+        0..bitmap.height,
+        settings,
+        trellis_dc,
+        meta.density(),
+    )?;
+    Ok(meta.splice(out))
+}
+
+fn pixels(bitmap: &Bitmap) -> u64 {
+    u64::from(bitmap.width) * u64::from(bitmap.height)
+}
+
+/// Encodes `rows` of `bitmap` (grey or RGB) at `settings` as a JPEG of their own, DC trellis
+/// as `trellis_dc` says.
+fn encode_rows(
+    bitmap: &Bitmap,
+    rows: std::ops::Range<u32>,
+    settings: Settings,
+    trellis_dc: bool,
+    density: Option<mogr_core::Density>,
+) -> Result<Vec<u8>, Error> {
     let preset = match (settings.progressive, settings.optimize_scans) {
         (false, _) => Preset::BaselineBalanced,
         (true, false) => Preset::ProgressiveBalanced,
@@ -69,7 +101,7 @@ pub(crate) fn encode(
         mozjpeg_rs::quant::get_chrominance_quant_table(TABLES),
         settings.quality,
     );
-    let density = meta.density().filter(|d| d.x > 0 && d.y > 0).map_or(
+    let density = density.filter(|d| d.x > 0 && d.y > 0).map_or(
         mozjpeg_rs::PixelDensity {
             unit: mozjpeg_rs::DensityUnit::None,
             x: 1,
@@ -89,9 +121,8 @@ pub(crate) fn encode(
     // 4:2:0) for files 0.03-0.09% smaller (the 3.4 MP flower at quality 60-85), and takes
     // about a tenth of an encode's time: worth it only while that memory is small, and only
     // where every byte counts (`yjpeg`).
-    let pixels = u64::from(bitmap.width) * u64::from(bitmap.height);
     let trellis = mozjpeg_rs::TrellisConfig {
-        dc_enabled: settings.dc_trellis && pixels <= DC_TRELLIS_MAX_PIXELS,
+        dc_enabled: trellis_dc,
         ..mozjpeg_rs::TrellisConfig::default()
     };
     // Quality 50 applies the tables as given.
@@ -107,16 +138,106 @@ pub(crate) fn encode(
         message: format!("mozjpeg-rs: {e}"),
         source: None,
     };
-    let out = match bitmap.layout {
-        Layout::Gray => enc.encode_gray(&bitmap.data, bitmap.width, bitmap.height),
-        Layout::Rgb => enc.encode_rgb(&bitmap.data, bitmap.width, bitmap.height),
-        Layout::Rgba => {
-            let rgb = bitmap.clone().without_alpha();
-            enc.encode_rgb(&rgb.data, rgb.width, rgb.height)
-        }
+    let row = bitmap.width as usize * bitmap.layout.channels();
+    let data = &bitmap.data[rows.start as usize * row..rows.end as usize * row];
+    let height = rows.end - rows.start;
+    match bitmap.layout {
+        Layout::Gray => enc.encode_gray(data, bitmap.width, height),
+        _ => enc.encode_rgb(data, bitmap.width, height),
     }
-    .map_err(fail)?;
-    Ok(meta.splice(out))
+    .map_err(fail)
+}
+
+/// One encode of a search: the files of its bands (mozjpeg-rs's), and their pixels as
+/// libjpeg decodes them.
+pub(crate) struct Candidate {
+    bands: Vec<Vec<u8>>,
+    /// The decoded candidate.
+    pub pixels: Bitmap,
+}
+
+/// Images at least this tall are encoded as two bands of rows on two threads.
+const TWO_BANDS_MIN_HEIGHT: u32 = 64;
+
+/// Encodes `bitmap` at `settings` (baseline) for the search. Where there are two cores and
+/// the image is tall enough, its top and bottom halves (cut on the 16-row MCU grid) are
+/// encoded on two threads and their coefficients joined: mozjpeg-rs quantizes each block by
+/// itself (trellis against fixed tables; DC trellis chains run along one row of blocks), so
+/// the halves hold exactly the whole image's coefficients (`halves_have_the_whole_images_coefficients`).
+pub(crate) fn candidate(bitmap: &Bitmap, settings: Settings) -> Result<Candidate, Error> {
+    let rgb;
+    let bitmap = if bitmap.layout == Layout::Rgba {
+        rgb = bitmap.clone().without_alpha();
+        &rgb
+    } else {
+        bitmap
+    };
+    let settings = Settings {
+        progressive: false,
+        ..settings
+    };
+    let trellis_dc = settings.dc_trellis && pixels(bitmap) <= DC_TRELLIS_MAX_PIXELS;
+    let code = |rows| encode_rows(bitmap, rows, settings, trellis_dc, None);
+    let h = bitmap.height;
+    let cut = h / 2 / 16 * 16;
+    let two = std::thread::available_parallelism().map_or(1, |n| n.get()) > 1;
+    let bands = if two && h >= TWO_BANDS_MIN_HEIGHT && cut > 0 {
+        std::thread::scope(|scope| {
+            let bottom = scope.spawn(|| code(cut..h));
+            let top = code(0..cut);
+            let bottom = bottom
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e));
+            Ok::<_, Error>(vec![top?, bottom?])
+        })?
+    } else {
+        vec![code(0..h)?]
+    };
+    let pixels = mogr_core::internals::jpeg_decode::from_coefficients(joined(&bands)?)?;
+    Ok(Candidate { bands, pixels })
+}
+
+/// The coefficients of the whole image from its bands' files.
+fn joined(bands: &[Vec<u8>]) -> Result<Coefficients, Error> {
+    let parts = bands
+        .iter()
+        .map(|b| entropy_decode::decode_coefficients(b))
+        .collect::<Result<Vec<_>, _>>()?;
+    entropy_decode::stack(parts)
+}
+
+/// Images up to this many pixels are also written as one interleaved scan, the smaller file
+/// kept.
+const INTERLEAVED_TOO_MAX_PIXELS: u64 = 1_000_000;
+
+impl Candidate {
+    /// The candidate as one file: its coefficients with optimal Huffman tables, a scan per
+    /// component, and `meta`'s density and segments.
+    pub(crate) fn bytes(&self, meta: &JpegMetadata<'_>) -> Result<Vec<u8>, Error> {
+        let settings = mogr_core::internals::jpeg_encode::JpegSettings {
+            quality: 0,
+            progressive: false,
+            density: meta.density(),
+            segments: Vec::new(),
+        };
+        let coefficients = joined(&self.bands)?;
+        let write = |per_component| {
+            mogr_core::internals::jpeg_encode::write_coefficients(
+                &coefficients,
+                &settings,
+                per_component,
+            )
+        };
+        let mut out = write(true)?;
+        // Small images: one interleaved scan may be smaller (fewer headers and tables).
+        if pixels(&self.pixels) <= INTERLEAVED_TOO_MAX_PIXELS {
+            let interleaved = write(false)?;
+            if interleaved.len() < out.len() {
+                out = interleaved;
+            }
+        }
+        Ok(meta.splice(out))
+    }
 }
 
 /// Decodes one of our own candidates for scoring.
@@ -197,13 +318,9 @@ pub(crate) fn search(
             s.record(Q_START, subsampling.1);
             while let Some(q) = s.next() {
                 stop.check()?;
-                let bytes = encode(
-                    tiles,
-                    search_settings(q, subsampling.0, precision),
-                    &JpegMetadata::default(),
-                )?;
+                let c = candidate(tiles, search_settings(q, subsampling.0, precision))?;
                 encodes += 1;
-                let score = tile_ref.score(&decode_candidate(&bytes)?)?;
+                let score = tile_ref.score(&c.pixels)?;
                 s.record(q, score);
             }
             Ok(TileFit {
@@ -289,12 +406,27 @@ impl Full<'_, '_> {
     }
 
     /// Encodes baseline and scores.
-    fn evaluate(&self, q: f32, sub: Subsampling) -> Result<(Vec<u8>, f64), Error> {
+    fn evaluate(&self, q: f32, sub: Subsampling) -> Result<(Candidate, f64), Error> {
         self.pace.step(self.stop, || {
-            let bytes = self.encode(q, sub, false)?;
-            let score = self.reference.score(&decode_candidate(&bytes)?)?;
-            Ok((bytes, score))
+            let c = candidate(&self.source.bitmap, search_settings(q, sub, self.precision))?;
+            let score = self.reference.score(&c.pixels)?;
+            Ok((c, score))
         })
+    }
+
+    /// Keeps `c` as the best so far when it passes at the lowest quality yet (its file
+    /// written now, the coefficients dropped).
+    fn keep_lowest(
+        &self,
+        best: &mut Option<(f32, f64, Vec<u8>)>,
+        q: f32,
+        score: f64,
+        c: Candidate,
+    ) -> Result<(), Error> {
+        if score >= self.target && best.as_ref().is_none_or(|b| q < b.0) {
+            *best = Some((q, score, c.bytes(&self.source.meta)?));
+        }
+        Ok(())
     }
 
     /// After a tile search: one full-size encode at the tiles' answer measures how far the
@@ -309,10 +441,10 @@ impl Full<'_, '_> {
             .map_or(self.target, |p| p.score);
         let mut s = self.search(q_t, fit.slope, max_evals);
         let mut best = None;
-        let (bytes, s1) = self.evaluate(q_t, fit.subsampling)?;
+        let (c, s1) = self.evaluate(q_t, fit.subsampling)?;
         let mut encodes = 1;
         s.record(q_t, s1);
-        keep_lowest(&mut best, q_t, s1, bytes, self.target);
+        self.keep_lowest(&mut best, q_t, s1, c)?;
         // The tiles' curve, shifted by the whole image's offset from it, aims the next step.
         let aim = self.target - (s1 - tile_score) + self.score_tolerance / 2.0;
         // (At least a step of the tolerance away, or the search's own proposal.)
@@ -325,10 +457,10 @@ impl Full<'_, '_> {
             }
         });
         while let Some(q) = next {
-            let (bytes, score) = self.evaluate(q, fit.subsampling)?;
+            let (c, score) = self.evaluate(q, fit.subsampling)?;
             encodes += 1;
             s.record(q, score);
-            keep_lowest(&mut best, q, score, bytes, self.target);
+            self.keep_lowest(&mut best, q, score, c)?;
             next = s.next();
         }
         self.write(best, fit.subsampling, encodes, false)
@@ -341,16 +473,20 @@ impl Full<'_, '_> {
         let mut best = None;
         let mut encodes = 0;
         while let Some(q) = s.next() {
-            let (bytes, score) = self.evaluate(q, sub)?;
+            let (c, score) = self.evaluate(q, sub)?;
             encodes += 1;
             s.record(q, score);
-            keep_lowest(&mut best, q, score, bytes, self.target);
+            self.keep_lowest(&mut best, q, score, c)?;
         }
         if best.is_none() {
             // Only the start passed: encode it again (its bytes were not kept).
             if let Some(p) = s.best() {
                 encodes += 1;
-                best = Some((p.x, p.score, self.encode(p.x, sub, false)?));
+                let c = candidate(
+                    &self.source.bitmap,
+                    search_settings(p.x, sub, self.precision),
+                )?;
+                best = Some((p.x, p.score, c.bytes(&self.source.meta)?));
             }
         }
         self.write(best, sub, encodes, true)
@@ -408,19 +544,6 @@ impl Full<'_, '_> {
         } else {
             self.reference.score(&again)
         }
-    }
-}
-
-/// Keeps the passing encoding with the lowest quality.
-fn keep_lowest(
-    best: &mut Option<(f32, f64, Vec<u8>)>,
-    q: f32,
-    score: f64,
-    bytes: Vec<u8>,
-    target: f64,
-) {
-    if score >= target && best.as_ref().is_none_or(|b| q < b.0) {
-        *best = Some((q, score, bytes));
     }
 }
 
@@ -498,17 +621,11 @@ fn choose_subsampling(
     precision: Precision,
     encodes: &mut u32,
 ) -> Result<(Subsampling, f64), Error> {
-    let encode_at = |sub| {
-        encode(
-            bitmap,
-            search_settings(Q_START, sub, precision),
-            &JpegMetadata::default(),
-        )
-    };
+    let encode_at = |sub| candidate(bitmap, search_settings(Q_START, sub, precision));
     let colour = bitmap.layout != Layout::Gray;
     std::thread::scope(|scope| {
         let s444 = colour.then(|| scope.spawn(|| encode_at(Subsampling::S444)));
-        let s420 = reference.score(&decode_candidate(&encode_at(Subsampling::S420)?)?)?;
+        let s420 = reference.score(&encode_at(Subsampling::S420)?.pixels)?;
         *encodes += 1;
         let Some(s444) = s444 else {
             return Ok((Subsampling::S420, s420));
@@ -520,7 +637,7 @@ fn choose_subsampling(
         if s420 >= target {
             return Ok((Subsampling::S420, s420));
         }
-        let s444 = reference.score(&decode_candidate(&s444)?)?;
+        let s444 = reference.score(&s444.pixels)?;
         Ok(if s444 - s420 > CHROMA_LOSS {
             (Subsampling::S444, s444)
         } else {
@@ -534,5 +651,99 @@ fn panicked() -> Error {
         format: FormatName(Some(ImageFormat::Jpeg)),
         message: "the reference could not be prepared".into(),
         source: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mogr_core::internals::entropy_decode::decode_coefficients;
+
+    fn image(path: &str) -> Bitmap {
+        let bytes = std::fs::read(format!(
+            "{}/../../tests/images/{path}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        decode_candidate(&bytes).unwrap()
+    }
+
+    /// The top-left `w` x `h` of `b`.
+    fn crop(b: &Bitmap, w: u32, h: u32) -> Bitmap {
+        let ch = b.layout.channels();
+        let data = (0..h as usize)
+            .flat_map(|y| {
+                let at = y * b.width as usize * ch;
+                b.data[at..at + w as usize * ch].iter().copied()
+            })
+            .collect();
+        Bitmap {
+            width: w,
+            height: h,
+            layout: b.layout,
+            data,
+        }
+    }
+
+    #[test]
+    fn halves_have_the_whole_images_coefficients() {
+        let photo = image("jpeg/mpl-grace_hopper.jpg");
+        let grey = crop(&image("jpeg/jxl-flower_q85_gray.jpg"), 301, 203);
+        let mut cases = 0;
+        // Heights on and off the MCU grid, widths odd and even, colour and grey.
+        for bitmap in [
+            crop(&photo, photo.width, photo.height),
+            crop(&photo, 333, 250),
+            crop(&photo, 64, 64),
+            crop(&photo, 17, 95),
+            grey,
+        ] {
+            for subsampling in [Subsampling::S420, Subsampling::S444] {
+                for (quality, dc_trellis) in [(35.5, false), (72.0, true), (91.25, false)] {
+                    let settings = Settings {
+                        quality,
+                        progressive: false,
+                        optimize_scans: false,
+                        dc_trellis,
+                        subsampling,
+                    };
+                    let c = candidate(&bitmap, settings).unwrap();
+                    let whole = encode(&bitmap, settings, &JpegMetadata::default()).unwrap();
+                    let expected = decode_coefficients(&whole).unwrap();
+                    let got = &joined(&c.bands).unwrap();
+                    assert_eq!((got.width, got.height), (expected.width, expected.height));
+                    for (a, b) in got.components.iter().zip(&expected.components) {
+                        assert_eq!((a.blocks_w, a.blocks_h), (b.blocks_w, b.blocks_h));
+                        assert_eq!(a.table, b.table);
+                        assert!(
+                            a.blocks == b.blocks,
+                            "{}x{} q{quality}",
+                            got.width,
+                            got.height
+                        );
+                    }
+                    // The file written from them holds the same coefficients (in the
+                    // blocks its scans cover: a scan per component skips the padding
+                    // blocks of whole MCUs), and its pixels are the candidate's.
+                    let file = c.bytes(&JpegMetadata::default()).unwrap();
+                    let again = decode_coefficients(&file).unwrap();
+                    for (i, (a, b)) in again.components.iter().zip(&got.components).enumerate() {
+                        let (bw, bh) = got.scan_blocks(i);
+                        for y in 0..bh {
+                            let row = y * a.blocks_w..y * a.blocks_w + bw;
+                            assert!(a.blocks[row.clone()] == b.blocks[row]);
+                        }
+                    }
+                    let pixels = mogr_core::internals::jpeg_decode::from_coefficients(again);
+                    assert_eq!(pixels.unwrap().data, c.pixels.data);
+                    assert_eq!(
+                        (c.pixels.width, c.pixels.height),
+                        (bitmap.width, bitmap.height)
+                    );
+                    cases += 1;
+                }
+            }
+        }
+        assert_eq!(cases, 30);
     }
 }

@@ -3,6 +3,7 @@
 //! files (its fastest decoder), `jpeg-decoder` for the rest (CMYK/YCCK, RGB-coded,
 //! lossless) and for files the others refuse.
 
+use super::entropy_decode::Coefficients;
 use super::markers::{code, JpegHeader};
 use crate::error::Error;
 use crate::format::ImageFormat;
@@ -23,6 +24,18 @@ pub fn decode(data: &[u8], header: &JpegHeader<'_>) -> Result<Bitmap, Error> {
         Some(bitmap) => Ok(bitmap),
         None => decode_scaled(data, header, false),
     }
+}
+
+/// The pixels of coefficients (as [`decode_coefficients`](super::entropy_decode::decode_coefficients)
+/// reads them, or as [`stack`](super::entropy_decode::stack) joins them), reconstructed as
+/// `djpeg` does, bit for bit: grey or YCbCr, any whole-number sampling.
+pub fn from_coefficients(c: Coefficients) -> Result<Bitmap, Error> {
+    super::reconstruct::to_bitmap(c).ok_or_else(|| {
+        Error::decode(
+            ImageFormat::Jpeg,
+            "the coefficients are not grey or YCbCr with whole-number sampling",
+        )
+    })
 }
 
 /// Refuses, with a message that names it, a coding process no decoder here implements

@@ -1,6 +1,6 @@
 //! Pixels to JPEG, through `jpeg-encoder`, with metadata spliced in from the input.
 
-use super::entropy_decode::decode_coefficients;
+use super::entropy_decode::{decode_coefficients, Coefficients};
 use super::entropy_encode::{write, WriteSettings};
 use super::markers::{Density, Segment};
 use crate::error::Error;
@@ -85,6 +85,20 @@ fn baseline(bitmap: &Bitmap, quality: u8) -> Result<Vec<u8>, Error> {
 fn optimize(baseline: Vec<u8>, settings: &JpegSettings<'_>) -> Result<Vec<u8>, Error> {
     let coeffs = decode_coefficients(&baseline)?;
     drop(baseline);
+    write_coefficients(&coeffs, settings, true)
+}
+
+/// Writes coefficients (as [`decode_coefficients`] reads them, or as
+/// [`stack`](super::entropy_decode::stack) joins them) as a JPEG file: their own tables,
+/// optimal Huffman tables, libjpeg's progressive script or a baseline scan per component
+/// (`scan_per_component`: each with its own tables, smaller but for the smallest images)
+/// or one interleaved scan, the density and metadata of `settings` (its quality is not
+/// used). The file decodes to the coefficients as they are.
+pub fn write_coefficients(
+    coeffs: &Coefficients,
+    settings: &JpegSettings<'_>,
+    scan_per_component: bool,
+) -> Result<Vec<u8>, Error> {
     let mut tables = Vec::new();
     for comp in &coeffs.components {
         let slot = usize::from(comp.tq);
@@ -93,16 +107,16 @@ fn optimize(baseline: Vec<u8>, settings: &JpegSettings<'_>) -> Result<Vec<u8>, E
         }
         tables[slot] = comp
             .table
-            .ok_or_else(|| encode_error("the first pass wrote a component without a table"))?;
+            .ok_or_else(|| encode_error("a component has no quantization table"))?;
     }
     let write_settings = WriteSettings {
         progressive: settings.progressive,
-        scan_per_component: true,
+        scan_per_component,
         tables: &tables,
         density: settings.density.filter(|d| d.x > 0 && d.y > 0),
         segments: &settings.segments,
     };
-    Ok(write(&coeffs, &write_settings))
+    Ok(write(coeffs, &write_settings))
 }
 
 fn too_large() -> Error {

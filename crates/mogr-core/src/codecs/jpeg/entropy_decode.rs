@@ -100,6 +100,53 @@ impl Coefficients {
     }
 }
 
+/// Joins the coefficients of images that are bands of rows of one image, top to bottom, into
+/// the whole image's: the bands must have the same width, components, sampling and tables,
+/// and each but the last a height of whole MCU rows (so that no band has padding rows inside
+/// the whole). JPEG codes blocks independently, so an encoder that quantizes each block by
+/// itself (no DC trellis across MCU rows) gives the bands the whole image's coefficients.
+pub fn stack(parts: Vec<Coefficients>) -> Result<Coefficients, Error> {
+    let mut parts = parts.into_iter();
+    let mut whole = parts.next().ok_or_else(|| bad("no band to join"))?;
+    // Room for every band's blocks at once (one move of the first band's, not one per band).
+    let rest = parts.as_slice();
+    for (i, comp) in whole.components.iter_mut().enumerate() {
+        let more: usize = rest
+            .iter()
+            .filter_map(|p| p.components.get(i))
+            .map(|c| c.blocks.len())
+            .sum();
+        comp.blocks.reserve_exact(more);
+        comp.ends.reserve_exact(more);
+    }
+    for part in parts {
+        let mcu_rows = 8 * u32::from(whole.max_v());
+        let fits = whole.width == part.width
+            && whole.height % mcu_rows == 0
+            && whole.components.len() == part.components.len()
+            && whole.components.iter().zip(&part.components).all(|(a, b)| {
+                (a.id, a.h, a.v, a.tq, a.table, a.blocks_w)
+                    == (b.id, b.h, b.v, b.tq, b.table, b.blocks_w)
+            });
+        if !fits {
+            return Err(bad(
+                "bands of different shapes, or a band that is not whole MCU rows",
+            ));
+        }
+        whole.height = whole
+            .height
+            .checked_add(part.height)
+            .filter(|&h| h <= u32::from(u16::MAX))
+            .ok_or_else(|| bad("the joined bands are too tall"))?;
+        for (a, b) in whole.components.iter_mut().zip(part.components) {
+            a.blocks_h += b.blocks_h;
+            a.blocks.extend_from_slice(&b.blocks);
+            a.ends.extend_from_slice(&b.ends);
+        }
+    }
+    Ok(whole)
+}
+
 /// One scan's header: components (frame indexes), their DC and AC table slots, spectral
 /// selection and successive approximation.
 pub(super) struct Scan {
