@@ -12,7 +12,10 @@
 //!   optimized Huffman tables, 4:2:0 or 4:4:4, baseline or progressive, whichever is
 //!   smaller), searched over a fractional quality; images over 1.2 MP are searched on 32
 //!   tiles of 128x128 first, then one full-size encode measures how far the whole image
-//!   scores from its tiles and the search finishes at full size. Metadata (EXIF with its orientation, ICC, XMP, IPTC, comments)
+//!   scores from its tiles and the search finishes at full size. Each candidate is encoded
+//!   as two bands of rows on two threads whose coefficients are joined (the whole image's,
+//!   block for block), and the output is written from those coefficients with a scan per
+//!   component (one interleaved scan when smaller). Metadata (EXIF with its orientation, ICC, XMP, IPTC, comments)
 //!   is kept as [`Options::metadata`](mogr_core::Options) says.
 //! - PNG: palettes of the fewest colours that pass (median cut refined by k-means in Oklab,
 //!   premultiplied by alpha when there is alpha; remapped without dithering, and with
