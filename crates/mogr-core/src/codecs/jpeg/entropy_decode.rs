@@ -981,4 +981,53 @@ mod tests {
             assert!(blocks(&repeated) == blocks(&once));
         }
     }
+    /// A 16x8 grey baseline file of two blocks, with an AC table of three 2-bit codes:
+    /// `00` run 0 size 1, `01` the symbol 0x10 (an end-of-band run in a progressive scan,
+    /// meaningless in a sequential one), `10` end of block. Each block: DC difference 0
+    /// (code `0`), then a +1 at zigzag 1; the first block ends with 0x10, the second with
+    /// end of block.
+    fn with_eob_run_symbol() -> Vec<u8> {
+        let mut f = vec![0xFF, 0xD8];
+        f.extend_from_slice(&[0xFF, 0xDB, 0x00, 0x43, 0x00]);
+        f.extend_from_slice(&[1; 64]);
+        f.extend_from_slice(&[0xFF, 0xC0, 0x00, 0x0B, 8, 0, 8, 0, 16, 1, 1, 0x11, 0]);
+        let mut dc = vec![0xFF, 0xC4, 0x00, 20, 0x00, 1];
+        dc.extend_from_slice(&[0; 15]);
+        dc.push(0x00);
+        f.extend_from_slice(&dc);
+        let mut ac = vec![0xFF, 0xC4, 0x00, 22, 0x10, 0, 3];
+        ac.extend_from_slice(&[0; 14]);
+        ac.extend_from_slice(&[0x01, 0x10, 0x00]);
+        f.extend_from_slice(&ac);
+        f.extend_from_slice(&[0xFF, 0xDA, 0x00, 0x08, 1, 1, 0x00, 0, 63, 0]);
+        // 0 00 1 01 | 0 00 1 10, padded with ones.
+        f.extend_from_slice(&[0b0001_0100, 0b0110_1111]);
+        f.extend_from_slice(&[0xFF, 0xD9]);
+        f
+    }
+
+    #[test]
+    fn an_end_of_band_run_in_a_sequential_scan_ends_the_block_as_in_libjpeg() {
+        let data = with_eob_run_symbol();
+        for split_from in [0, usize::MAX] {
+            let c = decode_all(&data, split_from).expect("decodes");
+            let comp = &c.components[0];
+            assert_eq!(comp.blocks.len(), 2);
+            for (i, block) in comp.blocks.iter().enumerate() {
+                let mut expected = [0i16; 64];
+                expected[1] = 1;
+                // The second block's coefficient is read too: the symbol did not start a
+                // run of empty blocks.
+                assert_eq!(block, &expected, "block {i}");
+                assert_eq!(comp.ends[i], 2, "block {i}");
+            }
+        }
+        // With the symbol replaced by end of block (`10`), the same coefficients.
+        let mut plain = data.clone();
+        let at = plain.len() - 4;
+        plain[at] = 0b0001_1000;
+        let a = decode_all(&data, 0).expect("decodes");
+        let b = decode_all(&plain, 0).expect("decodes");
+        assert!(blocks(&a) == blocks(&b));
+    }
 }
