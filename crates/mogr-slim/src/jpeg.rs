@@ -57,13 +57,7 @@ pub(crate) fn encode(
     settings: Settings,
     meta: &JpegMetadata<'_>,
 ) -> Result<Vec<u8>, Error> {
-    let rgb;
-    let bitmap = if bitmap.layout == Layout::Rgba {
-        rgb = bitmap.clone().without_alpha();
-        &rgb
-    } else {
-        bitmap
-    };
+    let bitmap = &opaque(bitmap);
     let trellis_dc = settings.dc_trellis && pixels(bitmap) <= DC_TRELLIS_MAX_PIXELS;
     let out = encode_rows(
         bitmap,
@@ -73,6 +67,15 @@ pub(crate) fn encode(
         meta.density(),
     )?;
     Ok(meta.splice(out))
+}
+
+/// `bitmap` without alpha (composed over white), borrowed when it has none.
+fn opaque(bitmap: &Bitmap) -> std::borrow::Cow<'_, Bitmap> {
+    if bitmap.layout == Layout::Rgba {
+        std::borrow::Cow::Owned(bitmap.clone().without_alpha())
+    } else {
+        std::borrow::Cow::Borrowed(bitmap)
+    }
 }
 
 fn pixels(bitmap: &Bitmap) -> u64 {
@@ -165,13 +168,7 @@ const TWO_BANDS_MIN_HEIGHT: u32 = 64;
 /// itself (trellis against fixed tables; DC trellis chains run along one row of blocks), so
 /// the halves hold exactly the whole image's coefficients (`halves_have_the_whole_images_coefficients`).
 pub(crate) fn candidate(bitmap: &Bitmap, settings: Settings) -> Result<Candidate, Error> {
-    let rgb;
-    let bitmap = if bitmap.layout == Layout::Rgba {
-        rgb = bitmap.clone().without_alpha();
-        &rgb
-    } else {
-        bitmap
-    };
+    let bitmap = &opaque(bitmap);
     let settings = Settings {
         progressive: false,
         ..settings
@@ -657,33 +654,8 @@ fn panicked() -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{crop, image};
     use mogr_core::internals::entropy_decode::decode_coefficients;
-
-    fn image(path: &str) -> Bitmap {
-        let bytes = std::fs::read(format!(
-            "{}/../../tests/images/{path}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap();
-        decode_candidate(&bytes).unwrap()
-    }
-
-    /// The top-left `w` x `h` of `b`.
-    fn crop(b: &Bitmap, w: u32, h: u32) -> Bitmap {
-        let ch = b.layout.channels();
-        let data = (0..h as usize)
-            .flat_map(|y| {
-                let at = y * b.width as usize * ch;
-                b.data[at..at + w as usize * ch].iter().copied()
-            })
-            .collect();
-        Bitmap {
-            width: w,
-            height: h,
-            layout: b.layout,
-            data,
-        }
-    }
 
     #[test]
     fn halves_have_the_whole_images_coefficients() {

@@ -64,6 +64,8 @@ pub mod proxy;
 mod quant;
 pub mod search;
 mod ssim2;
+#[cfg(test)]
+mod testing;
 mod yjpeg;
 
 use mogr_core::{Error, FramePick, ImageFormat, Limits, Options, Probe, Raster};

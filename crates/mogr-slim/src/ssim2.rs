@@ -1266,6 +1266,7 @@ fn cube_root_and_add<F: MulAdd>(v: f32, add: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{crop, image};
 
     #[test]
     fn the_cube_root_is_accurate_over_the_range_the_metric_uses() {
@@ -1388,19 +1389,6 @@ mod tests {
         d
     }
 
-    fn image(path: &str) -> Bitmap {
-        let bytes = std::fs::read(format!(
-            "{}/../../tests/images/{path}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap();
-        crate::decode_candidate(&bytes)
-            .unwrap()
-            .frames
-            .remove(0)
-            .bitmap
-    }
-
     #[test]
     fn scores_agree_with_the_whole_image_computation() {
         let mut cases = 0;
@@ -1455,18 +1443,5 @@ mod tests {
             cases += 1;
         }
         assert_eq!(cases, 28);
-    }
-
-    fn crop(b: &Bitmap, w: u32, h: u32) -> Bitmap {
-        let ch = b.layout.channels();
-        let data = (0..h as usize)
-            .flat_map(|y| b.data[y * b.width as usize * ch..][..w as usize * ch].to_vec())
-            .collect();
-        Bitmap {
-            width: w,
-            height: h,
-            layout: b.layout,
-            data,
-        }
     }
 }
