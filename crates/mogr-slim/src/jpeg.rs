@@ -168,6 +168,12 @@ const TWO_BANDS_MIN_HEIGHT: u32 = 64;
 /// itself (trellis against fixed tables; DC trellis chains run along one row of blocks), so
 /// the halves hold exactly the whole image's coefficients (`halves_have_the_whole_images_coefficients`).
 pub(crate) fn candidate(bitmap: &Bitmap, settings: Settings) -> Result<Candidate, Error> {
+    let two = std::thread::available_parallelism().map_or(1, |n| n.get()) > 1;
+    candidate_in_bands(bitmap, settings, two)
+}
+
+/// [`candidate`], in two bands when `two` and the image is tall enough.
+fn candidate_in_bands(bitmap: &Bitmap, settings: Settings, two: bool) -> Result<Candidate, Error> {
     let bitmap = &opaque(bitmap);
     let settings = Settings {
         progressive: false,
@@ -177,7 +183,6 @@ pub(crate) fn candidate(bitmap: &Bitmap, settings: Settings) -> Result<Candidate
     let code = |rows| encode_rows(bitmap, rows, settings, trellis_dc, None);
     let h = bitmap.height;
     let cut = h / 2 / 16 * 16;
-    let two = std::thread::available_parallelism().map_or(1, |n| n.get()) > 1;
     let bands = if two && h >= TWO_BANDS_MIN_HEIGHT && cut > 0 {
         std::thread::scope(|scope| {
             let bottom = scope.spawn(|| code(cut..h));
@@ -411,8 +416,8 @@ impl Full<'_, '_> {
         })
     }
 
-    /// Keeps `c` as the best so far when it passes at the lowest quality yet (its file
-    /// written now, the coefficients dropped).
+    /// Keeps `c` as the best so far when it passes at the lowest quality yet (written as
+    /// one file now; the pixels are dropped).
     fn keep_lowest(
         &self,
         best: &mut Option<(f32, f64, Vec<u8>)>,
@@ -679,7 +684,8 @@ mod tests {
                         dc_trellis,
                         subsampling,
                     };
-                    let c = candidate(&bitmap, settings).unwrap();
+                    let c = candidate_in_bands(&bitmap, settings, true).unwrap();
+                    assert_eq!(c.bands.len(), 2);
                     let whole = encode(&bitmap, settings, &JpegMetadata::default()).unwrap();
                     let expected = decode_coefficients(&whole).unwrap();
                     let got = &joined(&c.bands).unwrap();
