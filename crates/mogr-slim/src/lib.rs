@@ -282,7 +282,12 @@ fn estimate(input: &[u8], probe: &Probe, two_candidates: bool, jpeg_search: bool
     } else {
         0
     };
-    budget::BASE + decoded + metric + encoder + candidates + start
+    // A JPEG search encodes each candidate as two bands on two threads: the bands'
+    // coefficients and their joined copy (up to 6 bytes per pixel each, at 4:4:4) are held
+    // while the candidate's pixels are made, and the second thread's allocations stay in
+    // an allocator arena of its own.
+    let bands = if jpeg_search { 6 * px } else { 0 };
+    budget::BASE + decoded + metric + encoder + candidates + start + bands
 }
 
 /// The result of a search as the service reports it: the smallest passing encoding when it
