@@ -6,6 +6,7 @@ use crate::error::Error;
 use crate::format::ImageFormat;
 
 mod compose;
+mod lzw;
 mod palette;
 mod writer;
 

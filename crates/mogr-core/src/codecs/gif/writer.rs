@@ -19,7 +19,8 @@ pub fn encode(raster: &crate::pixels::Raster) -> Result<Vec<u8>, Error> {
 /// As [`encode`], with at most `colors` palette entries (2..=255) besides the transparent one.
 /// When the frames hold no more distinct opaque colours than that, the palette is exactly
 /// those colours (no quantization, so a GIF re-encoded this way keeps its pixels).
-/// `stop` is checked before each frame is written.
+/// `stop` is checked before each frame's colours are counted, indexed, compressed and
+/// written.
 pub fn encode_with_colors(
     raster: &crate::pixels::Raster,
     colors: usize,
@@ -56,25 +57,35 @@ pub fn encode_with_colors(
     // Palette from opaque samples of every frame, at most about 65,000 pixels.
     let total_px: usize = frames.iter().map(|f| f.len() / 4).sum();
     let step = total_px.div_ceil(1 << 16).max(1);
-    let samples: Vec<u8> = frames
-        .iter()
-        .flat_map(|f| {
-            f.chunks_exact(4)
-                .step_by(step)
-                .map(shown)
-                .filter(|p| p[3] == 255)
-                .flatten()
-        })
-        .collect();
+    let mut samples: Vec<u8> = Vec::with_capacity(total_px.div_ceil(step) * 4 + frames.len() * 4);
+    for f in &frames {
+        for p in f.as_chunks::<4>().0.iter().step_by(step).map(|p| shown(p)) {
+            if p[3] == 255 {
+                samples.extend_from_slice(&p);
+            }
+        }
+    }
     let samples = if samples.is_empty() {
         vec![255, 255, 255, 255]
     } else {
         samples
     };
-    // The exact colours when they fit, else a quantized palette.
+    // The exact colours when they fit, else a quantized palette (`stop` checked before
+    // each frame's colours are counted).
     let mut exact: ColourMap = ColourMap::default();
     'count: for f in &frames {
-        for p in f.chunks_exact(4).map(shown).filter(|p| p[3] == 255) {
+        stop.check()?;
+        let mut last = [0u8; 4];
+        for p in f.as_chunks::<4>().0 {
+            // A run of one colour is looked up once.
+            if *p == last {
+                continue;
+            }
+            last = *p;
+            let p = shown(p);
+            if p[3] != 255 {
+                continue;
+            }
             let next = exact.len();
             exact
                 .entry(u32::from_be_bytes([p[0], p[1], p[2], 0]))
@@ -200,21 +211,28 @@ pub fn encode_with_colors(
                 }
             }
         }
-        // LZW-compressed on two threads (each frame on its own), then written in order.
-        let lzw =
-            |part: &mut [::gif::Frame<'_>]| part.iter_mut().for_each(|f| f.make_lzw_pre_encoded());
+        // LZW-compressed on two threads (each frame on its own, `stop` checked before
+        // each), then written in order.
+        let lzw = |part: &mut [::gif::Frame<'_>]| -> Result<(), Error> {
+            for f in part {
+                stop.check()?;
+                f.buffer = Cow::Owned(super::lzw::encode(&f.buffer));
+            }
+            Ok(())
+        };
         if coded.len() < 2 {
-            lzw(&mut coded);
+            lzw(&mut coded)?;
         } else {
             let half = coded.len() / 2;
             let (a, b) = coded.split_at_mut(half);
             std::thread::scope(|s| {
                 let second = s.spawn(|| lzw(b));
-                lzw(a);
-                second
+                let first = lzw(a);
+                let second = second
                     .join()
                     .unwrap_or_else(|e| std::panic::resume_unwind(e));
-            });
+                first.and(second)
+            })?;
         }
         for f in &coded {
             stop.check()?;
