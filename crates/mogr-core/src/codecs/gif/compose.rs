@@ -295,13 +295,7 @@ mod tests {
     /// palettes of random sizes, transparent indices (some past the palette) and runs of
     /// them, every disposal method, interlacing.
     fn random_gif(seed: u64) -> Vec<u8> {
-        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        let mut next = |n: u64| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s % n
-        };
+        let mut next = super::super::test_random(seed);
         let (w, h) = (3 + next(30) as u16, 3 + next(20) as u16);
         let global: Vec<u8> = (0..3 * (2 + next(60))).map(|_| next(256) as u8).collect();
         let mut out = Vec::new();

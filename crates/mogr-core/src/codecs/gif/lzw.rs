@@ -275,13 +275,7 @@ mod tests {
 
     /// Random palette indices: runs and noise over `colours` values.
     fn random_indices(seed: u64, len: usize, colours: u64) -> Vec<u8> {
-        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        let mut next = |n: u64| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s % n
-        };
+        let mut next = super::super::test_random(seed);
         let mut out = Vec::with_capacity(len);
         while out.len() < len {
             let v = next(colours) as u8;

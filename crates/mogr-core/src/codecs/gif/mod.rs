@@ -12,6 +12,19 @@ mod writer;
 
 pub(crate) use compose::frames;
 
+/// The tests' random numbers: a xorshift generator from `seed`, whose calls give a number
+/// below their argument.
+#[cfg(test)]
+fn test_random(seed: u64) -> impl FnMut(u64) -> u64 {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    move |n: u64| {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s % n
+    }
+}
+
 pub use writer::{encode, encode_with_colors};
 
 fn bad(m: &str) -> Error {
