@@ -1,4 +1,6 @@
-//! GIF frames composed on the logical screen, from the `gif` crate's palette indices.
+//! GIF frames composed on the logical screen: the `gif` crate reads the blocks (header,
+//! palettes, frame descriptors, each frame's LZW data) and `lzw.rs` decompresses the
+//! frames' palette indices.
 //!
 //! The composition follows the `image` crate's GIF decoder (which mogr used before, and
 //! whose output the conformance checks compare with): the canvas starts transparent; inside
