@@ -131,7 +131,7 @@ fn frames_split_from(
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Option<Decoded>, Error>>(2);
         // Index buffers the composing thread is done with, for the reader to reuse.
         let (spare_tx, spare_rx) = std::sync::mpsc::channel::<Vec<u8>>();
-        s.spawn(move || {
+        let reading = s.spawn(move || {
             for k in 0..max_frames {
                 if pick.done(k) {
                     break;
@@ -145,10 +145,17 @@ fn frames_split_from(
                 }
             }
         });
-        compose(global, (w, h), max_frames, pick, stop, |_, buf| {
+        let composed = compose(global, (w, h), max_frames, pick, stop, move |_, buf| {
             let _ = spare_tx.send(buf);
             rx.recv().unwrap_or(Ok(None))
-        })
+        });
+        // The receiver went with the closure, so the reading thread ends at its next frame
+        // if it has not already. Joined, not left to the scope, so that it has fully exited
+        // (its thread-local destructors run) when the frames are returned.
+        reading
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        composed
     })
 }
 
