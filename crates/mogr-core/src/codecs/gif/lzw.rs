@@ -164,8 +164,10 @@ impl<'a> Bits<'a> {
     }
 }
 
+/// Bits of a slot number of the compressor's hash table.
+const SLOT_BITS: u32 = 13;
 /// Slots of the compressor's hash table (at most 4,096 codes: at most half full).
-const SLOTS: usize = 1 << 13;
+const SLOTS: usize = 1 << SLOT_BITS;
 /// An empty slot. A slot holds `key << 12 | code`, where `key` is the string's code and the
 /// next byte (`code << 8 | byte`, 20 bits); the string of code 4,095 never gets a
 /// successor (the table is cleared first), so no entry equals this.
@@ -201,14 +203,14 @@ pub(super) fn encode(data: &[u8]) -> Vec<u8> {
     let mut cur = u32::from(first);
     for &byte in rest {
         let key = cur << 8 | u32::from(byte);
-        let mut slot = (key.wrapping_mul(0x9E37_79B1) >> (32 - 13)) as usize;
+        let mut slot = (key.wrapping_mul(0x9E37_79B1) >> (32 - SLOT_BITS)) as usize;
         let found = loop {
             let e = table[slot];
             if e == EMPTY {
                 break None;
             }
-            if e >> 12 == key {
-                break Some(e & 0xFFF);
+            if e >> MAX_BITS == key {
+                break Some(e & (MAX_CODES as u32 - 1));
             }
             slot = (slot + 1) & (SLOTS - 1);
         };
@@ -217,15 +219,15 @@ pub(super) fn encode(data: &[u8]) -> Vec<u8> {
             continue;
         }
         // A new string: `cur`'s string and this byte.
-        if next < 4096 {
-            table[slot] = key << 12 | next;
+        if next < MAX_CODES as u32 {
+            table[slot] = key << MAX_BITS | next;
         }
         next += 1;
         w.put(cur, size);
-        if next > 1 << size && size < 12 {
+        if next > 1 << size && size < MAX_BITS {
             size += 1;
         }
-        if next > 4096 {
+        if next > MAX_CODES as u32 {
             w.put(clear, size);
             table.fill(EMPTY);
             size = min_size + 1;
@@ -235,7 +237,7 @@ pub(super) fn encode(data: &[u8]) -> Vec<u8> {
     }
     w.put(cur, size);
     // The decoder adds a code on reading the last one, which may widen the end code.
-    if next >= 1 << size && size < 12 {
+    if next >= 1 << size && size < MAX_BITS {
         size += 1;
     }
     w.put(end, size);
