@@ -64,7 +64,7 @@ pub(crate) fn encode(
         0..bitmap.height,
         settings,
         trellis_dc,
-        meta.density(),
+        Some(meta.density()),
     )?;
     Ok(meta.splice(out))
 }
@@ -83,14 +83,21 @@ fn pixels(bitmap: &Bitmap) -> u64 {
 }
 
 /// Encodes `rows` of `bitmap` (grey or RGB) at `settings` as a JPEG of their own, DC trellis
-/// as `trellis_dc` says.
+/// as `trellis_dc` says. `written` is `Some(density)` for a file that is kept: its Huffman
+/// tables are then the image's optimal ones. `None` is a search's encode, only ever read
+/// back for its coefficients (a passing one is rewritten with optimal tables by
+/// [`Candidate::bytes`]): it is coded in one pass with the standard tables, which leaves the
+/// coefficients as they are (trellis quantization rates blocks against the standard tables
+/// either way) and spares the pass that stores every block and counts symbols (DC trellis
+/// needs every block stored, so it keeps that pass).
 fn encode_rows(
     bitmap: &Bitmap,
     rows: std::ops::Range<u32>,
     settings: Settings,
     trellis_dc: bool,
-    density: Option<mogr_core::Density>,
+    written: Option<Option<mogr_core::Density>>,
 ) -> Result<Vec<u8>, Error> {
+    let density = written.flatten();
     let preset = match (settings.progressive, settings.optimize_scans) {
         (false, _) => Preset::BaselineBalanced,
         (true, false) => Preset::ProgressiveBalanced,
@@ -135,6 +142,7 @@ fn encode_rows(
         .subsampling(settings.subsampling)
         .custom_luma_qtable(luma)
         .custom_chroma_qtable(chroma)
+        .optimize_huffman(written.is_some() || trellis_dc || settings.progressive)
         .pixel_density(density);
     let fail = |e: mozjpeg_rs::Error| Error::Encode {
         format: FormatName(Some(ImageFormat::Jpeg)),
@@ -433,9 +441,14 @@ impl Full<'_, '_> {
         Ok(())
     }
 
-    /// After a tile search: one full-size encode at the tiles' answer measures how far the
-    /// whole image scores from its tiles; the tiles' curve, shifted by that, predicts the
+    /// After a tile search: one full-size encode at the tiles' answer measures how the whole
+    /// image scores against its tiles; the tiles' curve, calibrated by that, predicts the
     /// next quality, and the search goes on from there at full size.
+    ///
+    /// The calibration is on the distance from a perfect score: the whole image's is taken
+    /// as a constant multiple of the tiles'. (The tiles, a sample, usually score higher than
+    /// the whole, by less as quality rises: a constant offset overshot by up to half a point
+    /// a few quality steps away.)
     fn calibrated(&self, fit: TileFit, max_evals: usize) -> Result<Found, Error> {
         let q_t = fit.best.unwrap_or(Q_RANGE.1);
         let tile_score = fit
@@ -449,8 +462,8 @@ impl Full<'_, '_> {
         let mut encodes = 1;
         s.record(q_t, s1);
         self.keep_lowest(&mut best, q_t, s1, c)?;
-        // The tiles' curve, shifted by the whole image's offset from it, aims the next step.
-        let aim = self.target - (s1 - tile_score) + self.score_tolerance / 2.0;
+        // The tiles' curve, calibrated by the whole image's score, aims the next step.
+        let aim = tile_aim(self.target + self.score_tolerance / 2.0, s1, tile_score);
         // (At least a step of the tolerance away, or the search's own proposal.)
         let mut next = s.next().map(|own| {
             let q = solve(&fit.points, aim, fit.slope).clamp(Q_RANGE.0, Q_RANGE.1);
@@ -563,6 +576,21 @@ pub(crate) enum Scans {
     Smallest,
 }
 
+/// The tiles' score at which the whole image is predicted to score `aim`, given that it
+/// scored `whole` where the tiles scored `tiles`: the distances from a perfect score in the
+/// same ratio (within 1:2 and 2:1), or the same offset where the tiles scored perfectly.
+fn tile_aim(aim: f64, whole: f64, tiles: f64) -> f64 {
+    if tiles < PERFECT - 1e-6 && whole.is_finite() && whole < PERFECT {
+        let ratio = ((PERFECT - whole) / (PERFECT - tiles)).clamp(0.5, 2.0);
+        PERFECT - (PERFECT - aim) / ratio
+    } else {
+        aim - (whole - tiles)
+    }
+}
+
+/// SSIMULACRA2's score of identical images.
+const PERFECT: f64 = 100.0;
+
 /// The setting where the tiles' piecewise-linear curve reaches `score`, extended past its
 /// ends with `slope`.
 fn solve(points: &[Point], score: f64, slope: f64) -> f32 {
@@ -663,6 +691,21 @@ mod tests {
     use super::*;
     use crate::testing::{crop, image};
     use mogr_core::internals::entropy_decode::decode_coefficients;
+
+    #[test]
+    fn the_tiles_aim_keeps_the_ratio_of_distances_from_a_perfect_score() {
+        // The whole image 21 points from perfect where the tiles were 19.7: aiming the whole
+        // at 80.2 (19.8 away) aims the tiles 19.8 / (21 / 19.7) away.
+        let aim = tile_aim(80.2, 79.0, 80.3);
+        assert!((aim - (100.0 - 19.8 * 19.7 / 21.0)).abs() < 1e-9, "{aim}");
+        // Agreeing scores aim where the whole image should land; a whole image that scored
+        // higher than its tiles aims the tiles lower.
+        assert!((tile_aim(80.2, 78.0, 78.0) - 80.2).abs() < 1e-9);
+        assert!(tile_aim(80.2, 82.0, 81.0) < 80.2);
+        // Tiles that scored perfectly: the offset instead; the ratio is bounded.
+        assert!((tile_aim(80.2, 99.0, 100.0) - 81.2).abs() < 1e-9);
+        assert!((tile_aim(80.2, 20.0, 99.0) - (100.0 - 19.8 / 2.0)).abs() < 1e-9);
+    }
 
     #[test]
     fn halves_have_the_whole_images_coefficients() {
