@@ -36,10 +36,11 @@ pub const MIN_SIDE: u32 = 8;
 /// Bytes a comparison holds per pixel of width, all scales together, on each of the (up to
 /// two) threads it runs on: per scale, up to 16
 /// lanes (f32) in 20 rows (the laid-out input row, the `2 * radius + 1` horizontally blurred
-/// rows, six rows of recursion state, the step's input and output rows), plus the XYB rows of
-/// both images for `radius` rows and the rows kept for halving; the scales' widths add up to
-/// under twice the image's. (`radius` is 5.)
-pub const BYTES_PER_WIDTH: u64 = 2 * (16 * 4 * 20 + 4 * (5 * 6 + 6 + 3)) + 4 * 6;
+/// rows, six rows of recursion state, the output row and, past both edges of a short image,
+/// a row of zeros), plus the XYB rows of both images for `radius` rows, the rows kept for
+/// halving and one channel's five lanes made contiguous for the maps; the scales' widths add
+/// up to under twice the image's. (`radius` is 5.)
+pub const BYTES_PER_WIDTH: u64 = 2 * (16 * 4 * 20 + 4 * (5 * 6 + 6 + 3 + 5)) + 4 * 6;
 
 /// The weights of the 108 aggregates, as published with the metric (libjxl), indexed
 /// `((channel * 6 + scale) * 2 + norm) * 3 + map` with channel X, Y, B, norm 1 or 4, map SSIM,
@@ -385,7 +386,20 @@ type LaneVec<const G: usize> = [f32; G];
 
 #[inline(always)]
 fn add<const G: usize>(a: LaneVec<G>, b: LaneVec<G>) -> LaneVec<G> {
-    std::array::from_fn(|k| a[k] + b[k])
+    each(|k| a[k] + b[k])
+}
+
+/// `[f(0), f(1), ..]`, always inlined with `f`: `std::array::from_fn` goes through a
+/// generic helper that a build without cross-crate inlining (a dependent's default
+/// release profile) may leave as a call, compiled outside the AVX2 code of its caller (the
+/// maps took 40% more instructions in such a build).
+#[inline(always)]
+fn each<T: Copy + Default, const N: usize>(f: impl Fn(usize) -> T) -> [T; N] {
+    let mut out = [T::default(); N];
+    for (k, o) in out.iter_mut().enumerate() {
+        *o = f(k);
+    }
+    out
 }
 
 /// How a multiply-add of the blur is rounded: the reference blurs with fused multiply-adds,
@@ -397,7 +411,7 @@ trait MulAdd {
 
     #[inline(always)]
     fn mul_add_lanes<const G: usize>(a: f32, b: LaneVec<G>, c: LaneVec<G>) -> LaneVec<G> {
-        std::array::from_fn(|k| Self::mul_add(a, b[k], c[k]))
+        each(|k| Self::mul_add(a, b[k], c[k]))
     }
 }
 
@@ -478,16 +492,16 @@ impl Kernel {
     fn vertical(
         self,
         gauss: &Gauss,
-        sum: &[f32],
+        rows: [&[f32]; 2],
         prev: &mut [Vec<f32>; 3],
         prev2: &mut [Vec<f32>; 3],
         out: &mut [f32],
     ) {
         match self {
-            Kernel::Emulated => vertical::<Emulated>(gauss, sum, prev, prev2, out),
-            Kernel::Fused => vertical::<Fused>(gauss, sum, prev, prev2, out),
+            Kernel::Emulated => vertical::<Emulated>(gauss, rows, prev, prev2, out),
+            Kernel::Fused => vertical::<Fused>(gauss, rows, prev, prev2, out),
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2(token) => vertical_avx2(token, gauss, sum, prev, prev2, out),
+            Kernel::Avx2(token) => vertical_avx2(token, gauss, rows, prev, prev2, out),
         }
     }
 }
@@ -521,12 +535,12 @@ fn horizontal_avx2(
 fn vertical_avx2(
     _token: archmage::X64V3Token,
     gauss: &Gauss,
-    sum: &[f32],
+    rows: [&[f32]; 2],
     prev: &mut [Vec<f32>; 3],
     prev2: &mut [Vec<f32>; 3],
     out: &mut [f32],
 ) {
-    vertical::<Fused>(gauss, sum, prev, prev2, out)
+    vertical::<Fused>(gauss, rows, prev, prev2, out)
 }
 
 /// The horizontal blur of one row laid out `[x][lane]` with zero margins (`2 * radius` pixels
@@ -665,17 +679,36 @@ fn four_outputs<F: MulAdd, const G: usize>(
     [t0, t1, t2, t3]
 }
 
-/// One step of the vertical blur over a row: `sum` is the two input rows it reads added,
-/// `prev` and `prev2` the last two outputs of each term, `out` the blurred row.
+/// One step of the vertical blur over a row: its input is the sum of the two input rows it
+/// reads (`rows[1]` empty: `rows[0]` alone), `prev` and `prev2` are the last two outputs of
+/// each term, `out` the blurred row.
 #[inline(always)]
 fn vertical<F: MulAdd>(
     gauss: &Gauss,
-    sum: &[f32],
+    [first, second]: [&[f32]; 2],
     prev: &mut [Vec<f32>; 3],
     prev2: &mut [Vec<f32>; 3],
     out: &mut [f32],
 ) {
-    let row = sum.len();
+    if second.is_empty() {
+        vertical_step::<F, false>(gauss, first, first, prev, prev2, out);
+    } else {
+        vertical_step::<F, true>(gauss, first, second, prev, prev2, out);
+    }
+}
+
+/// [`vertical`], the input `first[j] + second[j]` when `TWO`, else `first[j]`.
+#[inline(always)]
+fn vertical_step<F: MulAdd, const TWO: bool>(
+    gauss: &Gauss,
+    first: &[f32],
+    second: &[f32],
+    prev: &mut [Vec<f32>; 3],
+    prev2: &mut [Vec<f32>; 3],
+    out: &mut [f32],
+) {
+    let row = first.len();
+    let (first, second) = (&first[..row], &second[..row]);
     let [p0, p1, p2] = prev;
     let [q0, q1, q2] = prev2;
     let (p0, p1, p2) = (&mut p0[..row], &mut p1[..row], &mut p2[..row]);
@@ -683,7 +716,7 @@ fn vertical<F: MulAdd>(
     let out = &mut out[..row];
     let (n2, d1) = (gauss.n2, gauss.d1);
     for j in 0..row {
-        let s = sum[j];
+        let s = if TWO { first[j] + second[j] } else { first[j] };
         let o0 = F::mul_add(n2[0], s, F::mul_add(-d1[0], p0[j], -q0[j]));
         let o1 = F::mul_add(n2[1], s, F::mul_add(-d1[1], p1[j], -q1[j]));
         let o2 = F::mul_add(n2[2], s, F::mul_add(-d1[2], p2[j], -q2[j]));
@@ -768,8 +801,10 @@ struct Stage {
     prev2: [Vec<f32>; 3],
     /// The fully blurred row.
     out: Vec<f32>,
-    /// The vertical step's input row.
-    sum: Vec<f32>,
+    /// One channel's lanes of `out`, each contiguous, for the maps.
+    planes: Vec<f32>,
+    /// A row of zeros (the vertical step's input past both edges), made when first needed.
+    zeros: Vec<f32>,
     /// Per channel: SSIM sum and sum of 4th powers, artifact ditto, lost detail ditto.
     sums: [[f64; 6]; 3],
 }
@@ -804,7 +839,8 @@ impl Stage {
             prev: std::array::from_fn(|_| vec![0.0; row]),
             prev2: std::array::from_fn(|_| vec![0.0; row]),
             out: vec![0.0; row],
-            sum: vec![0.0; row],
+            planes: vec![0.0; 5 * width],
+            zeros: Vec::new(),
             sums: [[0.0; 6]; 3],
             lanes,
             kernel,
@@ -905,22 +941,20 @@ impl Stage {
         let top = n - r as isize - 1;
         let cur = (y < self.height).then(|| (y % ring) * row);
         let old = (top >= 0).then(|| (top as usize % ring) * row);
-        // The input of the step: the two rows it reads (or zeros past the edges), summed.
+        // The input of the step: the two rows it reads (or zeros past the edges), summed
+        // (by the step itself when there are two).
         let b = &self.blurred;
-        let sum = &mut self.sum[..row];
-        match (cur, old) {
-            (Some(c), Some(o)) => {
-                for ((s, x), y) in sum.iter_mut().zip(&b[o..o + row]).zip(&b[c..c + row]) {
-                    *s = x + y;
-                }
+        let (first, second) = match (cur, old) {
+            (Some(c), Some(o)) => (&b[o..o + row], Some(&b[c..c + row])),
+            (Some(i), None) | (None, Some(i)) => (&b[i..i + row], None),
+            (None, None) => {
+                self.zeros.resize(row, 0.0);
+                (&self.zeros[..row], None)
             }
-            (Some(i), None) | (None, Some(i)) => sum.copy_from_slice(&b[i..i + row]),
-            (None, None) => sum.fill(0.0),
-        }
-        let kernel = self.kernel;
-        kernel.vertical(
+        };
+        self.kernel.vertical(
             gauss,
-            &self.sum[..row],
+            [first, second.unwrap_or(&[])],
             &mut self.prev,
             &mut self.prev2,
             &mut self.out,
@@ -942,11 +976,29 @@ impl Stage {
             let (ssim, edges) = (self.lanes.ssim[c], self.lanes.edges[c]);
             let img1 = &slot[c * w..][..w];
             let img2 = &slot[(3 + c) * w..][..w];
+            // The channel's blurred lanes, each made contiguous, so that the maps read
+            // four pixels of a lane in one load.
+            let used = if ssim { 5 } else { 2 };
+            let pixels = self.out[..w * l].chunks_exact(l);
+            let (p0, rest) = self.planes.split_at_mut(w);
+            let (p1, rest) = rest.split_at_mut(w);
+            if ssim {
+                let (p2, rest) = rest.split_at_mut(w);
+                let (p3, p4) = rest.split_at_mut(w);
+                let planes = p0.iter_mut().zip(p1).zip(p2).zip(p3).zip(p4);
+                for (px, ((((a, b), c), d), e)) in pixels.zip(planes) {
+                    let v = &px[f..f + 5];
+                    (*a, *b, *c, *d, *e) = (v[0], v[1], v[2], v[3], v[4]);
+                }
+            } else {
+                for (px, (a, b)) in pixels.zip(p0.iter_mut().zip(p1)) {
+                    let v = &px[f..f + 2];
+                    (*a, *b) = (v[0], v[1]);
+                }
+            }
             let s = self.kernel.maps(
                 Pixels {
-                    out: &self.out,
-                    lanes: l,
-                    first: f,
+                    planes: &self.planes[..used * w],
                     img1,
                     img2,
                 },
@@ -985,14 +1037,12 @@ impl Stage {
     }
 }
 
-/// One channel's values of a row for its maps: the blurred lanes of each pixel (`lanes` per
-/// pixel, the channel's from `first`: image 1, image 2, then with SSIM their squares and their
-/// product), and the XYB values of both images.
+/// One channel's values of a row for its maps: its blurred lanes one after the other, each
+/// the row's width long (image 1, image 2, then with SSIM their squares and their product),
+/// and the XYB values of both images.
 #[derive(Clone, Copy)]
 struct Pixels<'a> {
-    out: &'a [f32],
-    lanes: usize,
-    first: usize,
+    planes: &'a [f32],
     img1: &'a [f32],
     img2: &'a [f32],
 }
@@ -1007,14 +1057,14 @@ const MAP_LANES: usize = 4;
 fn maps<const SSIM: bool, const EDGES: bool>(p: Pixels) -> [f64; 6] {
     const K: usize = MAP_LANES;
     let w = p.img1.len();
-    let out = &p.out[..w * p.lanes];
+    let lanes: [&[f32]; 5] = each(|o| p.planes.get(o * w..(o + 1) * w).unwrap_or(&[]));
     let mut acc = [[0f64; K]; 6];
     let whole = w / K * K;
     for x0 in (0..whole).step_by(K) {
-        add_maps::<SSIM, EDGES, K>(p, out, x0, &mut acc);
+        add_maps::<SSIM, EDGES, K>(p, &lanes, x0, &mut acc);
     }
     for x in whole..w {
-        add_maps::<SSIM, EDGES, 1>(p, out, x, &mut acc);
+        add_maps::<SSIM, EDGES, 1>(p, &lanes, x, &mut acc);
     }
     acc.map(|a| a.iter().sum())
 }
@@ -1023,16 +1073,18 @@ fn maps<const SSIM: bool, const EDGES: bool>(p: Pixels) -> [f64; 6] {
 #[inline(always)]
 fn add_maps<const SSIM: bool, const EDGES: bool, const N: usize>(
     p: Pixels,
-    out: &[f32],
+    lanes: &[&[f32]; 5],
     x0: usize,
     acc: &mut [[f64; MAP_LANES]; 6],
 ) {
-    let (l, f) = (p.lanes, p.first);
-    let lane = |o: usize| -> [f32; N] { std::array::from_fn(|k| out[(x0 + k) * l + f + o]) };
+    let lane = |o: usize| -> [f32; N] {
+        let at = &lanes[o][x0..x0 + N];
+        each(|k| at[k])
+    };
     let (mu1, mu2) = (lane(0), lane(1));
     if SSIM {
         let (s11, s22, s12) = (lane(2), lane(3), lane(4));
-        let d: [f64; N] = std::array::from_fn(|k| {
+        let d: [f64; N] = each(|k| {
             let (mu1, mu2) = (mu1[k], mu2[k]);
             let dm = mu1 - mu2;
             let num_m = 1.0 - dm * dm;
@@ -1046,9 +1098,10 @@ fn add_maps<const SSIM: bool, const EDGES: bool, const N: usize>(
         }
     }
     if EDGES {
-        let d1: [f64; N] = std::array::from_fn(|k| {
-            let num = 1.0 + f64::from((p.img2[x0 + k] - mu2[k]).abs());
-            let den = 1.0 + f64::from((p.img1[x0 + k] - mu1[k]).abs());
+        let (img1, img2) = (&p.img1[x0..x0 + N], &p.img2[x0..x0 + N]);
+        let d1: [f64; N] = each(|k| {
+            let num = 1.0 + f64::from((img2[k] - mu2[k]).abs());
+            let den = 1.0 + f64::from((img1[k] - mu1[k]).abs());
             num / den - 1.0
         });
         for k in 0..N {
@@ -1298,7 +1351,8 @@ mod tests {
                         + s.blurred.len()
                         + state
                         + s.out.len()
-                        + s.sum.len()
+                        + s.planes.len()
+                        + s.out.len().max(s.zeros.capacity())
                         + rows(&s.pending)
                         + rows(&s.down))
                 })
