@@ -193,8 +193,17 @@ enum Upsample {
     Replicate(usize, usize),
 }
 
+/// Buffers one band's upsampling reuses from row to row.
+#[derive(Default)]
+struct Scratch {
+    /// The filter's input per sample of the downsampled row.
+    sums: Vec<u32>,
+    /// The row at twice the width, before it is cropped.
+    wide: Vec<u8>,
+}
+
 /// Full-size row `y` of a component, cropped to `out.len()` samples.
-fn upsample_row(p: &Plane, mode: Upsample, y: usize, out: &mut [u8], wide: &mut Vec<u8>) {
+fn upsample_row(p: &Plane, mode: Upsample, y: usize, out: &mut [u8], scratch: &mut Scratch) {
     let last = p.height - 1;
     match mode {
         Upsample::Copy => out.copy_from_slice(&p.row(y.min(last))[..out.len()]),
@@ -205,26 +214,12 @@ fn upsample_row(p: &Plane, mode: Upsample, y: usize, out: &mut [u8], wide: &mut 
             }
         }
         Upsample::H2V1Fancy => {
-            wide.clear();
             let row = p.row(y.min(last));
-            let n = row.len();
-            let at = |i: usize| u32::from(row[i]);
-            for i in 0..n {
-                let this = at(i) * 3;
-                let left = if i == 0 {
-                    at(0) * 4
-                } else {
-                    this + at(i - 1) + 1
-                };
-                let right = if i + 1 == n {
-                    at(i) * 4 + 1
-                } else {
-                    this + at(i + 1) + 2
-                };
-                wide.push((left >> 2) as u8);
-                wide.push((right >> 2) as u8);
-            }
-            out.copy_from_slice(&wide[..out.len()]);
+            scratch.sums.clear();
+            scratch.sums.extend(row.iter().map(|&v| u32::from(v)));
+            // 3/4 of the nearer sample and 1/4 of the further, rounded alternately.
+            twice_as_wide(&scratch.sums, [1, 2], 2, &mut scratch.wide);
+            out.copy_from_slice(&scratch.wide[..out.len()]);
         }
         Upsample::H1V2Fancy => {
             let r = (y / 2).min(last);
@@ -239,7 +234,6 @@ fn upsample_row(p: &Plane, mode: Upsample, y: usize, out: &mut [u8], wide: &mut 
             }
         }
         Upsample::H2V2Fancy => {
-            wide.clear();
             let r = (y / 2).min(last);
             let near = if y.is_multiple_of(2) {
                 r.saturating_sub(1)
@@ -247,24 +241,43 @@ fn upsample_row(p: &Plane, mode: Upsample, y: usize, out: &mut [u8], wide: &mut 
                 (r + 1).min(last)
             };
             let (a, b) = (p.row(r), p.row(near));
-            let n = a.len();
-            let sum = |i: usize| u32::from(a[i]) * 3 + u32::from(b[i]);
-            for i in 0..n {
-                let this = sum(i);
-                let left = if i == 0 {
-                    this * 4 + 8
-                } else {
-                    this * 3 + sum(i - 1) + 8
-                };
-                let right = if i + 1 == n {
-                    this * 4 + 7
-                } else {
-                    this * 3 + sum(i + 1) + 7
-                };
-                wide.push((left >> 4) as u8);
-                wide.push((right >> 4) as u8);
+            // Vertically 3/4 of the nearer row and 1/4 of the further, then horizontally.
+            scratch.sums.clear();
+            let column = a
+                .iter()
+                .zip(b)
+                .map(|(&a, &b)| u32::from(a) * 3 + u32::from(b));
+            scratch.sums.extend(column);
+            twice_as_wide(&scratch.sums, [8, 7], 4, &mut scratch.wide);
+            out.copy_from_slice(&scratch.wide[..out.len()]);
+        }
+    }
+}
+
+/// libjpeg's fancy horizontal doubling of `v` into `wide`: output `2i` is
+/// `(3 v[i] + v[i - 1] + bias[0]) >> shift` and output `2i + 1` is
+/// `(3 v[i] + v[i + 1] + bias[1]) >> shift`, where a neighbour past either end is `v[i]`
+/// itself.
+fn twice_as_wide(v: &[u32], [left, right]: [u32; 2], shift: u32, wide: &mut Vec<u8>) {
+    let n = v.len();
+    wide.resize(2 * n, 0);
+    let pair = |before: u32, this: u32, after: u32| {
+        [
+            ((this * 3 + before + left) >> shift) as u8,
+            ((this * 3 + after + right) >> shift) as u8,
+        ]
+    };
+    match n {
+        0 => {}
+        1 => wide.copy_from_slice(&pair(v[0], v[0], v[0])),
+        _ => {
+            wide[..2].copy_from_slice(&pair(v[0], v[0], v[1]));
+            let inner = wide[2..2 * n - 2].chunks_exact_mut(2).zip(v.windows(3));
+            for (out, w) in inner {
+                let [l, r] = pair(w[0], w[1], w[2]);
+                (out[0], out[1]) = (l, r);
             }
-            out.copy_from_slice(&wide[..out.len()]);
+            wide[2 * n - 2..].copy_from_slice(&pair(v[n - 2], v[n - 1], v[n - 1]));
         }
     }
 }
@@ -315,19 +328,20 @@ pub(crate) fn to_bitmap(mut c: Coefficients) -> Option<Bitmap> {
     let band_rows = height.div_ceil(workers(width * height));
     in_bands(&mut data, band_rows * line, |first, band| {
         let mut rows = vec![vec![0u8; width]; planes.len()];
-        let mut wide = Vec::with_capacity(width + 16);
+        let mut scratch = Scratch::default();
         for (r, out) in band.chunks_exact_mut(line).enumerate() {
             let y = first / line + r;
             if channels == 1 {
-                upsample_row(&planes[0], modes[0], y, out, &mut wide);
+                upsample_row(&planes[0], modes[0], y, out, &mut scratch);
                 continue;
             }
             for ((p, &mode), row) in planes.iter().zip(&modes).zip(rows.iter_mut()) {
-                upsample_row(p, mode, y, row, &mut wide);
+                upsample_row(p, mode, y, row, &mut scratch);
             }
-            let (luma, cb, cr) = (&rows[0], &rows[1], &rows[2]);
-            for (x, px) in out.chunks_exact_mut(3).enumerate() {
-                px.copy_from_slice(&ycc_to_rgb(luma[x], cb[x], cr[x]));
+            let samples = rows[0].iter().zip(&rows[1]).zip(&rows[2]);
+            for (px, ((&y, &cb), &cr)) in out.chunks_exact_mut(3).zip(samples) {
+                let [r, g, b] = ycc_to_rgb(y, cb, cr);
+                (px[0], px[1], px[2]) = (r, g, b);
             }
         }
     });
