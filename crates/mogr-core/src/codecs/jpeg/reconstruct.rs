@@ -74,6 +74,15 @@ fn idct8(v: [i64; 8]) -> [i64; 8] {
 
 /// One block (zigzag order, quantized) to 8x8 samples at `out[y * stride + x]`.
 fn idct_block(coefs: &[i16; 64], end: u8, table: &[u16; 64], out: &mut [u8], stride: usize) {
+    if end <= 1 {
+        // DC alone: both passes below reduce to one value for the whole block.
+        let dc = i64::from(coefs[0]) * i64::from(table[0]) * i64::from(end);
+        let value = range_limit(descale(dc << PASS1_BITS, PASS1_BITS + 3));
+        for row in 0..8 {
+            out[row * stride..row * stride + 8].fill(value);
+        }
+        return;
+    }
     let mut natural = [0i64; 64];
     for (k, &c) in coefs.iter().enumerate().take(usize::from(end).min(64)) {
         let n = ZIGZAG[k];
