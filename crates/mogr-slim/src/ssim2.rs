@@ -36,11 +36,10 @@ pub const MIN_SIDE: u32 = 8;
 /// Bytes a comparison holds per pixel of width, all scales together, on each of the (up to
 /// two) threads it runs on: per scale, up to 16
 /// lanes (f32) in 20 rows (the laid-out input row, the `2 * radius + 1` horizontally blurred
-/// rows, six rows of recursion state, the output row and, past both edges of a short image,
-/// a row of zeros), plus the XYB rows of both images for `radius` rows, the rows kept for
-/// halving and one channel's five lanes made contiguous for the maps; the scales' widths add
-/// up to under twice the image's. (`radius` is 5.)
-pub const BYTES_PER_WIDTH: u64 = 2 * (16 * 4 * 20 + 4 * (5 * 6 + 6 + 3 + 5)) + 4 * 6;
+/// rows, six rows of recursion state, the step's input and output rows), plus the XYB rows of
+/// both images for `radius` rows and the rows kept for halving; the scales' widths add up to
+/// under twice the image's. (`radius` is 5.)
+pub const BYTES_PER_WIDTH: u64 = 2 * (16 * 4 * 20 + 4 * (5 * 6 + 6 + 3)) + 4 * 6;
 
 /// The weights of the 108 aggregates, as published with the metric (libjxl), indexed
 /// `((channel * 6 + scale) * 2 + norm) * 3 + map` with channel X, Y, B, norm 1 or 4, map SSIM,
@@ -390,9 +389,8 @@ fn add<const G: usize>(a: LaneVec<G>, b: LaneVec<G>) -> LaneVec<G> {
 }
 
 /// `[f(0), f(1), ..]`, always inlined with `f`: `std::array::from_fn` goes through a
-/// generic helper that a build without cross-crate inlining (a dependent's default
-/// release profile) may leave as a call, compiled outside the AVX2 code of its caller (the
-/// maps took 40% more instructions in such a build).
+/// generic helper that a build may leave as a call, compiled outside the AVX2 code of its
+/// caller (seen in the maps of a test build: 12% of a score's instructions).
 #[inline(always)]
 fn each<T: Copy + Default, const N: usize>(f: impl Fn(usize) -> T) -> [T; N] {
     let mut out = [T::default(); N];
@@ -801,10 +799,8 @@ struct Stage {
     prev2: [Vec<f32>; 3],
     /// The fully blurred row.
     out: Vec<f32>,
-    /// One channel's lanes of `out`, each contiguous, for the maps.
-    planes: Vec<f32>,
-    /// A row of zeros (the vertical step's input past both edges), made when first needed.
-    zeros: Vec<f32>,
+    /// A row of zeros: the vertical step's input past both edges of a short image.
+    sum: Vec<f32>,
     /// Per channel: SSIM sum and sum of 4th powers, artifact ditto, lost detail ditto.
     sums: [[f64; 6]; 3],
 }
@@ -839,8 +835,7 @@ impl Stage {
             prev: std::array::from_fn(|_| vec![0.0; row]),
             prev2: std::array::from_fn(|_| vec![0.0; row]),
             out: vec![0.0; row],
-            planes: vec![0.0; 5 * width],
-            zeros: Vec::new(),
+            sum: vec![0.0; row],
             sums: [[0.0; 6]; 3],
             lanes,
             kernel,
@@ -948,8 +943,8 @@ impl Stage {
             (Some(c), Some(o)) => (&b[o..o + row], Some(&b[c..c + row])),
             (Some(i), None) | (None, Some(i)) => (&b[i..i + row], None),
             (None, None) => {
-                self.zeros.resize(row, 0.0);
-                (&self.zeros[..row], None)
+                self.sum.fill(0.0);
+                (&self.sum[..row], None)
             }
         };
         self.kernel.vertical(
@@ -976,29 +971,11 @@ impl Stage {
             let (ssim, edges) = (self.lanes.ssim[c], self.lanes.edges[c]);
             let img1 = &slot[c * w..][..w];
             let img2 = &slot[(3 + c) * w..][..w];
-            // The channel's blurred lanes, each made contiguous, so that the maps read
-            // four pixels of a lane in one load.
-            let used = if ssim { 5 } else { 2 };
-            let pixels = self.out[..w * l].chunks_exact(l);
-            let (p0, rest) = self.planes.split_at_mut(w);
-            let (p1, rest) = rest.split_at_mut(w);
-            if ssim {
-                let (p2, rest) = rest.split_at_mut(w);
-                let (p3, p4) = rest.split_at_mut(w);
-                let planes = p0.iter_mut().zip(p1).zip(p2).zip(p3).zip(p4);
-                for (px, ((((a, b), c), d), e)) in pixels.zip(planes) {
-                    let v = &px[f..f + 5];
-                    (*a, *b, *c, *d, *e) = (v[0], v[1], v[2], v[3], v[4]);
-                }
-            } else {
-                for (px, (a, b)) in pixels.zip(p0.iter_mut().zip(p1)) {
-                    let v = &px[f..f + 2];
-                    (*a, *b) = (v[0], v[1]);
-                }
-            }
             let s = self.kernel.maps(
                 Pixels {
-                    planes: &self.planes[..used * w],
+                    out: &self.out,
+                    lanes: l,
+                    first: f,
                     img1,
                     img2,
                 },
@@ -1037,12 +1014,14 @@ impl Stage {
     }
 }
 
-/// One channel's values of a row for its maps: its blurred lanes one after the other, each
-/// the row's width long (image 1, image 2, then with SSIM their squares and their product),
-/// and the XYB values of both images.
+/// One channel's values of a row for its maps: the blurred lanes of each pixel (`lanes` per
+/// pixel, the channel's from `first`: image 1, image 2, then with SSIM their squares and their
+/// product), and the XYB values of both images.
 #[derive(Clone, Copy)]
 struct Pixels<'a> {
-    planes: &'a [f32],
+    out: &'a [f32],
+    lanes: usize,
+    first: usize,
     img1: &'a [f32],
     img2: &'a [f32],
 }
@@ -1057,14 +1036,14 @@ const MAP_LANES: usize = 4;
 fn maps<const SSIM: bool, const EDGES: bool>(p: Pixels) -> [f64; 6] {
     const K: usize = MAP_LANES;
     let w = p.img1.len();
-    let lanes: [&[f32]; 5] = each(|o| p.planes.get(o * w..(o + 1) * w).unwrap_or(&[]));
+    let out = &p.out[..w * p.lanes];
     let mut acc = [[0f64; K]; 6];
     let whole = w / K * K;
     for x0 in (0..whole).step_by(K) {
-        add_maps::<SSIM, EDGES, K>(p, &lanes, x0, &mut acc);
+        add_maps::<SSIM, EDGES, K>(p, out, x0, &mut acc);
     }
     for x in whole..w {
-        add_maps::<SSIM, EDGES, 1>(p, &lanes, x, &mut acc);
+        add_maps::<SSIM, EDGES, 1>(p, out, x, &mut acc);
     }
     acc.map(|a| a.iter().sum())
 }
@@ -1073,18 +1052,16 @@ fn maps<const SSIM: bool, const EDGES: bool>(p: Pixels) -> [f64; 6] {
 #[inline(always)]
 fn add_maps<const SSIM: bool, const EDGES: bool, const N: usize>(
     p: Pixels,
-    lanes: &[&[f32]; 5],
+    out: &[f32],
     x0: usize,
     acc: &mut [[f64; MAP_LANES]; 6],
 ) {
-    let lane = |o: usize| -> [f32; N] {
-        let at = &lanes[o][x0..x0 + N];
-        each(|k| at[k])
-    };
+    let (l, f) = (p.lanes, p.first);
+    let lane = |o: usize| -> [f32; N] { std::array::from_fn(|k| out[(x0 + k) * l + f + o]) };
     let (mu1, mu2) = (lane(0), lane(1));
     if SSIM {
         let (s11, s22, s12) = (lane(2), lane(3), lane(4));
-        let d: [f64; N] = each(|k| {
+        let d: [f64; N] = std::array::from_fn(|k| {
             let (mu1, mu2) = (mu1[k], mu2[k]);
             let dm = mu1 - mu2;
             let num_m = 1.0 - dm * dm;
@@ -1098,10 +1075,9 @@ fn add_maps<const SSIM: bool, const EDGES: bool, const N: usize>(
         }
     }
     if EDGES {
-        let (img1, img2) = (&p.img1[x0..x0 + N], &p.img2[x0..x0 + N]);
-        let d1: [f64; N] = each(|k| {
-            let num = 1.0 + f64::from((img2[k] - mu2[k]).abs());
-            let den = 1.0 + f64::from((img1[k] - mu1[k]).abs());
+        let d1: [f64; N] = std::array::from_fn(|k| {
+            let num = 1.0 + f64::from((p.img2[x0 + k] - mu2[k]).abs());
+            let den = 1.0 + f64::from((p.img1[x0 + k] - mu1[k]).abs());
             num / den - 1.0
         });
         for k in 0..N {
@@ -1351,8 +1327,7 @@ mod tests {
                         + s.blurred.len()
                         + state
                         + s.out.len()
-                        + s.planes.len()
-                        + s.out.len().max(s.zeros.capacity())
+                        + s.sum.len()
                         + rows(&s.pending)
                         + rows(&s.down))
                 })
