@@ -643,9 +643,11 @@ fn search_settings(quality: f32, subsampling: Subsampling, precision: Precision)
 /// 4:2:0 unless it scores this much below 4:4:4 at the start quality.
 const CHROMA_LOSS: f64 = 4.0;
 
-/// Encodes `bitmap` at the start quality in 4:2:0 (and 4:4:4 for colour, on a second thread
-/// while 4:2:0 is encoded: an encode runs on one core) and returns the subsampling to search
-/// with and its score there (4:4:4 is scored only when 4:2:0 misses the target).
+/// Encodes `bitmap` at the start quality in 4:2:0 and returns the subsampling to search with
+/// and its score there: 4:2:0 when it reaches the target, else whichever of 4:2:0 and 4:4:4
+/// (encoded for colour images only) [`CHROMA_LOSS`] says. Where each encode is cut into two
+/// bands on two cores ([`candidate`]), 4:4:4 is encoded only when 4:2:0 misses; otherwise it
+/// is encoded on a second thread while 4:2:0 is encoded and scored.
 fn choose_subsampling(
     bitmap: &Bitmap,
     reference: &Reference,
@@ -655,26 +657,36 @@ fn choose_subsampling(
 ) -> Result<(Subsampling, f64), Error> {
     let encode_at = |sub| candidate(bitmap, search_settings(Q_START, sub, precision));
     let colour = bitmap.layout != Layout::Gray;
-    std::thread::scope(|scope| {
-        let s444 = colour.then(|| scope.spawn(|| encode_at(Subsampling::S444)));
-        let s420 = reference.score(&encode_at(Subsampling::S420)?.pixels)?;
-        *encodes += 1;
-        let Some(s444) = s444 else {
-            return Ok((Subsampling::S420, s420));
-        };
-        let s444 = s444
-            .join()
-            .unwrap_or_else(|e| std::panic::resume_unwind(e))?;
-        *encodes += 1;
-        if s420 >= target {
-            return Ok((Subsampling::S420, s420));
-        }
-        let s444 = reference.score(&s444.pixels)?;
-        Ok(if s444 - s420 > CHROMA_LOSS {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let in_bands = cores > 1 && bitmap.height >= TWO_BANDS_MIN_HEIGHT;
+    let pick = |s420: f64, s444: f64| {
+        if s444 - s420 > CHROMA_LOSS {
             (Subsampling::S444, s444)
         } else {
             (Subsampling::S420, s420)
-        })
+        }
+    };
+    if !colour || in_bands {
+        let s420 = reference.score(&encode_at(Subsampling::S420)?.pixels)?;
+        *encodes += 1;
+        if !colour || s420 >= target {
+            return Ok((Subsampling::S420, s420));
+        }
+        let s444 = reference.score(&encode_at(Subsampling::S444)?.pixels)?;
+        *encodes += 1;
+        return Ok(pick(s420, s444));
+    }
+    std::thread::scope(|scope| {
+        let s444 = scope.spawn(|| encode_at(Subsampling::S444));
+        let s420 = reference.score(&encode_at(Subsampling::S420)?.pixels)?;
+        let s444 = s444
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e))?;
+        *encodes += 2;
+        if s420 >= target {
+            return Ok((Subsampling::S420, s420));
+        }
+        Ok(pick(s420, reference.score(&s444.pixels)?))
     })
 }
 
