@@ -36,7 +36,7 @@ pub const MIN_SIDE: u32 = 8;
 /// Bytes a comparison holds per pixel of width, all scales together, on each of the (up to
 /// two) threads it runs on: per scale, up to 16
 /// lanes (f32) in 20 rows (the laid-out input row, the `2 * radius + 1` horizontally blurred
-/// rows, six rows of recursion state, the step's input and output rows), plus the XYB rows of
+/// rows, six rows of recursion state, the output row and a row of zeros), plus the XYB rows of
 /// both images for `radius` rows and the rows kept for halving; the scales' widths add up to
 /// under twice the image's. (`radius` is 5.)
 pub const BYTES_PER_WIDTH: u64 = 2 * (16 * 4 * 20 + 4 * (5 * 6 + 6 + 3)) + 4 * 6;
@@ -490,11 +490,13 @@ impl Kernel {
     fn vertical(
         self,
         gauss: &Gauss,
-        rows: [&[f32]; 2],
+        first: &[f32],
+        second: Option<&[f32]>,
         prev: &mut [Vec<f32>; 3],
         prev2: &mut [Vec<f32>; 3],
         out: &mut [f32],
     ) {
+        let rows = (first, second);
         match self {
             Kernel::Emulated => vertical::<Emulated>(gauss, rows, prev, prev2, out),
             Kernel::Fused => vertical::<Fused>(gauss, rows, prev, prev2, out),
@@ -533,7 +535,7 @@ fn horizontal_avx2(
 fn vertical_avx2(
     _token: archmage::X64V3Token,
     gauss: &Gauss,
-    rows: [&[f32]; 2],
+    rows: (&[f32], Option<&[f32]>),
     prev: &mut [Vec<f32>; 3],
     prev2: &mut [Vec<f32>; 3],
     out: &mut [f32],
@@ -678,20 +680,19 @@ fn four_outputs<F: MulAdd, const G: usize>(
 }
 
 /// One step of the vertical blur over a row: its input is the sum of the two input rows it
-/// reads (`rows[1]` empty: `rows[0]` alone), `prev` and `prev2` are the last two outputs of
-/// each term, `out` the blurred row.
+/// reads (the first alone when there is no second), `prev` and `prev2` are the last two
+/// outputs of each term, `out` the blurred row.
 #[inline(always)]
 fn vertical<F: MulAdd>(
     gauss: &Gauss,
-    [first, second]: [&[f32]; 2],
+    (first, second): (&[f32], Option<&[f32]>),
     prev: &mut [Vec<f32>; 3],
     prev2: &mut [Vec<f32>; 3],
     out: &mut [f32],
 ) {
-    if second.is_empty() {
-        vertical_step::<F, false>(gauss, first, first, prev, prev2, out);
-    } else {
-        vertical_step::<F, true>(gauss, first, second, prev, prev2, out);
+    match second {
+        Some(second) => vertical_step::<F, true>(gauss, first, second, prev, prev2, out),
+        None => vertical_step::<F, false>(gauss, first, first, prev, prev2, out),
     }
 }
 
@@ -800,7 +801,7 @@ struct Stage {
     /// The fully blurred row.
     out: Vec<f32>,
     /// A row of zeros: the vertical step's input past both edges of a short image.
-    sum: Vec<f32>,
+    zeros: Vec<f32>,
     /// Per channel: SSIM sum and sum of 4th powers, artifact ditto, lost detail ditto.
     sums: [[f64; 6]; 3],
 }
@@ -835,7 +836,7 @@ impl Stage {
             prev: std::array::from_fn(|_| vec![0.0; row]),
             prev2: std::array::from_fn(|_| vec![0.0; row]),
             out: vec![0.0; row],
-            sum: vec![0.0; row],
+            zeros: vec![0.0; row],
             sums: [[0.0; 6]; 3],
             lanes,
             kernel,
@@ -942,14 +943,12 @@ impl Stage {
         let (first, second) = match (cur, old) {
             (Some(c), Some(o)) => (&b[o..o + row], Some(&b[c..c + row])),
             (Some(i), None) | (None, Some(i)) => (&b[i..i + row], None),
-            (None, None) => {
-                self.sum.fill(0.0);
-                (&self.sum[..row], None)
-            }
+            (None, None) => (&self.zeros[..row], None),
         };
         self.kernel.vertical(
             gauss,
-            [first, second.unwrap_or(&[])],
+            first,
+            second,
             &mut self.prev,
             &mut self.prev2,
             &mut self.out,
@@ -1327,7 +1326,7 @@ mod tests {
                         + s.blurred.len()
                         + state
                         + s.out.len()
-                        + s.sum.len()
+                        + s.zeros.len()
                         + rows(&s.pending)
                         + rows(&s.down))
                 })
