@@ -64,7 +64,8 @@ pub(crate) fn encode(
         0..bitmap.height,
         settings,
         trellis_dc,
-        Some(meta.density()),
+        meta.density(),
+        true,
     )?;
     Ok(meta.splice(out))
 }
@@ -83,9 +84,8 @@ fn pixels(bitmap: &Bitmap) -> u64 {
 }
 
 /// Encodes `rows` of `bitmap` (grey or RGB) at `settings` as a JPEG of their own, DC trellis
-/// as `trellis_dc` says. `written` is `Some(density)` for a file that is kept: its Huffman
-/// tables are then the image's optimal ones. `None` is a search's encode, only ever read
-/// back for its coefficients (a passing one is rewritten with optimal tables by
+/// as `trellis_dc` says. A file that is `kept` gets the image's optimal Huffman tables. Any
+/// other is a search's encode, only ever read back for its coefficients (a passing one is rewritten with optimal tables by
 /// [`Candidate::bytes`]): it is coded in one pass with the standard tables, which leaves the
 /// coefficients as they are (trellis quantization rates blocks against the standard tables
 /// either way) and spares the pass that stores every block and counts symbols (DC trellis
@@ -95,9 +95,9 @@ fn encode_rows(
     rows: std::ops::Range<u32>,
     settings: Settings,
     trellis_dc: bool,
-    written: Option<Option<mogr_core::Density>>,
+    density: Option<mogr_core::Density>,
+    kept: bool,
 ) -> Result<Vec<u8>, Error> {
-    let density = written.flatten();
     let preset = match (settings.progressive, settings.optimize_scans) {
         (false, _) => Preset::BaselineBalanced,
         (true, false) => Preset::ProgressiveBalanced,
@@ -142,7 +142,7 @@ fn encode_rows(
         .subsampling(settings.subsampling)
         .custom_luma_qtable(luma)
         .custom_chroma_qtable(chroma)
-        .optimize_huffman(written.is_some() || trellis_dc || settings.progressive)
+        .optimize_huffman(kept || trellis_dc || settings.progressive)
         .pixel_density(density);
     let fail = |e: mozjpeg_rs::Error| Error::Encode {
         format: FormatName(Some(ImageFormat::Jpeg)),
@@ -178,8 +178,18 @@ const TWO_BANDS_MIN_HEIGHT: u32 = 64;
 /// itself (trellis against fixed tables; DC trellis chains run along one row of blocks), so
 /// the halves hold exactly the whole image's coefficients (`halves_have_the_whole_images_coefficients`).
 pub(crate) fn candidate(bitmap: &Bitmap, settings: Settings) -> Result<Candidate, Error> {
-    let two = std::thread::available_parallelism().map_or(1, |n| n.get()) > 1;
-    candidate_in_bands(bitmap, settings, two)
+    candidate_in_bands(bitmap, settings, two_cores())
+}
+
+/// Whether there are at least two cores to encode on.
+fn two_cores() -> bool {
+    std::thread::available_parallelism().map_or(1, |n| n.get()) > 1
+}
+
+/// Whether an image `height` rows tall is encoded in two bands, given whether there are
+/// `two` cores (each band at least 32 rows, cut on the 16-row grid).
+fn in_two_bands(height: u32, two: bool) -> bool {
+    two && height >= TWO_BANDS_MIN_HEIGHT
 }
 
 /// [`candidate`], in two bands when `two` and the image is tall enough.
@@ -190,10 +200,10 @@ fn candidate_in_bands(bitmap: &Bitmap, settings: Settings, two: bool) -> Result<
         ..settings
     };
     let trellis_dc = settings.dc_trellis && pixels(bitmap) <= DC_TRELLIS_MAX_PIXELS;
-    let code = |rows| encode_rows(bitmap, rows, settings, trellis_dc, None);
+    let code = |rows| encode_rows(bitmap, rows, settings, trellis_dc, None, false);
     let h = bitmap.height;
     let cut = h / 2 / 16 * 16;
-    let bands = if two && h >= TWO_BANDS_MIN_HEIGHT && cut > 0 {
+    let bands = if in_two_bands(h, two) {
         std::thread::scope(|scope| {
             let bottom = scope.spawn(|| code(cut..h));
             let top = code(0..cut);
@@ -657,8 +667,7 @@ fn choose_subsampling(
 ) -> Result<(Subsampling, f64), Error> {
     let encode_at = |sub| candidate(bitmap, search_settings(Q_START, sub, precision));
     let colour = bitmap.layout != Layout::Gray;
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let in_bands = cores > 1 && bitmap.height >= TWO_BANDS_MIN_HEIGHT;
+    let in_bands = in_two_bands(bitmap.height, two_cores());
     let pick = |s420: f64, s444: f64| {
         if s444 - s420 > CHROMA_LOSS {
             (Subsampling::S444, s444)
