@@ -101,8 +101,7 @@ fn every_pair_converts_and_looks_the_same() {
 #[test]
 fn reference_tools_read_the_outputs() {
     let input = image("png/mpl-Minduka_Present_Blue_Pack.png");
-    let dir = std::env::temp_dir().join(format!("mogr-formats-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = tempdir();
     for (fmt, tool, args) in [
         ("webp", "dwebp", vec!["-quiet"]),
         ("gif", "gifsicle", vec!["--info"]),
@@ -126,7 +125,6 @@ fn reference_tools_read_the_outputs() {
             String::from_utf8_lossy(&st.stderr)
         );
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -171,7 +169,6 @@ fn webp_exif_orientation_is_applied_to_the_pixels() {
         .args(["-set", "exif", "exif.bin", "in.webp", "-o", "oriented.webp"])
         .current_dir(&dir));
     let oriented = std::fs::read(dir.join("oriented.webp")).unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(mogr::info(&oriented).unwrap().orientation, 6);
     let upright = stored.clone().oriented(6);
 
@@ -541,7 +538,6 @@ fn transparent_animations_get_changed_rectangles_and_keep_their_pixels() {
         assert_eq!(info.matches("+ image #").count(), 30, "{info}");
         assert!(whole <= 2, "{whole} whole frames:\n{info}");
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -32,7 +32,6 @@ fn heif_dec(bytes: &[u8], ext: &str) -> Option<Bitmap> {
         .arg(&input)
         .arg(&output));
     let png = std::fs::read(&output).unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
     Some(decode_any(&png).first().clone())
 }
 

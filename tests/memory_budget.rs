@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use common::*;
@@ -148,14 +148,6 @@ fn raster_of(bytes: &[u8]) -> Raster {
     common::decode_all(bytes)
 }
 
-fn write_temp(name: &str, bytes: &[u8]) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("mogr-budget-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, bytes).unwrap();
-    path
-}
-
 fn check(name: &str, input: &[u8], rules: &[&str]) {
     let failures = check_all(name, input, rules);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -163,7 +155,9 @@ fn check(name: &str, input: &[u8], rules: &[&str]) {
 
 /// As [`check`], returning what failed instead of stopping at the first.
 fn check_all(name: &str, input: &[u8], rules: &[&str]) -> Vec<String> {
-    let path = write_temp(name, input);
+    let dir = common::tempdir();
+    let path = dir.join(name);
+    std::fs::write(&path, input).unwrap();
     let mut failures = Vec::new();
     for rule in rules {
         let (Some(est), peak) = peak_in_child(&path, rule) else {
@@ -185,8 +179,6 @@ fn check_all(name: &str, input: &[u8], rules: &[&str]) -> Vec<String> {
             ));
         }
     }
-    let _ = std::fs::remove_file(&path);
-    let _ = std::fs::remove_dir(path.parent().unwrap());
     failures
 }
 

@@ -29,9 +29,8 @@ fn reference_reads(format: ImageFormat, bytes: &[u8]) -> Option<bool> {
     if !have(tool) {
         return None;
     }
-    let dir = std::env::temp_dir().join(format!("mogr-slim-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("x{}.{}", bytes.len(), format.name()));
+    let dir = tempdir();
+    let path = dir.join(format!("x.{}", format.name()));
     std::fs::write(&path, bytes).unwrap();
     let mut cmd = Command::new(tool);
     if tool == "dwebp" {
@@ -44,7 +43,6 @@ fn reference_reads(format: ImageFormat, bytes: &[u8]) -> Option<bool> {
         .stderr(Stdio::piped())
         .output()
         .unwrap();
-    let _ = std::fs::remove_file(&path);
     // djpeg warns on stderr with exit 0 (corrupt data); any message counts as a failure.
     Some(out.status.success() && (tool != "djpeg" || out.stderr.is_empty()))
 }

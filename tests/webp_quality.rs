@@ -38,8 +38,7 @@ fn estimate_follows_cwebp_quality() {
     if !have("cwebp") {
         return;
     }
-    let dir = std::env::temp_dir().join(format!("mogr-webpq-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = tempdir();
     let src = images().join("jpeg/pil-flower.jpg");
     let mut last = 0;
     for q in (5..=100).step_by(5) {
@@ -62,7 +61,6 @@ fn estimate_follows_cwebp_quality() {
         last = est;
     }
     assert!(last >= 95);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use mogr_core::{Bitmap, Layout};
@@ -55,8 +55,31 @@ pub fn cjpeg(bitmap: &Bitmap, quality: u8, extra: &[&str]) -> Vec<u8> {
         .arg(&input))
 }
 
-/// A new empty folder under the system's temporary folder.
-pub fn tempdir() -> PathBuf {
+/// A new empty folder under the system's temporary folder, removed with everything in it
+/// when the value is dropped (also when the test fails and unwinds).
+pub struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for TempDir {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A new empty folder under the system's temporary folder: see [`TempDir`].
+pub fn tempdir() -> TempDir {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static N: AtomicUsize = AtomicUsize::new(0);
     let dir = std::env::temp_dir().join(format!(
@@ -65,7 +88,7 @@ pub fn tempdir() -> PathBuf {
         N.fetch_add(1, Ordering::Relaxed)
     ));
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    TempDir(dir)
 }
 
 pub fn to_pnm(b: &Bitmap) -> Vec<u8> {
