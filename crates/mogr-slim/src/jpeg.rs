@@ -234,15 +234,23 @@ const INTERLEAVED_TOO_MAX_PIXELS: u64 = 1_000_000;
 
 impl Candidate {
     /// The candidate as one file: its coefficients with optimal Huffman tables, a scan per
-    /// component, and `meta`'s density and segments.
-    pub(crate) fn bytes(&self, meta: &JpegMetadata<'_>) -> Result<Vec<u8>, Error> {
+    /// component, and `meta`'s density and segments. The pixels are dropped first: the
+    /// coefficients are decoded again from the bands, and at 24 MP the pixels (72 MB) and
+    /// the joined coefficients (72 MB, more while the bands are joined) would otherwise be
+    /// held at once.
+    pub(crate) fn into_bytes(self, meta: &JpegMetadata<'_>) -> Result<Vec<u8>, Error> {
+        let Candidate { bands, pixels: p } = self;
+        // Small images: one interleaved scan may be smaller (fewer headers and tables).
+        let interleaved_too = pixels(&p) <= INTERLEAVED_TOO_MAX_PIXELS;
+        drop(p);
         let settings = mogr_core::internals::jpeg_encode::JpegSettings {
             quality: 0,
             progressive: false,
             density: meta.density(),
             segments: Vec::new(),
         };
-        let coefficients = joined(&self.bands)?;
+        let coefficients = joined(&bands)?;
+        drop(bands);
         let write = |per_component| {
             mogr_core::internals::jpeg_encode::write_coefficients(
                 &coefficients,
@@ -251,8 +259,7 @@ impl Candidate {
             )
         };
         let mut out = write(true)?;
-        // Small images: one interleaved scan may be smaller (fewer headers and tables).
-        if pixels(&self.pixels) <= INTERLEAVED_TOO_MAX_PIXELS {
+        if interleaved_too {
             let interleaved = write(false)?;
             if interleaved.len() < out.len() {
                 out = interleaved;
@@ -446,7 +453,7 @@ impl Full<'_, '_> {
         c: Candidate,
     ) -> Result<(), Error> {
         if score >= self.target && best.as_ref().is_none_or(|b| q < b.0) {
-            *best = Some((q, score, c.bytes(&self.source.meta)?));
+            *best = Some((q, score, c.into_bytes(&self.source.meta)?));
         }
         Ok(())
     }
@@ -513,7 +520,7 @@ impl Full<'_, '_> {
                     &self.source.bitmap,
                     search_settings(p.x, sub, self.precision),
                 )?;
-                best = Some((p.x, p.score, c.bytes(&self.source.meta)?));
+                best = Some((p.x, p.score, c.into_bytes(&self.source.meta)?));
             }
         }
         self.write(best, sub, encodes, true)
@@ -769,7 +776,8 @@ mod tests {
                     // The file written from them holds the same coefficients (in the
                     // blocks its scans cover: a scan per component skips the padding
                     // blocks of whole MCUs), and its pixels are the candidate's.
-                    let file = c.bytes(&JpegMetadata::default()).unwrap();
+                    let pixels_before = c.pixels.clone();
+                    let file = c.into_bytes(&JpegMetadata::default()).unwrap();
                     let again = decode_coefficients(&file).unwrap();
                     for (i, (a, b)) in again.components.iter().zip(&got.components).enumerate() {
                         let (bw, bh) = got.scan_blocks(i);
@@ -779,9 +787,9 @@ mod tests {
                         }
                     }
                     let pixels = mogr_core::internals::jpeg_decode::from_coefficients(again);
-                    assert_eq!(pixels.unwrap().data, c.pixels.data);
+                    assert_eq!(pixels.unwrap().data, pixels_before.data);
                     assert_eq!(
-                        (c.pixels.width, c.pixels.height),
+                        (pixels_before.width, pixels_before.height),
                         (bitmap.width, bitmap.height)
                     );
                     cases += 1;
