@@ -292,7 +292,7 @@ fn encode(b: Bitmap, icc: Option<&[u8]>, opts: &oxipng::Options) -> Result<Vec<u
 ///
 /// Each trial holds a filtered copy of the image (a byte per sample) and its compressor's
 /// buffers: on two cores, a 24 MP photograph's search peaked at 356 MiB, over its goal of
-/// 339 MiB (four times the decoded image plus 64 MiB), and at 287 MiB with the trials one
+/// 339 MiB (four times the decoded image plus 64 MiB), and at 286 MiB with the trials one
 /// at a time, in the same 32.6 s (the trials at that size are few and deflate takes the
 /// time). Below it (the 3.4 MP flower: 5.0 s on two cores, 5.2 s on one) they keep the
 /// cores. The same size above which the metric samples tiles.
