@@ -445,11 +445,20 @@ enum Kernel {
     /// AVX2 and FMA, detected at run time.
     #[cfg(target_arch = "x86_64")]
     Avx2(archmage::X64V3Token),
+    /// AVX-512 (with AVX2 and FMA), detected at run time: the same code compiled for wider
+    /// registers, the same operations in the same order (bit for bit the AVX2 kernel's
+    /// scores).
+    #[cfg(target_arch = "x86_64")]
+    Avx512(archmage::X64V4Token),
 }
 
 impl Kernel {
     fn detect() -> Kernel {
         use archmage::SimdToken;
+        #[cfg(target_arch = "x86_64")]
+        if let Some(token) = archmage::X64V4Token::summon() {
+            return Kernel::Avx512(token);
+        }
         #[cfg(target_arch = "x86_64")]
         if let Some(token) = archmage::X64V3Token::summon() {
             return Kernel::Avx2(token);
@@ -465,6 +474,8 @@ impl Kernel {
         match self {
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx2(token) => xyb_avx2(token, rgb, out),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512(token) => xyb_avx512(token, rgb, out),
             Kernel::Fused => xyb_row::<Fused>(rgb, out),
             Kernel::Emulated => xyb_row::<Emulated>(rgb, out),
         }
@@ -474,6 +485,8 @@ impl Kernel {
         match self {
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx2(token) => maps_avx2(token, p, ssim, edges),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512(token) => maps_avx512(token, p, ssim, edges),
             Kernel::Fused | Kernel::Emulated => maps_of(p, ssim, edges),
         }
     }
@@ -484,6 +497,8 @@ impl Kernel {
             Kernel::Fused => horizontal::<Fused>(gauss, padded, lanes, out),
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx2(token) => horizontal_avx2(token, gauss, padded, lanes, out),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512(token) => horizontal_avx512(token, gauss, padded, lanes, out),
         }
     }
 
@@ -502,6 +517,8 @@ impl Kernel {
             Kernel::Fused => vertical::<Fused>(gauss, rows, prev, prev2, out),
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx2(token) => vertical_avx2(token, gauss, rows, prev, prev2, out),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512(token) => vertical_avx512(token, gauss, rows, prev, prev2, out),
         }
     }
 }
@@ -534,6 +551,43 @@ fn horizontal_avx2(
 #[archmage::arcane]
 fn vertical_avx2(
     _token: archmage::X64V3Token,
+    gauss: &Gauss,
+    rows: (&[f32], Option<&[f32]>),
+    prev: &mut [Vec<f32>; 3],
+    prev2: &mut [Vec<f32>; 3],
+    out: &mut [f32],
+) {
+    vertical::<Fused>(gauss, rows, prev, prev2, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[archmage::arcane]
+fn maps_avx512(_token: archmage::X64V4Token, p: Pixels, ssim: bool, edges: bool) -> [f64; 6] {
+    maps_of(p, ssim, edges)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[archmage::arcane]
+fn xyb_avx512(_token: archmage::X64V4Token, rgb: [&[f32]; 3], out: [&mut [f32]; 3]) {
+    xyb_row::<Fused>(rgb, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[archmage::arcane]
+fn horizontal_avx512(
+    _token: archmage::X64V4Token,
+    gauss: &Gauss,
+    padded: &[f32],
+    lanes: usize,
+    out: &mut [f32],
+) {
+    horizontal::<Fused>(gauss, padded, lanes, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[archmage::arcane]
+fn vertical_avx512(
+    _token: archmage::X64V4Token,
     gauss: &Gauss,
     rows: (&[f32], Option<&[f32]>),
     prev: &mut [Vec<f32>; 3],
@@ -1442,6 +1496,23 @@ mod tests {
                     (ours - emulated).abs() < 1e-6,
                     "{path} q{quality}: {emulated}"
                 );
+                // Every vector kernel the machine has gives the same score, bit for bit.
+                #[cfg(target_arch = "x86_64")]
+                {
+                    use archmage::SimdToken;
+                    if let Some(v3) = archmage::X64V3Token::summon() {
+                        let avx2 = score_with(Kernel::Avx2(v3), &a, &b).unwrap();
+                        assert_eq!(avx2.to_bits(), ours.to_bits(), "{path} q{quality} AVX2");
+                    }
+                    if let Some(v4) = archmage::X64V4Token::summon() {
+                        let avx512 = score_with(Kernel::Avx512(v4), &a, &b).unwrap();
+                        assert_eq!(
+                            avx512.to_bits(),
+                            ours.to_bits(),
+                            "{path} q{quality} AVX-512"
+                        );
+                    }
+                }
                 // The channels scored on two threads give the one thread's score, bit for bit.
                 for two in [false, true] {
                     let on = score_on(Kernel::detect(), &a, &b, two).unwrap();
