@@ -523,79 +523,62 @@ impl Kernel {
     }
 }
 
+/// The vector kernels for one x86-64 level: the generic code compiled with the target
+/// features of `archmage::$token` (FMA through [`Fused`]), for [`Kernel`] to call.
 #[cfg(target_arch = "x86_64")]
-#[archmage::arcane]
-fn maps_avx2(_token: archmage::X64V3Token, p: Pixels, ssim: bool, edges: bool) -> [f64; 6] {
-    maps_of(p, ssim, edges)
+macro_rules! x86_kernels {
+    ($token:ident, $maps:ident, $xyb:ident, $horizontal:ident, $vertical:ident) => {
+        #[archmage::arcane]
+        fn $maps(_token: archmage::$token, p: Pixels, ssim: bool, edges: bool) -> [f64; 6] {
+            maps_of(p, ssim, edges)
+        }
+
+        #[archmage::arcane]
+        fn $xyb(_token: archmage::$token, rgb: [&[f32]; 3], out: [&mut [f32]; 3]) {
+            xyb_row::<Fused>(rgb, out)
+        }
+
+        #[archmage::arcane]
+        fn $horizontal(
+            _token: archmage::$token,
+            gauss: &Gauss,
+            padded: &[f32],
+            lanes: usize,
+            out: &mut [f32],
+        ) {
+            horizontal::<Fused>(gauss, padded, lanes, out)
+        }
+
+        #[archmage::arcane]
+        fn $vertical(
+            _token: archmage::$token,
+            gauss: &Gauss,
+            rows: (&[f32], Option<&[f32]>),
+            prev: &mut [Vec<f32>; 3],
+            prev2: &mut [Vec<f32>; 3],
+            out: &mut [f32],
+        ) {
+            vertical::<Fused>(gauss, rows, prev, prev2, out)
+        }
+    };
 }
 
 #[cfg(target_arch = "x86_64")]
-#[archmage::arcane]
-fn xyb_avx2(_token: archmage::X64V3Token, rgb: [&[f32]; 3], out: [&mut [f32]; 3]) {
-    xyb_row::<Fused>(rgb, out)
-}
-
+x86_kernels!(
+    X64V3Token,
+    maps_avx2,
+    xyb_avx2,
+    horizontal_avx2,
+    vertical_avx2
+);
 #[cfg(target_arch = "x86_64")]
-#[archmage::arcane]
-fn horizontal_avx2(
-    _token: archmage::X64V3Token,
-    gauss: &Gauss,
-    padded: &[f32],
-    lanes: usize,
-    out: &mut [f32],
-) {
-    horizontal::<Fused>(gauss, padded, lanes, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[archmage::arcane]
-fn vertical_avx2(
-    _token: archmage::X64V3Token,
-    gauss: &Gauss,
-    rows: (&[f32], Option<&[f32]>),
-    prev: &mut [Vec<f32>; 3],
-    prev2: &mut [Vec<f32>; 3],
-    out: &mut [f32],
-) {
-    vertical::<Fused>(gauss, rows, prev, prev2, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[archmage::arcane]
-fn maps_avx512(_token: archmage::X64V4Token, p: Pixels, ssim: bool, edges: bool) -> [f64; 6] {
-    maps_of(p, ssim, edges)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[archmage::arcane]
-fn xyb_avx512(_token: archmage::X64V4Token, rgb: [&[f32]; 3], out: [&mut [f32]; 3]) {
-    xyb_row::<Fused>(rgb, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[archmage::arcane]
-fn horizontal_avx512(
-    _token: archmage::X64V4Token,
-    gauss: &Gauss,
-    padded: &[f32],
-    lanes: usize,
-    out: &mut [f32],
-) {
-    horizontal::<Fused>(gauss, padded, lanes, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[archmage::arcane]
-fn vertical_avx512(
-    _token: archmage::X64V4Token,
-    gauss: &Gauss,
-    rows: (&[f32], Option<&[f32]>),
-    prev: &mut [Vec<f32>; 3],
-    prev2: &mut [Vec<f32>; 3],
-    out: &mut [f32],
-) {
-    vertical::<Fused>(gauss, rows, prev, prev2, out)
-}
+x86_kernels!(
+    X64V4Token,
+    maps_avx512,
+    xyb_avx512,
+    horizontal_avx512,
+    vertical_avx512
+);
 
 /// The horizontal blur of one row laid out `[x][lane]` with zero margins (`2 * radius` pixels
 /// before, `radius` after) into `out` (`[x][lane]`, no margins): eight lanes at a time (four
