@@ -85,11 +85,12 @@ fn pixels(bitmap: &Bitmap) -> u64 {
 
 /// Encodes `rows` of `bitmap` (grey or RGB) at `settings` as a JPEG of their own, DC trellis
 /// as `trellis_dc` says. A file that is `kept` gets the image's optimal Huffman tables. Any
-/// other is a search's encode, only ever read back for its coefficients (a passing one is rewritten with optimal tables by
-/// [`Candidate::bytes`]): it is coded in one pass with the standard tables, which leaves the
-/// coefficients as they are (trellis quantization rates blocks against the standard tables
-/// either way) and spares the pass that stores every block and counts symbols (DC trellis
-/// needs every block stored, so it keeps that pass).
+/// other is a search's encode, only ever read back for its coefficients (a passing one is
+/// rewritten with optimal tables by [`Candidate::into_bytes`]): it is coded in one pass
+/// with the standard tables, which leaves the coefficients as they are (trellis
+/// quantization rates blocks against the standard tables either way) and spares the pass
+/// that stores every block and counts symbols (DC trellis needs every block stored, so it
+/// keeps that pass).
 fn encode_rows(
     bitmap: &Bitmap,
     rows: std::ops::Range<u32>,
@@ -162,7 +163,7 @@ fn encode_rows(
 /// One encode of a search: the files of its bands (mozjpeg-rs's), and their pixels as
 /// libjpeg decodes them. The files are kept rather than the joined coefficients (a few
 /// hundred KB against about 10 MB at 3.4 MP while the candidate is scored); the few
-/// candidates that pass decode them again in [`Candidate::bytes`].
+/// candidates that pass decode them again in [`Candidate::into_bytes`].
 pub(crate) struct Candidate {
     bands: Vec<Vec<u8>>,
     /// The decoded candidate.
