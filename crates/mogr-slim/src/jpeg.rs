@@ -220,13 +220,27 @@ fn candidate_in_bands(bitmap: &Bitmap, settings: Settings, two: bool) -> Result<
     Ok(Candidate { bands, pixels })
 }
 
-/// The coefficients of the whole image from its bands' files.
+/// The coefficients of the whole image from its bands' files (each band's decoded on a
+/// thread of its own).
 fn joined(bands: &[Vec<u8>]) -> Result<Coefficients, Error> {
-    let parts = bands
-        .iter()
-        .map(|b| entropy_decode::decode_coefficients(b))
-        .collect::<Result<Vec<_>, _>>()?;
-    entropy_decode::stack(parts)
+    let parts = match bands {
+        [top, rest @ ..] if !rest.is_empty() => std::thread::scope(|scope| {
+            let others: Vec<_> = rest
+                .iter()
+                .map(|b| scope.spawn(|| entropy_decode::decode_coefficients(b)))
+                .collect();
+            let mut parts = vec![entropy_decode::decode_coefficients(top)];
+            for h in others {
+                parts.push(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+            }
+            parts
+        }),
+        _ => bands
+            .iter()
+            .map(|b| entropy_decode::decode_coefficients(b))
+            .collect(),
+    };
+    entropy_decode::stack(parts.into_iter().collect::<Result<Vec<_>, _>>()?)
 }
 
 /// Images up to this many pixels are also written as one interleaved scan, the smaller file

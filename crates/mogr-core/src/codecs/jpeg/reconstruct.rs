@@ -153,7 +153,8 @@ impl Plane {
     }
 }
 
-fn plane(comp: &ComponentCoeffs, width: usize, height: usize) -> Option<Plane> {
+/// `comp`'s samples, cut into bands of block rows on up to `workers` threads.
+fn plane(comp: &ComponentCoeffs, width: usize, height: usize, workers: usize) -> Option<Plane> {
     let table = comp.table.as_ref()?;
     let (bw, bh) = (width.div_ceil(8), height.div_ceil(8));
     if bw > comp.blocks_w || bh > comp.blocks_h {
@@ -162,7 +163,7 @@ fn plane(comp: &ComponentCoeffs, width: usize, height: usize) -> Option<Plane> {
     let stride = bw * 8;
     let mut data = vec![0u8; stride * bh * 8];
     // Bands of block rows, one per worker.
-    let band_rows = bh.div_ceil(workers(width * height));
+    let band_rows = bh.div_ceil(workers.max(1));
     in_bands(&mut data, band_rows * 8 * stride, |first, band| {
         let first_row = first / (8 * stride);
         for (r, rows) in band.chunks_mut(8 * stride).enumerate() {
@@ -209,6 +210,58 @@ struct Scratch {
     sums: Vec<u32>,
     /// The row at twice the width, before it is cropped.
     wide: Vec<u8>,
+}
+
+/// The samples of every component (of the sizes given), each component's coefficients
+/// dropped once its samples are made. The first (luma, the largest) is cut into bands on
+/// `workers` threads; the others (chroma, often a quarter of its size each) then run side by
+/// side, the threads shared among them, rather than one after the other on one thread each.
+fn planes(
+    components: &mut [ComponentCoeffs],
+    sizes: &[(usize, usize)],
+    workers: usize,
+) -> Option<Vec<Plane>> {
+    let (first, rest) = components.split_first_mut()?;
+    let (pw, ph) = sizes[0];
+    let mut planes = vec![plane(first, pw, ph, workers)?];
+    first.blocks = Vec::new();
+    first.ends = Vec::new();
+    let side_by_side = workers > 1 && rest.len() > 1;
+    let each = (workers / rest.len().max(1)).max(1);
+    let made: Vec<Option<Plane>> = if side_by_side {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = rest
+                .iter_mut()
+                .zip(&sizes[1..])
+                .map(|(comp, &(pw, ph))| {
+                    scope.spawn(move || {
+                        let p = plane(comp, pw, ph, each);
+                        comp.blocks = Vec::new();
+                        comp.ends = Vec::new();
+                        p
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        })
+    } else {
+        rest.iter_mut()
+            .zip(&sizes[1..])
+            .map(|(comp, &(pw, ph))| {
+                let p = plane(comp, pw, ph, workers);
+                comp.blocks = Vec::new();
+                comp.ends = Vec::new();
+                p
+            })
+            .collect()
+    };
+    for p in made {
+        planes.push(p?);
+    }
+    Some(planes)
 }
 
 /// Full-size row `y` of a component, cropped to `out.len()` samples.
@@ -311,9 +364,9 @@ pub(crate) fn to_bitmap(mut c: Coefficients) -> Option<Bitmap> {
         return None;
     }
     let (max_h, max_v) = (usize::from(c.max_h()), usize::from(c.max_v()));
-    let mut planes = Vec::with_capacity(c.components.len());
+    let mut sizes = Vec::with_capacity(c.components.len());
     let mut modes = Vec::with_capacity(c.components.len());
-    for comp in &mut c.components {
+    for comp in &c.components {
         let (h, v) = (usize::from(comp.h), usize::from(comp.v));
         if h == 0 || v == 0 || max_h % h != 0 || max_v % v != 0 {
             return None;
@@ -326,11 +379,10 @@ pub(crate) fn to_bitmap(mut c: Coefficients) -> Option<Bitmap> {
             (1, 2) => Upsample::H1V2Fancy,
             (hf, vf) => Upsample::Replicate(hf, vf),
         };
-        planes.push(plane(comp, pw, ph)?);
+        sizes.push((pw, ph));
         modes.push(mode);
-        comp.blocks = Vec::new();
-        comp.ends = Vec::new();
     }
+    let planes = planes(&mut c.components, &sizes, workers(width * height))?;
     let channels = if planes.len() == 1 { 1 } else { 3 };
     let mut data = vec![0u8; width * height * channels];
     let line = width * channels;
