@@ -14,7 +14,10 @@
 //! `2 * radius + 1` rows of horizontally blurred values; the maps of a row are summed as soon
 //! as its blurred values are out, and every pair of rows is averaged into a row of the next
 //! scale. The result is the whole image's score, computed exactly (not on strips or tiles),
-//! in about 1.5 KB per pixel of width per scale, whatever the height.
+//! in about 1.5 KB per pixel of width per scale, whatever the height. The rows go down the
+//! scales (linear light, halving, XYB) a strip of [`STRIP_ROWS`] at a time; on two threads,
+//! each thread converts one image and the two exchange their strips, then each sums the maps
+//! of its channels.
 //!
 //! The code is mogr's. The metric's constants (the 108 weights, the XYB matrix and bias, the
 //! final mapping, the blur's radius formula) are libjxl's (BSD-3-Clause, Copyright (c) the
@@ -34,12 +37,28 @@ const ALPHA_BACKGROUND: u32 = 128;
 /// Smallest width and height that can be scored.
 pub const MIN_SIDE: u32 = 8;
 /// Bytes a comparison holds per pixel of width, all scales together, on each of the (up to
-/// two) threads it runs on: per scale, up to 16
-/// lanes (f32) in 20 rows (the laid-out input row, the `2 * radius + 1` horizontally blurred
-/// rows, six rows of recursion state, the output row and a row of zeros), plus the XYB rows of
-/// both images for `radius` rows and the rows kept for halving; the scales' widths add up to
-/// under twice the image's. (`radius` is 5.)
-pub const BYTES_PER_WIDTH: u64 = 2 * (16 * 4 * 20 + 4 * (5 * 6 + 6 + 3)) + 4 * 6;
+/// two) threads it runs on: per scale, up to 16 lanes (f32) in 20 rows (the laid-out input
+/// row, the `2 * radius + 1` horizontally blurred rows, six rows of recursion state, the output
+/// row and a row of zeros) and the XYB rows of both images for `radius` rows; the scales'
+/// widths add up to under twice the image's. Then one image's rows on their way down the
+/// scales (a full-size row in linear light, and per scale a row kept for halving and a halved
+/// row), and its strips of XYB rows: up to [`STRIPS_AHEAD`] + 3 at once (one being made, those
+/// sent ahead, the one each thread reads), each at most [`STRIP_FLOATS_PER_WIDTH`] values
+/// per pixel of width. (`radius` is 5.)
+pub const BYTES_PER_WIDTH: u64 = 2 * (16 * 4 * 20 + 4 * 5 * 6)
+    + 4 * (3 + 2 * 5)
+    + (STRIPS_AHEAD as u64 + 3) * 4 * STRIP_FLOATS_PER_WIDTH;
+/// Values a strip holds per pixel of width: at scale s, up to `(STRIP_ROWS >> s) + 1` rows of
+/// three planes at about `1 / 2^s` of the width.
+const STRIP_FLOATS_PER_WIDTH: u64 = {
+    let (mut s, mut halves) = (0, 0);
+    while s < SCALES {
+        // In units of 1/32 of the width.
+        halves += ((STRIP_ROWS >> s) + 1) * (32 >> s);
+        s += 1;
+    }
+    (3 * halves).div_ceil(32) as u64
+};
 
 /// The weights of the 108 aggregates, as published with the metric (libjxl), indexed
 /// `((channel * 6 + scale) * 2 + norm) * 3 + map` with channel X, Y, B, norm 1 or 4, map SSIM,
@@ -150,8 +169,8 @@ impl<'a> Picture<'a> {
 /// noticeable to an average viewer), or `None` when the two differ in size or either is
 /// empty. Alpha is composed over mid grey. Images under [`MIN_SIDE`] either way are mirrored
 /// out to it first (the reference refuses them). Memory: a few rows per scale. Where there are
-/// two cores, the channels are scored on two threads (Y on one, X and B on the other), with
-/// the same result bit for bit.
+/// two cores, the channels are scored on two threads (each converting one image for both),
+/// with the same result bit for bit.
 pub fn score(original: &Picture, distorted: &Picture) -> Option<f64> {
     score_with(Kernel::detect(), original, distorted)
 }
@@ -173,54 +192,119 @@ fn score_on(kernel: Kernel, original: &Picture, distorted: &Picture, two: bool) 
     }
     let (w, h) = (w as usize, h as usize);
     let gauss = Gauss::new(SIGMA);
-    let run = |channels| run_channels(kernel, &gauss, (w, h), channels, original, distorted);
+    let sizes = scale_sizes(w, h);
     let stages = if two && w * h >= SPLIT_PIXELS {
+        let (gauss, sizes) = (&gauss, &sizes);
         std::thread::scope(|scope| {
-            let other = scope.spawn(|| run(SECOND_THREAD));
-            let mut mine = run(SECOND_THREAD.map(|c| !c));
+            let (to_second, from_first) = std::sync::mpsc::sync_channel(STRIPS_AHEAD);
+            let (to_first, from_second) = std::sync::mpsc::sync_channel(STRIPS_AHEAD);
+            let other = scope.spawn(move || {
+                let half = Half {
+                    channels: second_thread,
+                    image: 1,
+                    send: to_first,
+                    receive: from_first,
+                };
+                run_half(kernel, gauss, sizes, distorted, half)
+            });
+            let half = Half {
+                channels: |s| second_thread(s).map(|c| !c),
+                image: 0,
+                send: to_second,
+                receive: from_second,
+            };
+            let mine = run_half(kernel, gauss, sizes, original, half);
             let theirs = other
                 .join()
                 .unwrap_or_else(|e| std::panic::resume_unwind(e));
-            for (m, t) in mine.iter_mut().zip(theirs) {
+            let mut mine = mine?;
+            for (m, t) in mine.iter_mut().zip(theirs?) {
                 for (c, sums) in t.sums.into_iter().enumerate() {
-                    if SECOND_THREAD[c] {
+                    if second_thread(t.scale)[c] {
                         m.sums[c] = sums;
                     }
                 }
             }
-            mine
-        })
+            Some(mine)
+        })?
     } else {
-        run([true; 3])
+        run_one(kernel, &gauss, &sizes, [original, distorted])
     };
     Some(transform(stages.iter().map(Stage::weighted).sum()))
 }
 
 /// Images of at least this many pixels are scored on two threads where there are two cores.
 const SPLIT_PIXELS: usize = 1 << 16;
-/// The channels (X, Y, B) the second thread scores: X and B, whose maps at full size are the
-/// edge maps alone (2 blurred lanes each), against Y's SSIM and edge maps (5 lanes); the
-/// halved scales weigh more SSIM maps on X and B.
-const SECOND_THREAD: [bool; 3] = [true, false, true];
+/// The channels (X, Y, B) the second thread scores at `scale`: X and B, except at scales 2
+/// and 3, where it scores B alone and the first thread X (with Y). At full size X and B have
+/// the edge maps alone (2 blurred lanes each) against Y's SSIM and edge maps (5 lanes); the
+/// halved scales weigh SSIM maps on X and B too, and with those of two middle scales on the
+/// first thread the two threads take about as long (within 5% on the corpus's large JPEGs).
+fn second_thread(scale: usize) -> [bool; 3] {
+    if matches!(scale, 2 | 3) {
+        [false, false, true]
+    } else {
+        [true, false, true]
+    }
+}
+/// Rows of the full-size image taken through the scales at a time.
+const STRIP_ROWS: usize = 16;
+/// Strips a thread may have made and sent ahead of the other thread's.
+const STRIPS_AHEAD: usize = 1;
 
-/// Streams both pictures through the scales, blurring and summing the maps of `channels`
-/// alone (a channel's sums do not depend on the others': a channel scores the same alone
-/// and with the rest, bit for bit).
-fn run_channels(
+/// One thread's part of a comparison on two threads: the XYB rows of one image (`image`, 0
+/// for the original), made strip by strip and exchanged with the other thread, which makes
+/// the other image's; and the maps of `channels`. Each image is thus converted once, and
+/// each channel's sums come out as one thread computes them, bit for bit.
+struct Half {
+    channels: fn(usize) -> [bool; 3],
+    image: usize,
+    send: std::sync::mpsc::SyncSender<std::sync::Arc<Strip>>,
+    receive: std::sync::mpsc::Receiver<std::sync::Arc<Strip>>,
+}
+
+/// Runs one [`Half`] over `picture`; `None` when the other thread stopped.
+fn run_half(
     kernel: Kernel,
     gauss: &Gauss,
-    (w, h): (usize, usize),
-    channels: [bool; 3],
-    original: &Picture,
-    distorted: &Picture,
+    sizes: &[(usize, usize)],
+    picture: &Picture,
+    half: Half,
+) -> Option<Vec<Stage>> {
+    let mut stages = stages(sizes, gauss, kernel, half.channels);
+    let mut pyramid = Pyramid::new(sizes, kernel);
+    let h = sizes[0].1;
+    for y in (0..h).step_by(STRIP_ROWS) {
+        let mine = std::sync::Arc::new(pyramid.strip(picture, y..(y + STRIP_ROWS).min(h)));
+        half.send.send(std::sync::Arc::clone(&mine)).ok()?;
+        let theirs = half.receive.recv().ok()?;
+        let both = if half.image == 0 {
+            [&*mine, &*theirs]
+        } else {
+            [&*theirs, &*mine]
+        };
+        feed(&mut stages, both, gauss);
+    }
+    for stage in &mut stages {
+        stage.finish(gauss);
+    }
+    Some(stages)
+}
+
+/// A comparison on one thread: both images converted and every channel's maps summed.
+fn run_one(
+    kernel: Kernel,
+    gauss: &Gauss,
+    sizes: &[(usize, usize)],
+    pictures: [&Picture; 2],
 ) -> Vec<Stage> {
-    let mut stages = scales(w, h, gauss, kernel, channels);
-    let lut = SRGB_TO_LINEAR.map(f32::from_bits);
-    let mut rows = Rows::new(w);
-    for y in 0..h {
-        linear_row(original, y as u32, &lut, &mut rows.planes[..3]);
-        linear_row(distorted, y as u32, &lut, &mut rows.planes[3..]);
-        feed(&mut stages, &rows, gauss);
+    let mut stages = stages(sizes, gauss, kernel, |_| [true; 3]);
+    let mut pyramids = [0, 1].map(|_| Pyramid::new(sizes, kernel));
+    let h = sizes[0].1;
+    for y in (0..h).step_by(STRIP_ROWS) {
+        let rows = y..(y + STRIP_ROWS).min(h);
+        let [a, b] = [0, 1].map(|i| pyramids[i].strip(pictures[i], rows.clone()));
+        feed(&mut stages, [&a, &b], gauss);
     }
     for stage in &mut stages {
         stage.finish(gauss);
@@ -271,9 +355,10 @@ fn mirrored(p: &Picture) -> Bitmap {
     }
 }
 
-/// The stages of a `w` x `h` comparison: scale s + 1 is compared when scale s is at least
-/// [`MIN_SIDE`] both ways (the reference tests the size before each halving), six at most.
-fn scales(w: usize, h: usize, gauss: &Gauss, kernel: Kernel, channels: [bool; 3]) -> Vec<Stage> {
+/// The sizes of the scales of a `w` x `h` comparison: scale s + 1 is compared when scale s
+/// is at least [`MIN_SIDE`] both ways (the reference tests the size before each halving), six
+/// at most.
+fn scale_sizes(w: usize, h: usize) -> Vec<(usize, usize)> {
     let min = MIN_SIDE as usize;
     let mut sizes = vec![(w, h)];
     while let Some(&(sw, sh)) = sizes.last().filter(|(sw, sh)| *sw >= min && *sh >= min) {
@@ -282,17 +367,27 @@ fn scales(w: usize, h: usize, gauss: &Gauss, kernel: Kernel, channels: [bool; 3]
         }
         sizes.push((sw.div_ceil(2), sh.div_ceil(2)));
     }
+    sizes
+}
+
+/// The stages of a comparison at `sizes`, summing the maps of `channels`.
+fn stages(
+    sizes: &[(usize, usize)],
+    gauss: &Gauss,
+    kernel: Kernel,
+    channels: impl Fn(usize) -> [bool; 3],
+) -> Vec<Stage> {
     let count = sizes.len();
     sizes
-        .into_iter()
+        .iter()
         .enumerate()
-        .map(|(s, size)| Stage::new(s, count, size, channels, gauss, kernel))
+        .map(|(s, &size)| Stage::new(s, count, size, channels(s), gauss, kernel))
         .collect()
 }
 
-/// Linear-light rows of both images at one scale: original R, G, B, then distorted R, G, B.
+/// A row of one image in linear light: R, G, B.
 struct Rows {
-    planes: [Vec<f32>; 6],
+    planes: [Vec<f32>; 3],
 }
 
 impl Rows {
@@ -303,12 +398,148 @@ impl Rows {
     }
 }
 
-/// Passes a row to the first stage and, whenever a stage completes a row of the next scale,
-/// that row on.
-fn feed(stages: &mut [Stage], rows: &Rows, gauss: &Gauss) {
-    if let Some((first, rest)) = stages.split_first_mut() {
-        if first.push(rows, gauss) {
-            feed(rest, &first.down, gauss);
+/// One image's XYB rows made from a strip of its full-size rows, per scale: each row is its
+/// X, Y and B planes one after the other (`3 * width` values at the scale's width).
+struct Strip {
+    scales: Vec<Vec<f32>>,
+}
+
+/// One image's scales: each full-size row in linear light is converted to XYB, and every
+/// pair of rows averaged into a row of the next scale (2x2 box averages in linear RGB).
+struct Pyramid {
+    levels: Vec<Level>,
+    input: Rows,
+    lut: [f32; 256],
+    kernel: Kernel,
+}
+
+/// One scale of a [`Pyramid`].
+struct Level {
+    width: usize,
+    height: usize,
+    /// Rows received so far.
+    received: usize,
+    /// Whether a next scale takes this one's rows, halved.
+    halve: bool,
+    /// An even row waiting for its odd partner.
+    pending: Rows,
+    /// The last halved row, for the next scale.
+    down: Rows,
+}
+
+impl Pyramid {
+    fn new(sizes: &[(usize, usize)], kernel: Kernel) -> Pyramid {
+        let levels = sizes
+            .iter()
+            .enumerate()
+            .map(|(s, &(width, height))| {
+                let halve = s + 1 < sizes.len();
+                Level {
+                    width,
+                    height,
+                    received: 0,
+                    halve,
+                    pending: Rows::new(if halve { width } else { 0 }),
+                    down: Rows::new(if halve { width.div_ceil(2) } else { 0 }),
+                }
+            })
+            .collect();
+        Pyramid {
+            levels,
+            input: Rows::new(sizes[0].0),
+            lut: SRGB_TO_LINEAR.map(f32::from_bits),
+            kernel,
+        }
+    }
+
+    /// The XYB rows, at every scale, that full-size `rows` of `picture` make (the rows come
+    /// in order, strip after strip).
+    fn strip(&mut self, picture: &Picture, rows: std::ops::Range<usize>) -> Strip {
+        let n = rows.len();
+        let mut scales: Vec<Vec<f32>> = self
+            .levels
+            .iter()
+            .enumerate()
+            .map(|(s, l)| Vec::with_capacity(((n >> s) + 1) * 3 * l.width))
+            .collect();
+        for y in rows {
+            linear_row(picture, y as u32, &self.lut, &mut self.input.planes);
+            descend(&mut self.levels, &self.input, self.kernel, &mut scales);
+        }
+        Strip { scales }
+    }
+}
+
+/// Converts `rows` (the next row of the first of `levels`) to XYB into `out`'s first list
+/// and, when it completes a row of the next scale, passes that on.
+fn descend(levels: &mut [Level], rows: &Rows, kernel: Kernel, out: &mut [Vec<f32>]) {
+    let (Some((level, deeper)), Some((here, below))) =
+        (levels.split_first_mut(), out.split_first_mut())
+    else {
+        return;
+    };
+    let w = level.width;
+    let at = here.len();
+    here.resize(at + 3 * w, 0.0);
+    let (xs, rest) = here[at..].split_at_mut(w);
+    let (ys, bs) = rest.split_at_mut(w);
+    let [r, g, b] = &rows.planes;
+    kernel.xyb([&r[..w], &g[..w], &b[..w]], [xs, ys, bs]);
+    let y = level.received;
+    level.received += 1;
+    if level.halve && level.halve_row(y, rows) {
+        descend(deeper, &level.down, kernel, below);
+    }
+}
+
+impl Level {
+    /// Averages rows `y - 1` and `y` (or the last row with itself) into `down`; true when it
+    /// did (on every odd row and on the last).
+    fn halve_row(&mut self, y: usize, rows: &Rows) -> bool {
+        let last = y + 1 == self.height;
+        if y.is_multiple_of(2) && !last {
+            for (p, r) in self.pending.planes.iter_mut().zip(&rows.planes) {
+                p.copy_from_slice(&r[..self.width]);
+            }
+            return false;
+        }
+        let top = if y.is_multiple_of(2) {
+            rows
+        } else {
+            &self.pending
+        };
+        let w = self.width;
+        for ((d, a), b) in self
+            .down
+            .planes
+            .iter_mut()
+            .zip(&top.planes)
+            .zip(&rows.planes)
+        {
+            // Pairs of columns; an odd last column pairs with itself.
+            let pairs = a[..w].chunks_exact(2).zip(b[..w].chunks_exact(2));
+            for (d, (a, b)) in d.iter_mut().zip(pairs) {
+                *d = (a[0] + a[1] + b[0] + b[1]) * 0.25;
+            }
+            if w % 2 == 1 {
+                let (a, b) = (a[w - 1], b[w - 1]);
+                d[w / 2] = (a + a + b + b) * 0.25;
+            }
+        }
+        true
+    }
+}
+
+/// Passes the rows of a strip of both images (original, distorted) to the stages, scale by
+/// scale.
+fn feed(stages: &mut [Stage], [a, b]: [&Strip; 2], gauss: &Gauss) {
+    for (s, stage) in stages.iter_mut().enumerate() {
+        let row = 3 * stage.width;
+        let pairs = a.scales[s]
+            .chunks_exact(row)
+            .zip(b.scales[s].chunks_exact(row));
+        for (a, b) in pairs {
+            stage.push([a, b], gauss);
         }
     }
 }
@@ -819,12 +1050,6 @@ struct Stage {
     kernel: Kernel,
     /// Rows received so far.
     received: usize,
-    /// Whether a next scale takes this one's rows, halved.
-    halve: bool,
-    /// An even row waiting for its odd partner.
-    pending: Rows,
-    /// The last halved row, for the next scale.
-    down: Rows,
     /// XYB of both images for the last `radius` rows: `[slot][image * 3 + channel][x]`.
     xyb: Vec<f32>,
     /// One row of blur inputs, `[x][lane]`, with zero margins: `2 * radius` pixels before it
@@ -855,8 +1080,6 @@ impl Stage {
         let radius = gauss.radius;
         let lanes = Lanes::new(count, scale, channels);
         let row = width * lanes.count;
-        let halve = scale + 1 < count;
-        let half = if halve { width.div_ceil(2) } else { 0 };
         Stage {
             scale,
             count,
@@ -864,9 +1087,6 @@ impl Stage {
             height,
             radius,
             received: 0,
-            halve,
-            pending: Rows::new(if halve { width } else { 0 }),
-            down: Rows::new(half),
             xyb: vec![0.0; radius * 6 * width],
             padded: vec![0.0; (width + 3 * radius) * lanes.count],
             blurred: vec![0.0; (2 * radius + 1) * row],
@@ -880,62 +1100,21 @@ impl Stage {
         }
     }
 
-    /// Takes the next row; true when it completed a row of the next scale (in `down`).
-    fn push(&mut self, rows: &Rows, gauss: &Gauss) -> bool {
+    /// Takes the next row of both images (each its X, Y and B planes).
+    fn push(&mut self, rows: [&[f32]; 2], gauss: &Gauss) {
         let y = self.received;
         self.received += 1;
-        let halved = self.halve && self.halve_row(y, rows);
         self.convert_row(y, rows);
         self.blur_row(y, gauss);
         self.vertical(y, gauss);
-        halved
     }
 
-    /// Averages rows `y - 1` and `y` (or the last row with itself) into `down`.
-    fn halve_row(&mut self, y: usize, rows: &Rows) -> bool {
-        let last = y + 1 == self.height;
-        if y.is_multiple_of(2) && !last {
-            for (p, r) in self.pending.planes.iter_mut().zip(&rows.planes) {
-                p.copy_from_slice(r);
-            }
-            return false;
-        }
-        let top = if y.is_multiple_of(2) {
-            rows
-        } else {
-            &self.pending
-        };
-        let w = self.width;
-        for ((d, a), b) in self
-            .down
-            .planes
-            .iter_mut()
-            .zip(&top.planes)
-            .zip(&rows.planes)
-        {
-            // Pairs of columns; an odd last column pairs with itself.
-            let pairs = a[..w].chunks_exact(2).zip(b[..w].chunks_exact(2));
-            for (d, (a, b)) in d.iter_mut().zip(pairs) {
-                *d = (a[0] + a[1] + b[0] + b[1]) * 0.25;
-            }
-            if w % 2 == 1 {
-                let (a, b) = (a[w - 1], b[w - 1]);
-                d[w / 2] = (a + a + b + b) * 0.25;
-            }
-        }
-        true
-    }
-
-    /// Converts row `y` of both images to positive XYB and lays out its blur inputs.
-    fn convert_row(&mut self, y: usize, rows: &Rows) {
+    /// Keeps row `y` of both images in XYB and lays out its blur inputs.
+    fn convert_row(&mut self, y: usize, [a, b]: [&[f32]; 2]) {
         let w = self.width;
         let slot = &mut self.xyb[(y % self.radius) * 6 * w..][..6 * w];
-        for image in 0..2 {
-            let [r, g, b] = [0, 1, 2].map(|c| &rows.planes[image * 3 + c]);
-            let (xs, rest) = slot[image * 3 * w..].split_at_mut(w);
-            let (ys, rest) = rest.split_at_mut(w);
-            self.kernel.xyb([r, g, b], [xs, ys, &mut rest[..w]]);
-        }
+        slot[..3 * w].copy_from_slice(&a[..3 * w]);
+        slot[3 * w..].copy_from_slice(&b[..3 * w]);
         let lanes = &self.lanes;
         let inputs = &mut self.padded[2 * self.radius * lanes.count..][..w * lanes.count];
         // Channel by channel, so that each loop is one shape.
@@ -1352,25 +1531,49 @@ mod tests {
     #[test]
     fn the_memory_held_is_bounded_by_the_width() {
         let gauss = Gauss::new(SIGMA);
+        let bitmap = |w: usize, h: usize| Bitmap {
+            width: w as u32,
+            height: h as u32,
+            layout: Layout::Gray,
+            data: vec![7; w * h],
+        };
         for (w, h) in [(8, 8), (100, 3000), (4000, 9), (16_384, 16_384)] {
-            let held: usize = scales(w, h, &gauss, Kernel::Emulated, [true; 3])
+            let sizes = scale_sizes(w, h);
+            let stages: usize = stages(&sizes, &gauss, Kernel::Emulated, |_| [true; 3])
                 .iter()
                 .map(|s| {
-                    let rows = |r: &Rows| r.planes.iter().map(Vec::len).sum::<usize>();
                     let state = s.prev.iter().chain(&s.prev2).map(Vec::len).sum::<usize>();
                     4 * (s.xyb.len()
                         + s.padded.len()
                         + s.blurred.len()
                         + state
                         + s.out.len()
-                        + s.zeros.len()
-                        + rows(&s.pending)
-                        + rows(&s.down))
+                        + s.zeros.len())
                 })
+                .sum();
+            let mut pyramid = Pyramid::new(&sizes, Kernel::Emulated);
+            let rows = |r: &Rows| r.planes.iter().map(Vec::len).sum::<usize>();
+            let levels: usize = pyramid
+                .levels
+                .iter()
+                .map(|l| 4 * (rows(&l.pending) + rows(&l.down)))
                 .sum::<usize>()
-                + 4 * 6 * w;
-            // The margins of the laid-out rows: 3 * radius pixels of 16 lanes per scale.
-            let bound = BYTES_PER_WIDTH as usize * w + 6 * 15 * 16 * 4;
+                + 4 * rows(&pyramid.input);
+            // The largest strip the image makes.
+            let b = bitmap(w, h.min(64));
+            let picture = Picture::whole(&b);
+            let strip = (0..b.height as usize)
+                .step_by(STRIP_ROWS)
+                .map(|y| {
+                    let s = pyramid.strip(&picture, y..(y + STRIP_ROWS).min(b.height as usize));
+                    4 * s.scales.iter().map(Vec::capacity).sum::<usize>()
+                })
+                .max()
+                .unwrap();
+            let held = stages + levels + (STRIPS_AHEAD + 3) * strip;
+            // The margins of the laid-out rows (3 * radius pixels of 16 lanes per scale), and
+            // a value per row of a strip where a scale's width is rounded up.
+            let bound = BYTES_PER_WIDTH as usize * w + 6 * 15 * 16 * 4 + 4 * 4 * 3 * 24;
             assert!(held <= bound, "{w}x{h}: {held} > {bound}");
             assert!(held * 2 > bound, "{w}x{h}: {held} is far under {bound}");
         }
