@@ -40,8 +40,7 @@ fn range_limit(x: i64) -> u8 {
 }
 
 /// One 8-point islow IDCT (even and odd halves) on dequantized inputs `v[0..8]`; returns
-/// the eight outputs before descaling. 64-bit arithmetic, as libjpeg's `JLONG` on 64-bit
-/// systems: no overflow whatever the coefficients of a damaged file hold.
+/// the eight outputs before descaling, in 64-bit arithmetic.
 fn idct8(v: [i64; 8]) -> [i64; 8] {
     let z1 = (v[2] + v[6]) * F0_541;
     let tmp2 = z1 - v[6] * F1_847;
@@ -83,21 +82,164 @@ fn idct_block(coefs: &[i16; 64], end: u8, table: &[u16; 64], out: &mut [u8], str
         }
         return;
     }
-    let mut natural = [0i64; 64];
+    // Dequantized (an i16 times a u16 fits an i32), in natural order.
+    let mut natural = [[0i32; 8]; 8];
+    let mut small = true;
     for (k, &c) in coefs.iter().enumerate().take(usize::from(end).min(64)) {
         let n = ZIGZAG[k];
-        natural[n] = i64::from(c) * i64::from(table[n]);
+        let z = i32::from(c) * i32::from(table[n]);
+        small &= z.unsigned_abs() <= I32_LIMIT;
+        natural[n / 8][n % 8] = z;
     }
+    if !(small && idct_i32(&natural, out, stride)) {
+        idct_i64(&natural, out, stride);
+    }
+}
+
+/// The largest magnitude of any value the 8-point IDCT ([`idct8`]) computes, per unit of
+/// the largest magnitude of its inputs: its flowgraph evaluated on magnitudes (each constant
+/// by its absolute value, each subtraction as an addition). Its outputs are the largest.
+const IDCT_GAIN: i64 = {
+    let m = 1i64;
+    let z1 = 2 * m * F0_541;
+    let tmp2 = z1 + m * F1_847;
+    let tmp3 = z1 + m * F0_765;
+    let tmp0 = (2 * m) << CONST_BITS;
+    let (t10, t11) = (tmp0 + tmp3, tmp0 + tmp2);
+    let z1 = 2 * m * F0_899;
+    let z2 = 2 * m * F2_562;
+    let z5 = 4 * m * F1_175;
+    let z3 = 2 * m * F1_961 + z5;
+    let z4 = 2 * m * F0_390 + z5;
+    let a0 = m * F0_298 + z1 + z3;
+    let a1 = m * F2_053 + z2 + z4;
+    let a2 = m * F3_072 + z2 + z3;
+    let a3 = m * F1_501 + z1 + z4;
+    let outs = [t10 + a3, t11 + a2, t11 + a1, t10 + a0];
+    let (mut max, mut i) = (0, 0);
+    while i < 4 {
+        if outs[i] > max {
+            max = outs[i];
+        }
+        i += 1;
+    }
+    max
+};
+
+/// Inputs of the 8-point IDCT up to this magnitude keep every value it computes, and its
+/// descaling's rounding term (at most 2^17), within an i32: then the i32 IDCT gives exactly
+/// the 64-bit one's samples. Blocks of ordinary 8-bit images qualify (their dequantized
+/// coefficients stay near 2^11 and their first-pass outputs near 2^12); others take the
+/// 64-bit path.
+const I32_LIMIT: u32 = ((i32::MAX as i64 - (1 << 17)) / IDCT_GAIN) as u32;
+
+/// Eight values side by side: one 8-point IDCT per lane.
+type Lanes = [i32; 8];
+
+#[inline(always)]
+fn add(a: Lanes, b: Lanes) -> Lanes {
+    std::array::from_fn(|i| a[i] + b[i])
+}
+
+#[inline(always)]
+fn sub(a: Lanes, b: Lanes) -> Lanes {
+    std::array::from_fn(|i| a[i] - b[i])
+}
+
+#[inline(always)]
+fn mul(a: Lanes, c: i64) -> Lanes {
+    std::array::from_fn(|i| a[i] * c as i32)
+}
+
+/// [`idct8`] on eight sets of inputs at once (`v[k][lane]`), in i32: exact where every input
+/// is within [`I32_LIMIT`].
+#[inline(always)]
+fn idct8_lanes(v: [Lanes; 8]) -> [Lanes; 8] {
+    let z1 = mul(add(v[2], v[6]), F0_541);
+    let tmp2 = sub(z1, mul(v[6], F1_847));
+    let tmp3 = add(z1, mul(v[2], F0_765));
+    let tmp0 = mul(add(v[0], v[4]), 1 << CONST_BITS);
+    let tmp1 = mul(sub(v[0], v[4]), 1 << CONST_BITS);
+    let (t10, t13) = (add(tmp0, tmp3), sub(tmp0, tmp3));
+    let (t11, t12) = (add(tmp1, tmp2), sub(tmp1, tmp2));
+
+    let (o0, o1, o2, o3) = (v[7], v[5], v[3], v[1]);
+    let z1 = mul(add(o0, o3), -F0_899);
+    let z2 = mul(add(o1, o2), -F2_562);
+    let z5 = mul(add(add(o0, o2), add(o1, o3)), F1_175);
+    let z3 = add(mul(add(o0, o2), -F1_961), z5);
+    let z4 = add(mul(add(o1, o3), -F0_390), z5);
+    let a0 = add(add(mul(o0, F0_298), z1), z3);
+    let a1 = add(add(mul(o1, F2_053), z2), z4);
+    let a2 = add(add(mul(o2, F3_072), z2), z3);
+    let a3 = add(add(mul(o3, F1_501), z1), z4);
+    [
+        add(t10, a3),
+        add(t11, a2),
+        add(t12, a1),
+        add(t13, a0),
+        sub(t13, a0),
+        sub(t12, a1),
+        sub(t11, a2),
+        sub(t10, a3),
+    ]
+}
+
+/// The block's two passes in i32, eight columns (then rows) at a time; false, with nothing
+/// written, when a first-pass output is beyond [`I32_LIMIT`] (the caller then uses the
+/// 64-bit IDCT).
+#[inline(always)]
+fn idct_i32_lanes(natural: &[Lanes; 8], out: &mut [u8], stride: usize) -> bool {
+    let shift = CONST_BITS - PASS1_BITS;
+    // Columns: lane c is column c; output k is row k.
+    let ws: [Lanes; 8] =
+        idct8_lanes(*natural).map(|r| r.map(|x| (x + (1 << (shift - 1))) >> shift));
+    if ws.iter().flatten().any(|x| x.unsigned_abs() > I32_LIMIT) {
+        return false;
+    }
+    // Rows: lane r is row r; input k is column k of the first pass.
+    let by_column: [Lanes; 8] = std::array::from_fn(|k| std::array::from_fn(|r| ws[r][k]));
+    let shift = CONST_BITS + PASS1_BITS + 3;
+    let samples = idct8_lanes(by_column);
+    for r in 0..8 {
+        let line = &mut out[r * stride..r * stride + 8];
+        for (k, px) in line.iter_mut().enumerate() {
+            let x = (samples[k][r] + (1 << (shift - 1))) >> shift;
+            *px = range_limit(i64::from(x));
+        }
+    }
+    true
+}
+
+/// [`idct_i32_lanes`] compiled for AVX2 where the processor has it.
+fn idct_i32(natural: &[Lanes; 8], out: &mut [u8], stride: usize) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use archmage::SimdToken;
+        if let Some(token) = archmage::X64V3Token::summon() {
+            return idct_i32_avx2(token, natural, out, stride);
+        }
+    }
+    idct_i32_lanes(natural, out, stride)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[archmage::arcane]
+fn idct_i32_avx2(
+    _token: archmage::X64V3Token,
+    natural: &[Lanes; 8],
+    out: &mut [u8],
+    stride: usize,
+) -> bool {
+    idct_i32_lanes(natural, out, stride)
+}
+
+/// The block's two passes in 64-bit arithmetic, as libjpeg's `JLONG` on 64-bit systems:
+/// no overflow whatever the coefficients of a damaged file hold.
+fn idct_i64(natural: &[Lanes; 8], out: &mut [u8], stride: usize) {
     let mut ws = [0i64; 64];
     for col in 0..8 {
-        let v: [i64; 8] = std::array::from_fn(|row| natural[row * 8 + col]);
-        if v[1..].iter().all(|&x| x == 0) {
-            let dc = v[0] << PASS1_BITS;
-            for row in 0..8 {
-                ws[row * 8 + col] = dc;
-            }
-            continue;
-        }
+        let v: [i64; 8] = std::array::from_fn(|row| i64::from(natural[row][col]));
         for (row, x) in idct8(v).into_iter().enumerate() {
             ws[row * 8 + col] = descale(x, CONST_BITS - PASS1_BITS);
         }
@@ -105,10 +247,6 @@ fn idct_block(coefs: &[i16; 64], end: u8, table: &[u16; 64], out: &mut [u8], str
     for row in 0..8 {
         let v: [i64; 8] = std::array::from_fn(|col| ws[row * 8 + col]);
         let line = &mut out[row * stride..row * stride + 8];
-        if v[1..].iter().all(|&x| x == 0) {
-            line.fill(range_limit(descale(v[0], PASS1_BITS + 3)));
-            continue;
-        }
         for (px, x) in line.iter_mut().zip(idct8(v)) {
             *px = range_limit(descale(x, CONST_BITS + PASS1_BITS + 3));
         }
@@ -416,4 +554,108 @@ pub(crate) fn to_bitmap(mut c: Coefficients) -> Option<Bitmap> {
         },
         data,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Blocks of dequantized coefficients from a seeded generator, their magnitudes up to
+    /// `scale` (a few coefficients per block nonzero, or all of them).
+    fn blocks(seed: u64, scale: i32, count: usize) -> Vec<[Lanes; 8]> {
+        let mut x = seed;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        (0..count)
+            .map(|i| {
+                let dense = i % 2 == 0;
+                std::array::from_fn(|_| {
+                    std::array::from_fn(|_| {
+                        let r = next();
+                        if dense || r % 5 == 0 {
+                            (r >> 8) as i32 % (scale + 1)
+                        } else {
+                            0
+                        }
+                    })
+                })
+            })
+            .collect()
+    }
+
+    type Kernel = fn(&[Lanes; 8], &mut [u8], usize) -> bool;
+
+    fn via_i64(natural: &[Lanes; 8]) -> [u8; 64] {
+        let mut out = [0u8; 64];
+        idct_i64(natural, &mut out, 8);
+        out
+    }
+
+    #[test]
+    fn the_i32_idct_gives_the_64_bit_samples_or_declines() {
+        assert_eq!(IDCT_GAIN, 178_219);
+        let (mut exact, mut declined) = (0, 0);
+        for (seed, scale) in [
+            (1, 255),
+            (2, 2047),
+            (3, 8191),
+            (4, I32_LIMIT as i32),
+            (5, 30_000),
+        ] {
+            for natural in blocks(seed, scale, 2000) {
+                let want = via_i64(&natural);
+                let small = natural
+                    .iter()
+                    .flatten()
+                    .all(|z| z.unsigned_abs() <= I32_LIMIT);
+                let kernels: &[Kernel] = if small {
+                    &[idct_i32_lanes, idct_i32]
+                } else {
+                    &[]
+                };
+                for kernel in kernels {
+                    let mut got = [0u8; 64];
+                    if kernel(&natural, &mut got, 8) {
+                        assert_eq!(got, want, "{natural:?}");
+                        exact += 1;
+                    } else {
+                        assert_eq!(got, [0; 64], "nothing written when it declines");
+                        declined += 1;
+                    }
+                }
+            }
+        }
+        // Ordinary magnitudes take the i32 path; the largest inputs the 64-bit one.
+        assert!(exact > 1000, "{exact}");
+        assert!(declined > 0, "{declined}");
+    }
+
+    #[test]
+    fn blocks_decode_the_same_whichever_path_they_take() {
+        let table = [1u16; 64];
+        for (seed, scale) in [(7, 1023), (8, 32_767)] {
+            for natural in blocks(seed, scale, 500) {
+                // Back to zigzag order, quantized by a table of ones.
+                let mut coefs = [0i16; 64];
+                for (k, &n) in ZIGZAG.iter().enumerate() {
+                    coefs[k] = natural[n / 8][n % 8].clamp(-32_768, 32_767) as i16;
+                }
+                let clamped: [Lanes; 8] = std::array::from_fn(|r| {
+                    std::array::from_fn(|c| i32::from(coefs_at(&coefs, r * 8 + c)))
+                });
+                let mut got = [0u8; 64];
+                idct_block(&coefs, 64, &table, &mut got, 8);
+                assert_eq!(got, via_i64(&clamped));
+            }
+        }
+    }
+
+    fn coefs_at(coefs: &[i16; 64], natural: usize) -> i16 {
+        let k = ZIGZAG.iter().position(|&n| n == natural).unwrap();
+        coefs[k]
+    }
 }
