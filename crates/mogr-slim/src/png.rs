@@ -180,9 +180,17 @@ const DITHER: [f32; 3] = [0.0, 0.5, 1.0];
 /// Palette counts are searched until the passing and the failing counts are this close.
 const COLOR_RATIO: f32 = 1.12;
 
+/// Strength trims per dithered palette: at the colour count found, the strength is bisected
+/// this many times between the next lower strength of [`DITHER`] and its own.
+const STRENGTH_TRIMS: usize = 2;
+
 /// The palette family: for each dither strength, the fewest colours (2..=256, bisected on a
-/// log scale) with which `bitmap` (the image `prep` was made from) passes, with its score.
-/// Palettes are built once per colour count and shared by the strengths.
+/// log scale) with which `bitmap` (the image `prep` was made from) passes, with its score;
+/// then, for each dithered one, the lowest strength at that count that still passes, when
+/// lower than its own (less dithering noise: fewer bytes; the score is not monotonic in the
+/// strength, and the count's bisection stops up to 12% above the fewest colours that pass,
+/// so a lower strength often lands nearer the threshold). Palettes are built once per
+/// colour count and shared by the strengths.
 fn palettes(
     prep: &Prepared,
     bitmap: &Bitmap,
@@ -193,22 +201,22 @@ fn palettes(
 ) -> Result<Vec<(Setting, f64)>, Error> {
     let mut built: Vec<(usize, quant::Palette)> = Vec::new();
     let pace = Pace::default();
+    let mut eval = |k: usize, strength: f32| -> Result<f64, Error> {
+        *encodes += 1;
+        pace.step(stop, || {
+            let i = match built.iter().position(|(n, _)| *n == k) {
+                Some(i) => i,
+                None => {
+                    built.push((k, prep.palette(k)));
+                    built.len() - 1
+                }
+            };
+            reference.score(&prep.remap(bitmap, &built[i].1, strength))
+        })
+    };
     let mut out = Vec::new();
-    for strength in DITHER {
-        let mut eval = |k: usize| -> Result<f64, Error> {
-            *encodes += 1;
-            pace.step(stop, || {
-                let i = match built.iter().position(|(n, _)| *n == k) {
-                    Some(i) => i,
-                    None => {
-                        built.push((k, prep.palette(k)));
-                        built.len() - 1
-                    }
-                };
-                reference.score(&prep.remap(bitmap, &built[i].1, strength))
-            })
-        };
-        let top = eval(256)?;
+    for (i, strength) in DITHER.into_iter().enumerate() {
+        let top = eval(256, strength)?;
         if top < threshold {
             continue;
         }
@@ -218,20 +226,32 @@ fn palettes(
             if mid <= fail || mid >= pass.0 {
                 break;
             }
-            let score = eval(mid)?;
+            let score = eval(mid, strength)?;
             if score >= threshold {
                 pass = (mid, score);
             } else {
                 fail = mid;
             }
         }
-        out.push((
-            Setting::Palette {
-                colors: pass.0,
-                strength,
-            },
-            pass.1,
-        ));
+        let colors = pass.0;
+        out.push((Setting::Palette { colors, strength }, pass.1));
+        if i > 0 {
+            let (mut lo, mut hi) = (DITHER[i - 1], strength);
+            let mut lowest = None;
+            for _ in 0..STRENGTH_TRIMS {
+                let mid = (lo + hi) / 2.0;
+                let score = eval(colors, mid)?;
+                if score >= threshold {
+                    lowest = Some((mid, score));
+                    hi = mid;
+                } else {
+                    lo = mid;
+                }
+            }
+            if let Some((strength, score)) = lowest {
+                out.push((Setting::Palette { colors, strength }, score));
+            }
+        }
     }
     Ok(out)
 }
@@ -331,6 +351,62 @@ fn posterize(b: &Bitmap, step: u16) -> Bitmap {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A grey photograph whose palette family needs full dithering: at the colour count the
+    /// bisection settles on, a lower strength still passes (the score is not monotonic in
+    /// the strength) and makes a smaller file; the trimmed setting is offered beside the
+    /// bisection's own, with its score.
+    #[test]
+    fn a_dithered_palette_is_trimmed_to_the_lowest_strength_that_passes() {
+        let b = crate::testing::image("png/pil-exif-72dpi-int.grey.png");
+        let (reference, prep) = (Reference::new(&b).unwrap(), Prepared::new(&b));
+        let mut n = 0;
+        let found = palettes(&prep, &b, &reference, 80.0, &Stop::never(), &mut n).unwrap();
+        let bytes = |s: Setting| {
+            let opts = oxipng_options(Metadata::Strip, 0);
+            encode(s.apply(&prep, &b), None, &opts).unwrap().len()
+        };
+        let mut trims = 0;
+        for pair in found.windows(2) {
+            let [(
+                Setting::Palette {
+                    colors,
+                    strength: own,
+                },
+                _,
+            ), (
+                trimmed @ Setting::Palette {
+                    colors: c,
+                    strength: lower,
+                },
+                score,
+            )] = pair
+            else {
+                continue;
+            };
+            if c != colors || DITHER.contains(lower) {
+                continue;
+            }
+            trims += 1;
+            let previous = DITHER[DITHER.iter().position(|s| s == own).unwrap() - 1];
+            assert!(
+                previous < *lower && lower < own,
+                "{lower} not in ({previous}, {own})"
+            );
+            let again = reference.score(&trimmed.apply(&prep, &b)).unwrap();
+            assert_eq!(again, *score);
+            assert!(again >= 80.0, "trimmed setting scores {again:.2}");
+            let own_setting = Setting::Palette {
+                colors: *colors,
+                strength: *own,
+            };
+            assert!(
+                bytes(*trimmed) < bytes(own_setting),
+                "strength {lower} is no smaller than {own}"
+            );
+        }
+        assert!(trims > 0, "no strength trimmed: {found:?}");
+    }
 
     #[test]
     fn oxipng_runs_its_trials_one_at_a_time_on_large_images_only() {
