@@ -86,7 +86,7 @@ fn pixels(bitmap: &Bitmap) -> u64 {
 /// Encodes `rows` of `bitmap` (grey or RGB) at `settings` as a JPEG of their own, DC trellis
 /// as `trellis_dc` says. A file that is `kept` gets the image's optimal Huffman tables. Any
 /// other is a search's encode, only ever read back for its coefficients (a passing one is
-/// rewritten with optimal tables by [`Candidate::into_bytes`]): it is coded in one pass
+/// rewritten with optimal tables by [`Kept::into_bytes`]): it is coded in one pass
 /// with the standard tables, which leaves the coefficients as they are (trellis
 /// quantization rates blocks against the standard tables either way) and spares the pass
 /// that stores every block and counts symbols (DC trellis needs every block stored, so it
@@ -162,8 +162,8 @@ fn encode_rows(
 
 /// One encode of a search: the files of its bands (mozjpeg-rs's), and their pixels as
 /// libjpeg decodes them. The files are kept rather than the joined coefficients (a few
-/// hundred KB against about 10 MB at 3.4 MP while the candidate is scored); the few
-/// candidates that pass decode them again in [`Candidate::into_bytes`].
+/// hundred KB against about 10 MB at 3.4 MP while the candidate is scored); the one a
+/// search ends with decodes them again in [`Kept::into_bytes`].
 pub(crate) struct Candidate {
     bands: Vec<Vec<u8>>,
     /// The decoded candidate.
@@ -247,17 +247,34 @@ fn joined(bands: &[Vec<u8>]) -> Result<Coefficients, Error> {
 /// kept.
 const INTERLEAVED_TOO_MAX_PIXELS: u64 = 1_000_000;
 
+/// A candidate kept by the search: its bands' files and its size, its pixels dropped. It
+/// is written as one file only if it is still the best when the search ends (a search often
+/// passes at one quality, then at a lower one).
+pub(crate) struct Kept {
+    bands: Vec<Vec<u8>>,
+    pixels: u64,
+}
+
 impl Candidate {
+    /// The candidate without its pixels.
+    pub(crate) fn kept(self) -> Kept {
+        Kept {
+            pixels: pixels(&self.pixels),
+            bands: self.bands,
+        }
+    }
+}
+
+impl Kept {
     /// The candidate as one file: its coefficients with optimal Huffman tables, a scan per
-    /// component, and `meta`'s density and segments. The pixels are dropped first: the
+    /// component, and `meta`'s density and segments. The pixels were dropped first: the
     /// coefficients are decoded again from the bands, and at 24 MP the pixels (72 MB) and
     /// the joined coefficients (72 MB, more while the bands are joined) would otherwise be
     /// held at once.
     pub(crate) fn into_bytes(self, meta: &JpegMetadata<'_>) -> Result<Vec<u8>, Error> {
-        let Candidate { bands, pixels: p } = self;
+        let Kept { bands, pixels } = self;
         // Small images: one interleaved scan may be smaller (fewer headers and tables).
-        let interleaved_too = pixels(&p) <= INTERLEAVED_TOO_MAX_PIXELS;
-        drop(p);
+        let interleaved_too = pixels <= INTERLEAVED_TOO_MAX_PIXELS;
         let settings = mogr_core::internals::jpeg_encode::JpegSettings {
             quality: 0,
             progressive: false,
@@ -458,19 +475,12 @@ impl Full<'_, '_> {
         })
     }
 
-    /// Keeps `c` as the best so far when it passes at the lowest quality yet (written as
-    /// one file now; the pixels are dropped).
-    fn keep_lowest(
-        &self,
-        best: &mut Option<(f32, f64, Vec<u8>)>,
-        q: f32,
-        score: f64,
-        c: Candidate,
-    ) -> Result<(), Error> {
+    /// Keeps `c` as the best so far when it passes at the lowest quality yet (its pixels
+    /// dropped; written as one file when the search ends).
+    fn keep_lowest(&self, best: &mut Option<(f32, f64, Kept)>, q: f32, score: f64, c: Candidate) {
         if score >= self.target && best.as_ref().is_none_or(|b| q < b.0) {
-            *best = Some((q, score, c.into_bytes(&self.source.meta)?));
+            *best = Some((q, score, c.kept()));
         }
-        Ok(())
     }
 
     /// After a tile search: one full-size encode at the tiles' answer measures how the whole
@@ -493,7 +503,7 @@ impl Full<'_, '_> {
         let (c, s1) = self.evaluate(q_t, fit.subsampling)?;
         let mut encodes = 1;
         s.record(q_t, s1);
-        self.keep_lowest(&mut best, q_t, s1, c)?;
+        self.keep_lowest(&mut best, q_t, s1, c);
         // The tiles' curve, calibrated by the whole image's score, aims the next step.
         let aim = tile_aim(self.target + self.score_tolerance / 2.0, s1, tile_score);
         // (At least a step of the tolerance away, or the search's own proposal.)
@@ -509,7 +519,7 @@ impl Full<'_, '_> {
             let (c, score) = self.evaluate(q, fit.subsampling)?;
             encodes += 1;
             s.record(q, score);
-            self.keep_lowest(&mut best, q, score, c)?;
+            self.keep_lowest(&mut best, q, score, c);
             next = s.next();
         }
         self.write(best, fit.subsampling, encodes, false)
@@ -525,7 +535,7 @@ impl Full<'_, '_> {
             let (c, score) = self.evaluate(q, sub)?;
             encodes += 1;
             s.record(q, score);
-            self.keep_lowest(&mut best, q, score, c)?;
+            self.keep_lowest(&mut best, q, score, c);
         }
         if best.is_none() {
             // Only the start passed: encode it again (its bytes were not kept).
@@ -535,7 +545,7 @@ impl Full<'_, '_> {
                     &self.source.bitmap,
                     search_settings(p.x, sub, self.precision),
                 )?;
-                best = Some((p.x, p.score, c.into_bytes(&self.source.meta)?));
+                best = Some((p.x, p.score, c.kept()));
             }
         }
         self.write(best, sub, encodes, true)
@@ -557,16 +567,17 @@ impl Full<'_, '_> {
     /// progressive version too when the image is `small` (cheap to try), the smaller kept.
     fn write(
         &self,
-        best: Option<(f32, f64, Vec<u8>)>,
+        best: Option<(f32, f64, Kept)>,
         sub: Subsampling,
         encodes: u32,
         small: bool,
     ) -> Result<Found, Error> {
         let mut found = Found::new(self.target);
         found.encodes = encodes;
-        let Some((q, score, baseline)) = best else {
+        let Some((q, score, kept)) = best else {
             return Ok(found);
         };
+        let baseline = kept.into_bytes(&self.source.meta)?;
         let try_progressive = match self.scans {
             Scans::Progressive => true,
             Scans::Baseline => false,
@@ -792,7 +803,7 @@ mod tests {
                     // blocks its scans cover: a scan per component skips the padding
                     // blocks of whole MCUs), and its pixels are the candidate's.
                     let pixels_before = c.pixels.clone();
-                    let file = c.into_bytes(&JpegMetadata::default()).unwrap();
+                    let file = c.kept().into_bytes(&JpegMetadata::default()).unwrap();
                     let again = decode_coefficients(&file).unwrap();
                     for (i, (a, b)) in again.components.iter().zip(&got.components).enumerate() {
                         let (bw, bh) = got.scan_blocks(i);
