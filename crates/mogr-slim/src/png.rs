@@ -257,8 +257,12 @@ fn palettes(
 }
 
 /// Runs one lossy family's search: `key` maps a setting to the parameter (neighbouring
-/// settings may give the same one, which ends the search), `make` the parameter to pixels.
-/// Returns the parameter of the lowest setting that passes, with its score.
+/// settings may give the same one, which ends the search), `make` the parameter to pixels;
+/// the parameter grows as the setting falls (coarser). Returns the parameter of the lowest
+/// setting that passes, with its score. The search ends when a proposal maps to a parameter
+/// already tried, which can leave parameters untried between the one that passes and the
+/// nearest coarser one that fails: those are then bisected (at most
+/// [`PARAMETER_BISECTIONS`] more scores).
 fn best_of_family(
     mut s: Search,
     reference: &Reference,
@@ -268,24 +272,52 @@ fn best_of_family(
     key: &dyn Fn(f32) -> u16,
     make: &dyn Fn(u16) -> Bitmap,
 ) -> Result<Option<(u16, f64)>, Error> {
-    let mut tried = Vec::new();
+    let mut tried: Vec<(u16, f64)> = Vec::new();
     let mut best = None;
     let pace = Pace::default();
+    let mut score_of = |k: u16| -> Result<f64, Error> {
+        *encodes += 1;
+        pace.step(stop, || reference.score(&make(k)))
+    };
     while let Some(x) = s.next() {
         let k = key(x);
-        if tried.contains(&k) {
+        if tried.iter().any(|t| t.0 == k) {
             break; // converged
         }
-        tried.push(k);
-        let score = pace.step(stop, || reference.score(&make(k)))?;
-        *encodes += 1;
+        let score = score_of(k)?;
+        tried.push((k, score));
         s.record(x, score);
         if score >= threshold && s.best().is_some_and(|p| p.x == x) {
             best = Some((k, score));
         }
     }
-    Ok(best)
+    let Some(mut pass) = best else {
+        return Ok(None);
+    };
+    let coarser_failing = tried
+        .iter()
+        .filter(|t| t.0 > pass.0 && t.1 < threshold)
+        .map(|t| t.0)
+        .min();
+    if let Some(mut fail) = coarser_failing {
+        for _ in 0..PARAMETER_BISECTIONS {
+            if fail - pass.0 < 2 {
+                break;
+            }
+            let mid = pass.0 + (fail - pass.0) / 2;
+            let score = score_of(mid)?;
+            if score >= threshold {
+                pass = (mid, score);
+            } else {
+                fail = mid;
+            }
+        }
+    }
+    Ok(Some(pass))
 }
+
+/// At most this many parameters are bisected after a family's search ([`best_of_family`]).
+const PARAMETER_BISECTIONS: usize = 3;
 
 /// Pixels as an optimized PNG (oxipng picks colour type, palette, bit depth and filters).
 /// `b` through oxipng (which takes the pixels: no copy).
@@ -351,6 +383,46 @@ fn posterize(b: &Bitmap, step: u16) -> Bitmap {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A posterization search that stops on a parameter already tried (coarse tolerance, few
+    /// steps) still ends on the boundary: the step it returns passes and the next coarser
+    /// step fails.
+    #[test]
+    fn posterization_steps_left_between_pass_and_fail_are_bisected() {
+        let b = crate::testing::image("jpeg/pil-flower.jpg");
+        let reference = Reference::new(&b).unwrap();
+        let step = |x: f32| (256.0 / 2f32.powf(x)).round().max(2.0) as u16;
+        let plan = Plan {
+            lo: 2.0,
+            hi: 7.9,
+            start: 6.0,
+            slope: 6.0,
+            x_tolerance: 1.5,
+            max_evals: 2,
+        };
+        let mut n = 0;
+        let make = |st| posterize(&b, st);
+        let (pass, score) = best_of_family(
+            Search::new(plan, 80.0),
+            &reference,
+            80.0,
+            &Stop::never(),
+            &mut n,
+            &step,
+            &make,
+        )
+        .unwrap()
+        .expect("a step passes");
+        assert!(n > 2, "nothing bisected after the search's {n} scores");
+        assert_eq!(reference.score(&make(pass)).unwrap(), score);
+        assert!(score >= 80.0);
+        let coarser = reference.score(&make(pass + 1)).unwrap();
+        assert!(
+            coarser < 80.0,
+            "step {} also passes: {coarser:.2}",
+            pass + 1
+        );
+    }
 
     /// A grey photograph whose palette family needs full dithering: at the colour count the
     /// bisection settles on, a lower strength still passes (the score is not monotonic in
