@@ -20,7 +20,8 @@
 //! - PNG: palettes of the fewest colours that pass (median cut refined by k-means in Oklab,
 //!   premultiplied by alpha when there is alpha; remapped without dithering, and with
 //!   Floyd–Steinberg error diffusion at half and full strength, lowered on edges and
-//!   texture), posterization, and lossless `oxipng`; the smallest that passes.
+//!   texture; each dithered result also at the lowest strength that still passes at its
+//!   colour count), posterization, and lossless `oxipng`; the smallest that passes.
 //! - GIF: frame-optimized re-encoding with the exact colours, then fewer palette colours.
 //! - WebP, HEIF, AVIF: a quality search in the same format.
 //!
@@ -30,7 +31,8 @@
 //! at most [`MAX_PROXY_EVALS`] tile encodes and
 //! [`MAX_FULL_EVALS`] full-size encodes (at most `MAX_PROXY_EVALS + MAX_FULL_EVALS` for images
 //! searched at full size), plus one progressive re-encode; PNG at
-//! most 25 quantizations (7 per dithering strength, 4 posterizations) and 9 oxipng runs; GIF 6 encodes; WebP 7; HEIF and AVIF 5.
+//! most 32 scored quantizations (7 per dithering strength and 2 strength trims for each
+//! dithered one, 4 posterizations and 3 bisected steps) and 13 oxipng runs; GIF 6 encodes; WebP 7; HEIF and AVIF 5.
 //!
 //! The result is never larger than the input; its [`SlimFlag`] is the service's `X-Slimflag`.
 //!
