@@ -19,12 +19,16 @@ for target in $(cargo fuzz list); do
   # LeakSanitizer reports; the slim target encodes HEIF, so leak detection is off there.
   leaks=1
   [ "$target" = slim ] && leaks=0
+  set +e
   ASAN_OPTIONS=detect_leaks=$leaks cargo fuzz run "$target" "$dir" -- -max_total_time="$seconds" \
-    -rss_limit_mb=2048 -detect_leaks=$leaks 2>&1 | grep -E "^Done|ERROR|SUMMARY" || true
-  # cargo fuzz exits non-zero on a crash; the pipeline above hides that, so check artifacts.
-  if ls artifacts/"$target"/crash-* artifacts/"$target"/oom-* artifacts/"$target"/timeout-* >/dev/null 2>&1; then
-    echo "fuzz-smoke: $target found a failure:" >&2
-    ls artifacts/"$target" >&2
+    -rss_limit_mb=2048 -detect_leaks=$leaks 2>&1 | grep -E "^Done|ERROR|SUMMARY|panicked|Test unit written"
+  status=${PIPESTATUS[0]}
+  set -e
+  # cargo fuzz exits non-zero on a crash, a leak, an out-of-memory or a timeout; an
+  # artifact is not always written (a run that died once left none), so both are checked.
+  if [ "$status" -ne 0 ] || ls artifacts/"$target"/crash-* artifacts/"$target"/oom-* artifacts/"$target"/timeout-* >/dev/null 2>&1; then
+    echo "fuzz-smoke: $target failed (cargo fuzz exit status $status); artifacts:" >&2
+    ls artifacts/"$target" >&2 || true
     exit 1
   fi
 done

@@ -3,7 +3,8 @@
 //! `decode_jpeg/timeout-*` took seconds each (a quadratic marker scan past stray SOI
 //! markers, now linear: about 10 ms). `decode_jpeg/leak-*` was reported as a leak: the
 //! threads jpeg-decoder spawned for each decode still winding down (it now decodes on rayon's
-//! pool).
+//! pool). `decode_gif/crash-*` is an interlaced frame zero pixels wide and 100 rows tall,
+//! whose rows were reordered in chunks of its width (a panic: chunks of zero bytes).
 
 mod common;
 

@@ -56,7 +56,9 @@ fn read_frame<R: std::io::Read>(
             },
         )
     };
-    if info.interlaced && height > 1 {
+    // (A frame may be zero pixels wide: its rows are then empty and there is nothing to
+    // reorder.)
+    if info.interlaced && height > 1 && width > 0 {
         // Rows 0, 8, 16.. then 4, 12.. then 2, 6.. then 1, 3..
         let mut stored = vec![0u8; indices.len()];
         super::lzw::decode(min_size, lzw, &mut stored).map_err(lzw_error)?;
