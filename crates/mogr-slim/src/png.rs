@@ -79,7 +79,6 @@ fn search(
     // Lossy families: the most aggressive setting of each that passes (kept as the setting,
     // not the pixels: candidates are made again one at a time below). The two searches are
     // independent: the palette one runs on a second thread.
-    let step = |x: f32| (256.0 / 2f32.powf(x)).round().max(2.0) as u16;
     let (reference, prep) = (&reference, &Prepared::new(bitmap));
     let (palette, posterized) = std::thread::scope(|scope| {
         let palette = scope.spawn(move || {
@@ -98,9 +97,15 @@ fn search(
         };
         let s = Search::new(plan, threshold);
         let mut n = 0;
-        let best = best_of_family(s, reference, threshold, stop, &mut n, &step, &|st| {
-            posterize(bitmap, st)
-        })
+        let best = best_of_family(
+            s,
+            reference,
+            threshold,
+            stop,
+            &mut n,
+            &posterize_step,
+            &|st| posterize(bitmap, st),
+        )
         .map(|b| b.map(|(st, score)| (Setting::Posterize { step: st }, score)));
         let palette = palette
             .join()
@@ -362,6 +367,12 @@ fn one_trial_at_a_time<T: Send>(pixels: u64, run: impl FnOnce() -> T + Send) -> 
     run()
 }
 
+/// The posterization step for search setting `x`, log2 of the levels per channel: 256 /
+/// levels, at least 2.
+fn posterize_step(x: f32) -> u16 {
+    (256.0 / 2f32.powf(x)).round().max(2.0) as u16
+}
+
 /// Colour channels rounded to multiples of `step` (alpha untouched): fewer distinct values,
 /// which deflate after PNG's filters codes in fewer bits.
 fn posterize(b: &Bitmap, step: u16) -> Bitmap {
@@ -391,7 +402,6 @@ mod tests {
     fn posterization_steps_left_between_pass_and_fail_are_bisected() {
         let b = crate::testing::image("jpeg/pil-flower.jpg");
         let reference = Reference::new(&b).unwrap();
-        let step = |x: f32| (256.0 / 2f32.powf(x)).round().max(2.0) as u16;
         let plan = Plan {
             lo: 2.0,
             hi: 7.9,
@@ -408,7 +418,7 @@ mod tests {
             80.0,
             &Stop::never(),
             &mut n,
-            &step,
+            &posterize_step,
             &make,
         )
         .unwrap()

@@ -350,6 +350,19 @@ struct Scratch {
     wide: Vec<u8>,
 }
 
+/// [`plane`], then `comp`'s coefficients dropped (its samples are all that is used after).
+fn plane_freeing(
+    comp: &mut ComponentCoeffs,
+    width: usize,
+    height: usize,
+    workers: usize,
+) -> Option<Plane> {
+    let p = plane(comp, width, height, workers);
+    comp.blocks = Vec::new();
+    comp.ends = Vec::new();
+    p
+}
+
 /// The samples of every component (of the sizes given), each component's coefficients
 /// dropped once its samples are made. The first (luma, the largest) is cut into bands on
 /// `workers` threads; the others (chroma, often a quarter of its size each) then run side by
@@ -361,9 +374,7 @@ fn planes(
 ) -> Option<Vec<Plane>> {
     let (first, rest) = components.split_first_mut()?;
     let (pw, ph) = sizes[0];
-    let mut planes = vec![plane(first, pw, ph, workers)?];
-    first.blocks = Vec::new();
-    first.ends = Vec::new();
+    let mut planes = vec![plane_freeing(first, pw, ph, workers)?];
     let side_by_side = workers > 1 && rest.len() > 1;
     let each = (workers / rest.len().max(1)).max(1);
     let made: Vec<Option<Plane>> = if side_by_side {
@@ -371,14 +382,7 @@ fn planes(
             let handles: Vec<_> = rest
                 .iter_mut()
                 .zip(&sizes[1..])
-                .map(|(comp, &(pw, ph))| {
-                    scope.spawn(move || {
-                        let p = plane(comp, pw, ph, each);
-                        comp.blocks = Vec::new();
-                        comp.ends = Vec::new();
-                        p
-                    })
-                })
+                .map(|(comp, &(pw, ph))| scope.spawn(move || plane_freeing(comp, pw, ph, each)))
                 .collect();
             handles
                 .into_iter()
@@ -388,12 +392,7 @@ fn planes(
     } else {
         rest.iter_mut()
             .zip(&sizes[1..])
-            .map(|(comp, &(pw, ph))| {
-                let p = plane(comp, pw, ph, workers);
-                comp.blocks = Vec::new();
-                comp.ends = Vec::new();
-                p
-            })
+            .map(|(comp, &(pw, ph))| plane_freeing(comp, pw, ph, workers))
             .collect()
     };
     for p in made {
