@@ -18,10 +18,13 @@
 //!   component (one interleaved scan when smaller). Metadata (EXIF with its orientation, ICC, XMP, IPTC, comments)
 //!   is kept as [`Options::metadata`](mogr_core::Options) says.
 //! - PNG: palettes of the fewest colours that pass (median cut refined by k-means in Oklab,
-//!   premultiplied by alpha when there is alpha; remapped without dithering, and with
+//!   premultiplied by alpha when there is alpha, the colours weighted by pixel count and,
+//!   in a second family, by smoothness; remapped without dithering, and with
 //!   Floyd–Steinberg error diffusion at half and full strength, lowered on edges and
 //!   texture; each dithered result also at the lowest strength that still passes at its
-//!   colour count), posterization, and lossless `oxipng`; the smallest that passes.
+//!   colour count), posterization, and lossless `oxipng`; the smallest that passes. A
+//!   palette result is also written with its entries in lightness order, which PNG's
+//!   filters predict on dithered images. The output is the same from run to run.
 //! - GIF: frame-optimized re-encoding with the exact colours, then fewer palette colours.
 //! - WebP, HEIF, AVIF: a quality search in the same format.
 //!
@@ -31,8 +34,10 @@
 //! at most [`MAX_PROXY_EVALS`] tile encodes and
 //! [`MAX_FULL_EVALS`] full-size encodes (at most `MAX_PROXY_EVALS + MAX_FULL_EVALS` for images
 //! searched at full size), plus one progressive re-encode; PNG at
-//! most 32 scored quantizations (7 per dithering strength and 2 strength trims for each
-//! dithered one, 4 posterizations and 3 bisected steps) and 13 oxipng runs; GIF 6 encodes; WebP 7; HEIF and AVIF 5.
+//! most 57 scored quantizations (per weighting, 7 per dithering strength and 2 strength
+//! trims for each dithered one; 4 posterizations and 3 bisected steps) and 33 oxipng runs
+//! (a quick one per setting found, then two per palette and one per posterization within
+//! 3% of the smallest, and the lossless one); GIF 6 encodes; WebP 7; HEIF and AVIF 5.
 //!
 //! The result is never larger than the input; its [`SlimFlag`] is the service's `X-Slimflag`.
 //!
