@@ -34,10 +34,11 @@
 //! at most [`MAX_PROXY_EVALS`] tile encodes and
 //! [`MAX_FULL_EVALS`] full-size encodes (at most `MAX_PROXY_EVALS + MAX_FULL_EVALS` for images
 //! searched at full size), plus one progressive re-encode; PNG at
-//! most 57 scored quantizations (per weighting, 7 per dithering strength and 2 strength
-//! trims for each dithered one; 4 posterizations and 3 bisected steps) and 33 oxipng runs
-//! (a quick one per setting found, then two per palette and one per posterization within
-//! 3% of the smallest, and the lossless one); GIF 6 encodes; WebP 7; HEIF and AVIF 5.
+//! most 65 scored quantizations (per weighting, 7 for the first dithering strength and 9
+//! for each other, and 2 strength trims for each dithered one; 4 posterizations and 3
+//! bisected steps) and 21 oxipng runs (a quick one per setting found, then two per palette
+//! and one per posterization within 3% of the smallest, and the lossless one); GIF 6
+//! encodes; WebP 7; HEIF and AVIF 5.
 //!
 //! The result is never larger than the input; its [`SlimFlag`] is the service's `X-Slimflag`.
 //!

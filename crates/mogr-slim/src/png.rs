@@ -223,17 +223,22 @@ const DITHER: [f32; 3] = [0.0, 0.5, 1.0];
 /// Palette counts are searched until the passing and the failing counts are this close.
 const COLOR_RATIO: f32 = 1.12;
 
+/// The factor by which a palette search seeded with the previous strength's count steps
+/// down (or up) from it to bracket the fewest colours that pass.
+const GALLOP: f32 = 1.25;
+
 /// Strength trims per dithered palette: at the colour count found, the strength is bisected
 /// this many times between the next lower strength of [`DITHER`] and its own.
 const STRENGTH_TRIMS: usize = 2;
 
 /// The palette family: for each dither strength, the fewest colours (2..=256, bisected on a
-/// log scale) with which `bitmap` (the image `prep` was made from) passes, with its score;
-/// then, for each dithered one, the lowest strength at that count that still passes, when
-/// lower than its own (less dithering noise: fewer bytes; the score is not monotonic in the
-/// strength, and the count's bisection stops up to 12% above the fewest colours that pass,
-/// so a lower strength often lands nearer the threshold). Palettes are built once per
-/// colour count and shared by the strengths; their colours are weighted by `weighting`.
+/// log scale; from the second strength on, bracketed from the previous strength's count
+/// first) with which `bitmap` (the image `prep` was made from) passes, with its score; for
+/// each dithered one, the lowest strength at that count that still passes replaces its
+/// own (less dithering noise: fewer bytes; the score is not monotonic in the strength, and
+/// the count's bisection stops up to 12% above the fewest colours that pass, so a lower
+/// strength often lands nearer the threshold). Palettes are built once per colour count
+/// and shared by the strengths; their colours are weighted by `weighting`.
 fn palettes(
     prep: &Prepared,
     bitmap: &Bitmap,
@@ -259,12 +264,55 @@ fn palettes(
         })
     };
     let mut out = Vec::new();
+    // The count the previous strength settled on: strengths need similar counts, so the
+    // next one starts there and takes one step of GALLOP down (or up) to bracket its own (3
+    // scores where the count is the same, against 7 for a bisection over 1..=256; at most
+    // 9 when the step misses).
+    let mut seed: Option<usize> = None;
     for (i, strength) in DITHER.into_iter().enumerate() {
-        let top = eval(256, strength)?;
-        if top < threshold {
-            continue;
-        }
-        let (mut fail, mut pass) = (1usize, (256usize, top));
+        // A failing count (1: none known) below a passing one, with its score.
+        let (mut fail, mut pass) = match seed {
+            None => {
+                let top = eval(256, strength)?;
+                if top < threshold {
+                    continue;
+                }
+                (1usize, (256usize, top))
+            }
+            Some(g) => {
+                let score = eval(g, strength)?;
+                if score >= threshold {
+                    // One step down: a failure there brackets the count; else the
+                    // bisection goes on below it.
+                    let below = (g as f32 / GALLOP).floor() as usize;
+                    if below < 2 {
+                        (1, (g, score))
+                    } else {
+                        let s = eval(below, strength)?;
+                        if s >= threshold {
+                            (1, (below, s))
+                        } else {
+                            (below, (g, score))
+                        }
+                    }
+                } else {
+                    // One step up; past it, the top decides whether any count passes.
+                    let above = ((g as f32 * GALLOP).ceil() as usize).min(256);
+                    let s = eval(above, strength)?;
+                    if s >= threshold {
+                        (g, (above, s))
+                    } else if above == 256 {
+                        continue;
+                    } else {
+                        let top = eval(256, strength)?;
+                        if top < threshold {
+                            continue;
+                        }
+                        (above, (256, top))
+                    }
+                }
+            }
+        };
         while pass.0 as f32 / fail as f32 > COLOR_RATIO {
             let mid = ((fail * pass.0) as f32).sqrt().round() as usize;
             if mid <= fail || mid >= pass.0 {
@@ -278,38 +326,31 @@ fn palettes(
             }
         }
         let colors = pass.0;
+        seed = Some(colors);
+        // Dithered results are trimmed: the lowest strength that still passes at the same
+        // count replaces the strength's own (less dithering noise, fewer bytes).
+        let (mut strength, mut score) = (strength, pass.1);
+        if i > 0 {
+            let (mut lo, mut hi) = (DITHER[i - 1], strength);
+            for _ in 0..STRENGTH_TRIMS {
+                let mid = (lo + hi) / 2.0;
+                let s = eval(colors, mid)?;
+                if s >= threshold {
+                    (strength, score) = (mid, s);
+                    hi = mid;
+                } else {
+                    lo = mid;
+                }
+            }
+        }
         out.push((
             Setting::Palette {
                 colors,
                 strength,
                 weighting,
             },
-            pass.1,
+            score,
         ));
-        if i > 0 {
-            let (mut lo, mut hi) = (DITHER[i - 1], strength);
-            let mut lowest = None;
-            for _ in 0..STRENGTH_TRIMS {
-                let mid = (lo + hi) / 2.0;
-                let score = eval(colors, mid)?;
-                if score >= threshold {
-                    lowest = Some((mid, score));
-                    hi = mid;
-                } else {
-                    lo = mid;
-                }
-            }
-            if let Some((strength, score)) = lowest {
-                out.push((
-                    Setting::Palette {
-                        colors,
-                        strength,
-                        weighting,
-                    },
-                    score,
-                ));
-            }
-        }
     }
     Ok(out)
 }
@@ -586,8 +627,8 @@ mod tests {
 
     /// A grey photograph whose palette family needs full dithering: at the colour count the
     /// bisection settles on, a lower strength still passes (the score is not monotonic in
-    /// the strength) and makes a smaller file; the trimmed setting is offered beside the
-    /// bisection's own, with its score.
+    /// the strength) and makes a smaller file; the trimmed setting is offered instead of the
+    /// strength's own, with its score.
     #[test]
     fn a_dithered_palette_is_trimmed_to_the_lowest_strength_that_passes() {
         let b = crate::testing::image("png/pil-exif-72dpi-int.grey.png");
@@ -611,52 +652,45 @@ mod tests {
                 .len()
         };
         let mut trims = 0;
-        for pair in found.windows(2) {
-            let [(
-                Setting::Palette {
-                    colors,
-                    strength: own,
-                    weighting,
-                },
-                _,
-            ), (
-                trimmed @ Setting::Palette {
-                    colors: c,
-                    strength: lower,
-                    ..
-                },
-                score,
-            )] = pair
+        for &(setting, score) in &found {
+            let Setting::Palette {
+                colors,
+                strength,
+                weighting,
+            } = setting
             else {
                 continue;
             };
-            if c != colors || DITHER.contains(lower) {
+            if DITHER.contains(&strength) {
                 continue;
             }
             trims += 1;
-            let previous = DITHER[DITHER.iter().position(|s| s == own).unwrap() - 1];
+            let above = DITHER.iter().position(|&d| d > strength).unwrap();
+            let (previous, own) = (DITHER[above - 1], DITHER[above]);
             assert!(
-                previous < *lower && lower < own,
-                "{lower} not in ({previous}, {own})"
+                previous < strength && strength < own,
+                "{strength} not in ({previous}, {own})"
             );
-            let again = reference.score(&trimmed.apply(&prep, &b)).unwrap();
-            assert_eq!(again, *score);
+            let again = reference.score(&setting.apply(&prep, &b)).unwrap();
+            assert_eq!(again, score);
             assert!(again >= 80.0, "trimmed setting scores {again:.2}");
             let own_setting = Setting::Palette {
-                colors: *colors,
-                strength: *own,
-                weighting: *weighting,
+                colors,
+                strength: own,
+                weighting,
             };
+            let own_score = reference.score(&own_setting.apply(&prep, &b)).unwrap();
+            assert!(own_score >= 80.0, "strength {own} scores {own_score:.2}");
             assert!(
-                bytes(*trimmed) < bytes(own_setting),
-                "strength {lower} is no smaller than {own}"
+                bytes(setting) < bytes(own_setting),
+                "strength {strength} is no smaller than {own}"
             );
         }
         assert!(trims > 0, "no strength trimmed: {found:?}");
     }
 
-    /// The colours of the dithering-strength-0.5 palette that `weighting`'s family settles
-    /// on for `b`.
+    /// The colours of the palette at dithering strength 0.5 (or its trim) that `weighting`'s
+    /// family settles on for `b`.
     fn half_strength_colours(b: &Bitmap, weighting: Weighting) -> usize {
         let (reference, prep) = (Reference::new(b).unwrap(), Prepared::new(b));
         let mut n = 0;
@@ -674,10 +708,8 @@ mod tests {
             .into_iter()
             .find_map(|(s, score)| match s {
                 Setting::Palette {
-                    colors,
-                    strength: 0.5,
-                    ..
-                } => {
+                    colors, strength, ..
+                } if strength > 0.0 && strength <= 0.5 => {
                     assert!(score >= 80.0);
                     Some(colors)
                 }
