@@ -86,8 +86,9 @@ fn search(
     let reference = Reference::new(bitmap)?;
     let mut found = Found::new(threshold);
     // Lossy families: the most aggressive setting of each that passes (kept as the setting,
-    // not the pixels: candidates are made again one at a time below). The two searches are
-    // independent: the palette one runs on a second thread.
+    // not the pixels: candidates are made again one at a time below). The searches are
+    // independent: the palettes weighted by pixel count run on a second thread, the
+    // posterization and then the palettes weighted by smoothness on this one.
     let (reference, prep) = (&reference, &Prepared::new(bitmap));
     let (palette, posterized, smooth) = std::thread::scope(|scope| {
         let palette = scope.spawn(move || {
