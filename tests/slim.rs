@@ -340,3 +340,24 @@ fn png_slimming_is_repeatable() {
         assert!(again == first, "{} B, then {} B", first.len(), again.len());
     }
 }
+
+/// PNG searches aim [`mogr_slim::METRIC_MARGIN`] above the threshold, so that other
+/// SSIMULACRA2 implementations also score the output at or above it; the output's score,
+/// scored again here, is at least the aim.
+#[test]
+fn png_slimming_aims_above_the_threshold() {
+    let input = std::fs::read(images().join("png/mpl-grace_hopper.grey-half.png")).unwrap();
+    let out = mogr_slim::slim(
+        &input,
+        &mogr_core::Options::default(),
+        &mogr_slim::SlimOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(out.flag, SlimFlag::Compressed);
+    let aim = mogr_slim::DEFAULT_THRESHOLD + mogr_slim::METRIC_MARGIN;
+    let source = frames(&input);
+    let reference = FrameReferences::new(&source).unwrap();
+    let score = reference.score(&frames(&out.bytes)).unwrap();
+    assert_eq!(Some(score), out.score);
+    assert!(score >= aim, "score {score:.3} under {aim}");
+}

@@ -265,67 +265,12 @@ fn palettes(
         })
     };
     let mut out = Vec::new();
-    // The count the previous strength settled on: strengths need similar counts, so the
-    // next one starts there and takes one step of GALLOP down (or up) to bracket its own (3
-    // scores where the count is the same, against 7 for a bisection over 1..=256; at most
-    // 9 when the step misses).
+    // The count the previous strength settled on (see `fewest_colors`).
     let mut seed: Option<usize> = None;
     for (i, strength) in DITHER.into_iter().enumerate() {
-        // A failing count (1: none known) below a passing one, with its score.
-        let (mut fail, mut pass) = match seed {
-            None => {
-                let top = eval(256, strength)?;
-                if top < threshold {
-                    continue;
-                }
-                (1usize, (256usize, top))
-            }
-            Some(g) => {
-                let score = eval(g, strength)?;
-                if score >= threshold {
-                    // One step down: a failure there brackets the count; else the
-                    // bisection goes on below it.
-                    let below = (g as f32 / GALLOP).floor() as usize;
-                    if below < 2 {
-                        (1, (g, score))
-                    } else {
-                        let s = eval(below, strength)?;
-                        if s >= threshold {
-                            (1, (below, s))
-                        } else {
-                            (below, (g, score))
-                        }
-                    }
-                } else {
-                    // One step up; past it, the top decides whether any count passes.
-                    let above = ((g as f32 * GALLOP).ceil() as usize).min(256);
-                    let s = eval(above, strength)?;
-                    if s >= threshold {
-                        (g, (above, s))
-                    } else if above == 256 {
-                        continue;
-                    } else {
-                        let top = eval(256, strength)?;
-                        if top < threshold {
-                            continue;
-                        }
-                        (above, (256, top))
-                    }
-                }
-            }
+        let Some(pass) = fewest_colors(&mut |k| eval(k, strength), seed, threshold)? else {
+            continue;
         };
-        while pass.0 as f32 / fail as f32 > COLOR_RATIO {
-            let mid = ((fail * pass.0) as f32).sqrt().round() as usize;
-            if mid <= fail || mid >= pass.0 {
-                break;
-            }
-            let score = eval(mid, strength)?;
-            if score >= threshold {
-                pass = (mid, score);
-            } else {
-                fail = mid;
-            }
-        }
         let colors = pass.0;
         seed = Some(colors);
         // Dithered results are trimmed: the lowest strength that still passes at the same
@@ -354,6 +299,76 @@ fn palettes(
         ));
     }
     Ok(out)
+}
+
+/// The fewest colours (2..=256) that pass, with their score, by the scores `eval` gives a
+/// count; `None` when even 256 fail. Without a `seed`, a bisection on a log scale over
+/// 1..=256 (at most 8 scores). With one (the count the previous strength settled on: strengths
+/// need similar counts), it starts there and takes one step of [`GALLOP`] down or up to
+/// bracket the count before bisecting: 3 or 4 scores where the count is the same, at most
+/// 9.
+/// The bisection stops when the passing count is within [`COLOR_RATIO`] of a failing one.
+fn fewest_colors(
+    eval: &mut dyn FnMut(usize) -> Result<f64, Error>,
+    seed: Option<usize>,
+    threshold: f64,
+) -> Result<Option<(usize, f64)>, Error> {
+    // A failing count (1: none known) below a passing one, with its score.
+    let (mut fail, mut pass) = match seed {
+        None => {
+            let top = eval(256)?;
+            if top < threshold {
+                return Ok(None);
+            }
+            (1usize, (256usize, top))
+        }
+        Some(g) => {
+            let score = eval(g)?;
+            if score >= threshold {
+                // One step down: a failure there brackets the count; else the bisection
+                // goes on below it.
+                let below = ((g as f32 / GALLOP).round() as usize).min(g - 1);
+                if below < 2 {
+                    (1, (g, score))
+                } else {
+                    let s = eval(below)?;
+                    if s >= threshold {
+                        (1, (below, s))
+                    } else {
+                        (below, (g, score))
+                    }
+                }
+            } else {
+                // One step up; past it, the top decides whether any count passes.
+                let above = ((g as f32 * GALLOP).ceil() as usize).min(256);
+                let s = eval(above)?;
+                if s >= threshold {
+                    (g, (above, s))
+                } else if above == 256 {
+                    return Ok(None);
+                } else {
+                    let top = eval(256)?;
+                    if top < threshold {
+                        return Ok(None);
+                    }
+                    (above, (256, top))
+                }
+            }
+        }
+    };
+    while pass.0 as f32 / fail as f32 > COLOR_RATIO {
+        let mid = ((fail * pass.0) as f32).sqrt().round() as usize;
+        if mid <= fail || mid >= pass.0 {
+            break;
+        }
+        let score = eval(mid)?;
+        if score >= threshold {
+            pass = (mid, score);
+        } else {
+            fail = mid;
+        }
+    }
+    Ok(Some(pass))
 }
 
 /// Runs one lossy family's search: `key` maps a setting to the parameter (neighbouring
@@ -586,6 +601,55 @@ fn posterize(b: &Bitmap, step: u16) -> Bitmap {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Runs [`fewest_colors`] on a score that passes from `needed` colours up, returning
+    /// its answer and the counts it scored.
+    fn count_search(needed: usize, seed: Option<usize>) -> (Option<usize>, Vec<usize>) {
+        let mut asked = Vec::new();
+        let mut eval = |k: usize| -> Result<f64, Error> {
+            asked.push(k);
+            Ok(if k >= needed { 85.0 } else { 70.0 })
+        };
+        let found = fewest_colors(&mut eval, seed, 80.0).unwrap();
+        (
+            found.map(|(k, score)| {
+                assert_eq!(score, 85.0);
+                k
+            }),
+            asked,
+        )
+    }
+
+    /// Every answer passes and lies within the bisection's ratio of the fewest that pass;
+    /// the scores taken stay within the documented bounds: 8 unseeded, 3 or 4 seeded at the
+    /// count itself, 9 at most seeded anywhere.
+    #[test]
+    fn the_colour_count_search_brackets_within_its_bounds() {
+        for needed in (2..=256).chain([257]) {
+            let (found, asked) = count_search(needed, None);
+            assert!(asked.len() <= 8, "{needed}: {asked:?}");
+            let seeds = [needed, needed / 2, needed * 2, 2, 37, 200, 256];
+            for seed in seeds.into_iter().filter(|&s| (2..=256).contains(&s)) {
+                let (seeded, asked) = count_search(needed, Some(seed));
+                assert!(asked.len() <= 9, "{needed} from {seed}: {asked:?}");
+                if seed == needed {
+                    assert!(asked.len() <= 4, "{needed} from itself: {asked:?}");
+                }
+                for answer in [found, seeded] {
+                    match answer {
+                        None => assert_eq!(needed, 257),
+                        Some(k) => {
+                            assert!(k >= needed && k <= 256);
+                            assert!(
+                                k as f32 <= (needed as f32 * COLOR_RATIO).ceil().max(2.0),
+                                "{needed} from {seed}: {k}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
 
     /// A posterization search that stops on a parameter already tried (coarse tolerance, few
     /// steps) still ends on the boundary: the step it returns passes and the next coarser
