@@ -504,12 +504,7 @@ fn sorted_indexed(b: &Bitmap) -> Option<(Vec<oxipng::RGBA8>, Vec<u8>)> {
     let mut indices = Vec::with_capacity(b.data.len() / ch);
     let mut last: Option<([u8; 4], u8)> = None;
     for p in b.data.chunks_exact(ch) {
-        let c = match b.layout {
-            Layout::Gray => [p[0], p[0], p[0], 255],
-            Layout::Rgb => [p[0], p[1], p[2], 255],
-            Layout::Rgba if p[3] == 0 => [0; 4],
-            Layout::Rgba => [p[0], p[1], p[2], p[3]],
-        };
+        let c = quant::rgba(b.layout, p);
         let i = match last {
             Some((l, i)) if l == c => i,
             _ => {
