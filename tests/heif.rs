@@ -169,6 +169,24 @@ fn an_avif_sequence_reports_its_frames_and_converts_its_primary_image() {
 }
 
 #[test]
+fn image_slim_returns_an_avif_sequence_as_it_is() {
+    // mogr writes no image sequence: a slimmed still would lose four of the five frames.
+    let avifs = image("avif/pil-star.avifs");
+    let out = mogr::process(&avifs, "imageSlim").unwrap();
+    assert_eq!(out.slim_flag, Some(mogr::SlimFlag::Original));
+    assert_eq!(&*out.bytes, &avifs[..]);
+    assert_eq!(mogr::info(&out.bytes).unwrap().frame_count, 5);
+    // A still AVIF made from the sequence's picture is still slimmed.
+    let still = mogr::process(&avifs, "imageMogr2/format/avif/quality/90").unwrap();
+    assert_eq!(mogr::info(&still.bytes).unwrap().frame_count, 1);
+    let slimmed = mogr::process(&still.bytes, "imageSlim").unwrap();
+    assert_eq!(slimmed.slim_flag, Some(mogr::SlimFlag::Compressed));
+    assert!(slimmed.bytes.len() < still.bytes.len());
+    let back = decode_any(&slimmed.bytes);
+    assert_eq!((back.first().width, back.first().height), (159, 159));
+}
+
+#[test]
 fn corpus_heif_and_avif_frame_counts_match_the_manifest() {
     let Some(corpus) = corpus() else { return };
     let mut checked = 0;

@@ -217,9 +217,10 @@ pub fn slim<'a>(
             let scans = jpeg::Scans::Smallest;
             jpeg::search(&source, None, aim, scans, jpeg::Precision::Fast, stop).into()
         }
-        // An APNG: mogr writes no animated PNG, and a still would lose the animation; it is
-        // returned as it is (flag 2) once it is known to decode.
-        ImageFormat::Png if probe.frames > 1 => {
+        // An APNG or a HEIF/AVIF image sequence: mogr writes neither animated PNG nor image
+        // sequences, and a still would lose the animation; it is returned as it is (flag 2)
+        // once it is known to decode.
+        ImageFormat::Png | ImageFormat::Heif | ImageFormat::Avif if probe.frames > 1 => {
             mogr_core::validate(input, &options.limits, stop)?;
             Searched::Done(Found::new(threshold))
         }
