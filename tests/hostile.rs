@@ -115,3 +115,77 @@ fn damaged_inputs_never_panic() {
     }
     assert!(runs > 1000, "{runs}");
 }
+
+#[test]
+fn encoding_a_raster_that_disagrees_with_itself_is_an_error_for_every_format() {
+    use mogr_core::{Bitmap, EncodeSettings, Frame, ImageFormat, Layout, Raster, Stop};
+    // The fields are public: a caller can build pixels that do not fill their size. Every
+    // encoder used to trust them (PNG, BMP and GIF panicked; HEIF read past them).
+    let bitmap = |w: u32, h: u32, len: usize| Bitmap {
+        width: w,
+        height: h,
+        layout: Layout::Rgb,
+        data: vec![90; len],
+    };
+    let frame = |b: Bitmap| Frame {
+        bitmap: b,
+        delay_ms: 100,
+    };
+    let animation = |frames: Vec<Bitmap>| Raster {
+        frames: frames.into_iter().map(frame).collect(),
+        loop_count: Some(0),
+        icc: None,
+    };
+    let cases = [
+        (
+            "short",
+            Raster::still(bitmap(16, 16, 10), None),
+            "holds 10 bytes",
+        ),
+        (
+            "long",
+            Raster::still(bitmap(16, 16, 773), None),
+            "holds 773 bytes",
+        ),
+        ("empty", Raster::still(bitmap(0, 0, 0), None), "0x0"),
+        ("no frames", animation(vec![]), "no frames"),
+        (
+            "frames of two sizes",
+            animation(vec![bitmap(16, 16, 768), bitmap(8, 8, 192)]),
+            "frame 1",
+        ),
+    ];
+    let formats = [
+        ImageFormat::Jpeg,
+        ImageFormat::Png,
+        ImageFormat::Bmp,
+        ImageFormat::Gif,
+        ImageFormat::Webp,
+        ImageFormat::Heif,
+        ImageFormat::Avif,
+    ];
+    for (name, raster, says) in &cases {
+        for format in formats {
+            let got =
+                mogr_core::encode(raster, format, EncodeSettings::default(), &Stop::default());
+            match got {
+                Err(mogr_core::Error::Encode { message, .. }) => {
+                    assert!(message.contains(says), "{name} as {format:?}: {message}")
+                }
+                other => panic!("{name} as {format:?}: {other:?}"),
+            }
+        }
+    }
+    // The well-formed raster encodes and decodes to its size.
+    let good = animation(vec![bitmap(16, 16, 768), bitmap(16, 16, 768)]);
+    for format in [ImageFormat::Png, ImageFormat::Gif, ImageFormat::Webp] {
+        let bytes =
+            mogr_core::encode(&good, format, EncodeSettings::default(), &Stop::default()).unwrap();
+        let back = decode_all(&bytes);
+        assert_eq!(
+            (back.first().width, back.first().height),
+            (16, 16),
+            "{format:?}"
+        );
+    }
+}

@@ -59,12 +59,16 @@ fn encode_err(format: ImageFormat) -> impl Fn(image::ImageError) -> Error {
 ///
 /// `stop` is checked before the encode and, for a GIF, before each frame; a single libwebp,
 /// libjpeg-class or libheif encode (an animated WebP included) runs to its end.
+///
+/// A raster that disagrees with itself ([`Raster::malformed`]: no frames, a side of zero,
+/// samples that do not fill the size) is an [`Error::Encode`], never a panic.
 pub fn encode(
     raster: &Raster,
     target: ImageFormat,
     settings: EncodeSettings,
     stop: &Stop,
 ) -> Result<Vec<u8>, Error> {
+    well_formed(raster, target)?;
     stop.check()?;
     use image::ImageEncoder;
     let first = raster.first();
@@ -181,6 +185,7 @@ pub(crate) fn encode_owned(
     if target != ImageFormat::Jpeg {
         return encode(&raster, target, settings, stop);
     }
+    well_formed(&raster, target)?;
     stop.check()?;
     let icc = raster.icc.take();
     let first = raster.frames.swap_remove(0).bitmap;
@@ -188,6 +193,18 @@ pub(crate) fn encode_owned(
     with_jpeg_settings(icc.as_deref(), settings, |js| {
         jpeg_encode::encode_owned(first, js)
     })
+}
+
+/// An encode error naming what is wrong with a raster that disagrees with itself.
+fn well_formed(raster: &Raster, target: ImageFormat) -> Result<(), Error> {
+    match raster.malformed() {
+        None => Ok(()),
+        Some(message) => Err(Error::Encode {
+            format: FormatName(Some(target)),
+            message,
+            source: None,
+        }),
+    }
 }
 
 /// Calls `f` with the JPEG settings: the ICC profile (if any) as APP2 segments.

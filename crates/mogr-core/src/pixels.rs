@@ -36,6 +36,26 @@ pub struct Bitmap {
 }
 
 impl Bitmap {
+    /// Why these pixels cannot be encoded or scored, or `None` when they can: a side of
+    /// zero, or `data` whose length is not `width * height * channels` (the fields are
+    /// public, so a bitmap built by hand may disagree with itself).
+    pub fn malformed(&self) -> Option<String> {
+        let (w, h) = (u64::from(self.width), u64::from(self.height));
+        let expected = (w * h).checked_mul(self.layout.channels() as u64);
+        if w == 0 || h == 0 {
+            return Some(format!("the bitmap is {w}x{h} pixels"));
+        }
+        match expected {
+            Some(n) if n == self.data.len() as u64 => None,
+            _ => Some(format!(
+                "a {w}x{h} {:?} bitmap holds {} bytes, where it needs {}",
+                self.layout,
+                self.data.len(),
+                w * h * self.layout.channels() as u64
+            )),
+        }
+    }
+
     /// Composes alpha over white, giving RGB; other layouts are returned as they are.
     pub fn without_alpha(mut self) -> Bitmap {
         if self.layout != Layout::Rgba {
@@ -164,6 +184,29 @@ impl Raster {
             loop_count: None,
             icc,
         }
+    }
+
+    /// Why this raster cannot be encoded, or `None` when it can: no frames, a malformed
+    /// frame (see [`Bitmap::malformed`]), or a frame whose size differs from the first's
+    /// (every frame is the whole canvas).
+    pub fn malformed(&self) -> Option<String> {
+        let Some(first) = self.frames.first() else {
+            return Some("the raster has no frames".to_string());
+        };
+        let size = (first.bitmap.width, first.bitmap.height);
+        self.frames.iter().enumerate().find_map(|(i, f)| {
+            let b = &f.bitmap;
+            b.malformed()
+                .or_else(|| {
+                    ((b.width, b.height) != size).then(|| {
+                        format!(
+                            "its first frame is {}x{}, but it is {}x{}",
+                            size.0, size.1, b.width, b.height
+                        )
+                    })
+                })
+                .map(|e| format!("frame {i}: {e}"))
+        })
     }
 
     /// The first frame.

@@ -27,9 +27,10 @@ pub struct Reference<'a> {
 
 impl<'a> Reference<'a> {
     /// Prepares `bitmap` as a reference.
+    /// A bitmap that disagrees with itself ([`Bitmap::malformed`]) is an error.
     pub fn new(bitmap: &'a Bitmap) -> Result<Reference<'a>, Error> {
-        if bitmap.width == 0 || bitmap.height == 0 {
-            return Err(metric_error("the image is empty"));
+        if let Some(e) = bitmap.malformed() {
+            return Err(metric_error(e));
         }
         let pixels = u64::from(bitmap.width) * u64::from(bitmap.height);
         let count = (SCORE_PIXELS / u64::from(SCORE_TILE * SCORE_TILE)) as u32;
@@ -50,8 +51,11 @@ impl<'a> Reference<'a> {
 
     /// The SSIMULACRA2 score of `candidate` against the reference: 100 is identical, 80 and
     /// above is not noticeable to an average viewer. A candidate of other dimensions scores
-    /// negative infinity.
+    /// negative infinity; a malformed one ([`Bitmap::malformed`]) is an error.
     pub fn score(&self, candidate: &Bitmap) -> Result<f64, Error> {
+        if let Some(e) = candidate.malformed() {
+            return Err(metric_error(e));
+        }
         let source = self.picture.bitmap();
         if (candidate.width, candidate.height) != (source.width, source.height) {
             return Ok(f64::NEG_INFINITY);
@@ -131,6 +135,28 @@ mod tests {
             layout: Layout::Rgb,
             data,
         }
+    }
+
+    #[test]
+    fn bitmaps_that_disagree_with_their_size_are_errors_not_panics() {
+        let good = noise(32, 32, 1);
+        let mut short = good.clone();
+        short.data.truncate(100);
+        let mut long = good.clone();
+        long.data.push(0);
+        let empty = Bitmap {
+            width: 0,
+            height: 0,
+            layout: Layout::Rgb,
+            data: Vec::new(),
+        };
+        for bad in [&short, &long, &empty] {
+            let e = Reference::new(bad).err().expect("refused as a reference");
+            assert!(e.to_string().contains("bitmap"), "{e}");
+            let e = Reference::new(&good).unwrap().score(bad).unwrap_err();
+            assert!(e.to_string().contains("bitmap"), "{e}");
+        }
+        assert_eq!(Reference::new(&good).unwrap().score(&good).unwrap(), 100.0);
     }
 
     #[test]
