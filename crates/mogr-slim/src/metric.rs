@@ -86,7 +86,13 @@ pub const MAX_SCORED_FRAMES: usize = 16;
 
 impl<'a> FrameReferences<'a> {
     /// Prepares references for `raster`'s frames.
+    ///
+    /// A raster with no frames, or with frames that disagree with their size
+    /// ([`mogr_core::Raster::malformed`]), is an error.
     pub fn new(raster: &'a mogr_core::Raster) -> Result<FrameReferences<'a>, Error> {
+        if let Some(e) = raster.malformed() {
+            return Err(metric_error(e));
+        }
         let n = raster.frames.len();
         let k = n.min(MAX_SCORED_FRAMES);
         let mut picks: Vec<usize> = (0..k).map(|i| i * n / k).collect();
@@ -157,6 +163,19 @@ mod tests {
             assert!(e.to_string().contains("bitmap"), "{e}");
         }
         assert_eq!(Reference::new(&good).unwrap().score(&good).unwrap(), 100.0);
+        // An animation with no frames, and a proxy of a malformed bitmap.
+        let none = mogr_core::Raster {
+            frames: Vec::new(),
+            loop_count: Some(0),
+            icc: None,
+        };
+        let e = FrameReferences::new(&none).err().expect("refused");
+        assert!(e.to_string().contains("no frames"), "{e}");
+        let mut big = noise(600, 600, 4);
+        assert!(crate::proxy::mosaic(&big, 128, 4).is_some());
+        assert!(crate::proxy::mosaic(&big, 0, 4).is_none());
+        big.data.pop();
+        assert!(crate::proxy::mosaic(&big, 128, 4).is_none());
     }
 
     #[test]

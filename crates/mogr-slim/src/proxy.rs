@@ -42,8 +42,12 @@ pub(crate) fn grid(w: u32, h: u32, tile: u32, count: u32) -> Option<(Vec<u32>, V
 
 /// About `count` tiles of `tile` x `tile` pixels (`tile` a multiple of 16) spread evenly over
 /// `bitmap` in a grid that follows its shape, copied side by side into one bitmap; `None`
-/// when the image is smaller than two tiles either way.
+/// when the image is smaller than two tiles either way, `tile` or `count` is zero, or the
+/// bitmap is malformed ([`Bitmap::malformed`]).
 pub fn mosaic(bitmap: &Bitmap, tile: u32, count: u32) -> Option<Bitmap> {
+    if tile == 0 || count == 0 || bitmap.malformed().is_some() {
+        return None;
+    }
     let (xs, ys) = grid(bitmap.width, bitmap.height, tile, count)?;
     let ch = bitmap.layout.channels();
     let w = bitmap.width;
