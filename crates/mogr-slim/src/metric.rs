@@ -23,6 +23,17 @@ pub const BYTES_PER_WIDTH: u64 = 2 * crate::ssim2::BYTES_PER_WIDTH;
 pub struct Reference<'a> {
     /// The image, or its tiles; candidates are cut the same way.
     picture: Picture<'a>,
+    /// Whether any pixel of the image is not opaque.
+    translucent: bool,
+}
+
+/// The second grey alpha is composed over: `#808080`, as `ref_slim_fair.sh` flattens (the
+/// first, 127, is ImageMagick's `gray50`, as the other reference scripts flatten).
+const SECOND_BACKGROUND: u8 = 128;
+
+/// Whether any pixel of `b` is not opaque.
+fn translucent(b: &Bitmap) -> bool {
+    b.layout == mogr_core::Layout::Rgba && b.data.chunks_exact(4).any(|p| p[3] != 255)
 }
 
 impl<'a> Reference<'a> {
@@ -41,7 +52,10 @@ impl<'a> Reference<'a> {
             Some((xs, ys)) => Picture::tiles(bitmap, SCORE_TILE, xs, ys),
             None => Picture::whole(bitmap),
         };
-        Ok(Reference { picture })
+        Ok(Reference {
+            picture,
+            translucent: translucent(bitmap),
+        })
     }
 
     /// Whether images are scored on a sample of tiles rather than whole.
@@ -52,6 +66,11 @@ impl<'a> Reference<'a> {
     /// The SSIMULACRA2 score of `candidate` against the reference: 100 is identical, 80 and
     /// above is not noticeable to an average viewer. A candidate of other dimensions scores
     /// negative infinity; a malformed one ([`Bitmap::malformed`]) is an error.
+    ///
+    /// Where either image is not opaque, both are composed over mid grey twice, over 127 and
+    /// over 128 (each truncated to 8 bits, as ImageMagick flattens them), and the lower of the
+    /// two scores counts: over wide semi-transparent areas that one step of grey moved a
+    /// score by up to 1.3 points.
     pub fn score(&self, candidate: &Bitmap) -> Result<f64, Error> {
         if let Some(e) = candidate.malformed() {
             return Err(metric_error(e));
@@ -60,8 +79,19 @@ impl<'a> Reference<'a> {
         if (candidate.width, candidate.height) != (source.width, source.height) {
             return Ok(f64::NEG_INFINITY);
         }
-        crate::ssim2::score(&self.picture, &self.picture.over(candidate))
-            .ok_or_else(|| metric_error("the images differ in size"))
+        let candidate_picture = self.picture.over(candidate);
+        let score = |a: &Picture, b: &Picture| {
+            crate::ssim2::score(a, b).ok_or_else(|| metric_error("the images differ in size"))
+        };
+        let first = score(&self.picture, &candidate_picture)?;
+        if !self.translucent && !translucent(candidate) {
+            return Ok(first);
+        }
+        let second = score(
+            &self.picture.clone().with_background(SECOND_BACKGROUND),
+            &candidate_picture.with_background(SECOND_BACKGROUND),
+        )?;
+        Ok(first.min(second))
     }
 }
 
@@ -176,6 +206,48 @@ mod tests {
         assert!(crate::proxy::mosaic(&big, 0, 4).is_none());
         big.data.pop();
         assert!(crate::proxy::mosaic(&big, 128, 4).is_none());
+    }
+
+    #[test]
+    fn translucent_images_score_the_lower_of_two_greys() {
+        // Noise under a ramp of alpha, and the same with colours and alpha nudged.
+        let rgb = noise(96, 80, 5);
+        let rgba = |nudge: u8| Bitmap {
+            layout: Layout::Rgba,
+            data: rgb
+                .data
+                .chunks_exact(3)
+                .enumerate()
+                .flat_map(|(i, p)| {
+                    let a = ((i % 96) * 255 / 95) as u8;
+                    let n = |v: u8| v.saturating_add(nudge * (i % 3 == 0) as u8);
+                    [n(p[0]), p[1], n(p[2]), a.saturating_sub(nudge)]
+                })
+                .collect(),
+            ..rgb.clone()
+        };
+        let (a, b) = (rgba(0), rgba(3));
+        let over = |grey| {
+            let (pa, pb) = (Picture::whole(&a), Picture::whole(&b));
+            crate::ssim2::score(&pa.clone().with_background(grey), &pb.with_background(grey))
+                .unwrap()
+        };
+        let (s127, s128) = (over(127), over(128));
+        assert_ne!(s127, s128);
+        let got = Reference::new(&a).unwrap().score(&b).unwrap();
+        assert_eq!(got, s127.min(s128));
+        // Opaque images are scored once, over nothing.
+        let opaque = |b: &Bitmap| Bitmap {
+            data: b
+                .data
+                .chunks_exact(4)
+                .flat_map(|p| [p[0], p[1], p[2], 255])
+                .collect(),
+            ..b.clone()
+        };
+        let (oa, ob) = (opaque(&a), opaque(&b));
+        let once = crate::ssim2::score(&Picture::whole(&oa), &Picture::whole(&ob)).unwrap();
+        assert_eq!(Reference::new(&oa).unwrap().score(&ob).unwrap(), once);
     }
 
     #[test]
