@@ -94,7 +94,7 @@ pub const DECODER_MARGIN: f64 = 0.05;
 pub const METRIC_MARGIN: f64 = 0.1;
 
 /// How far above the threshold the WebP, HEIF and AVIF searches aim, for the same reason as
-/// [`METRIC_MARGIN`]: `ssimulacra2_rs` scored 26 of their outputs from 0.047 below mogr's
+/// [`METRIC_MARGIN`]: `ssimulacra2_rs` scored 24 of their outputs from 0.047 below mogr's
 /// score to 0.11 above. (A whole 0.1 cost up to 12% on a HEIF whose coarse quality search
 /// then took the next step up.) JPEG aims [`DECODER_MARGIN`] above: measured with
 /// libjpeg-turbo decoding and `ssimulacra2_rs` together, its outputs scored from 0.033 below
