@@ -50,3 +50,17 @@ compare() {
       'BEGIN { printf "| %s | %.0f | %.2f | %d | %.3f | %s |\n", n, t, t/tm, b, (bm ? b/bm : 0), s }'
   done
 }
+
+# use_mogr_and_tools ROOT : $MOGR (built here in release when unset), and the reference tools
+# that ../shared/bench/install_tools.sh installs ($BENCH_TOOLS, else ROOT/../shared/bench/tools,
+# else ~/.cache/mogr-bench-tools) first on PATH, then the system's (Debian's ImageMagick).
+use_mogr_and_tools() {
+  local root=$1 t
+  if [ -z "${MOGR:-}" ]; then
+    cargo build --release -q -p mogr-cli --manifest-path "$root/Cargo.toml"
+    MOGR=$root/target/release/mogr
+  fi
+  t=${BENCH_TOOLS:-$root/../shared/bench/tools}
+  [ -d "$t/bin" ] || t=$HOME/.cache/mogr-bench-tools
+  export PATH="$t/bin:/usr/bin:$PATH"
+}

@@ -15,13 +15,9 @@ root=$(cd "$here/../.." && pwd)
 corpus=${1:-$root/../shared/corpus}
 bench=$root/../shared/bench
 [ -x "$bench/ref_slim_fair.sh" ] || { echo "slim_png.sh: $bench/ref_slim_fair.sh not found" >&2; exit 1; }
-if [ -z "${MOGR:-}" ]; then
-  cargo build --release -q -p mogr-cli --manifest-path "$root/Cargo.toml"
-  MOGR=$root/target/release/mogr
-fi
-T=${BENCH_TOOLS:-$bench/tools}
-[ -d "$T/bin" ] || T=$HOME/.cache/mogr-bench-tools
-export PATH="$T/bin:/usr/bin:$PATH"
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+use_mogr_and_tools "$root"
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 mkdir -p "$W/set/png" "$W/out"

@@ -13,14 +13,9 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-bench=$root/../shared/bench
-if [ -z "${MOGR:-}" ]; then
-  cargo build --release -q -p mogr-cli --manifest-path "$root/Cargo.toml"
-  MOGR=$root/target/release/mogr
-fi
-T=${BENCH_TOOLS:-$bench/tools}
-[ -d "$T/bin" ] || T=$HOME/.cache/mogr-bench-tools
-export PATH="$T/bin:$PATH"
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+use_mogr_and_tools "$root"
 command -v ssimulacra2_rs >/dev/null || { echo "slim_scores.sh: ssimulacra2_rs not found (../shared/bench/install_tools.sh)" >&2; exit 1; }
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
