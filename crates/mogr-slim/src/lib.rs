@@ -28,6 +28,15 @@
 //! - GIF: frame-optimized re-encoding with the exact colours, then fewer palette colours.
 //! - WebP, HEIF, AVIF: a quality search in the same format.
 //!
+//! An APNG or a HEIF/AVIF image sequence is returned as it is (mogr writes neither).
+//!
+//! Searches aim a little above the threshold, so that other SSIMULACRA2 implementations and
+//! decoders agree that outputs pass: [`METRIC_MARGIN`] (PNG, GIF), [`LOSSY_MARGIN`] (WebP,
+//! HEIF, AVIF), [`DECODER_MARGIN`] (JPEG). Where either image is not opaque, it is scored
+//! composed over grey 127 and over 128, each truncated to 8 bits as ImageMagick flattens
+//! (`-background gray50 -alpha remove`, `-background '#808080' -flatten`), and the lower
+//! score counts.
+//!
 //! Animations are scored frame by frame (up to 16 frames spread over the animation; the worst
 //! counts). Images over 4 MP are scored on full-resolution 512x512 tiles spread over them
 //! (about 4 MP of them), which bounds the metric's time. Every search is bounded: JPEG makes
