@@ -148,6 +148,11 @@ fn encoding_a_raster_that_disagrees_with_itself_is_an_error_for_every_format() {
             "holds 773 bytes",
         ),
         ("empty", Raster::still(bitmap(0, 0, 0), None), "0x0"),
+        (
+            "past 2^64 bytes",
+            Raster::still(bitmap(u32::MAX, u32::MAX, 0), None),
+            "more than 2^64",
+        ),
         ("no frames", animation(vec![]), "no frames"),
         (
             "frames of two sizes",

@@ -41,19 +41,20 @@ impl Bitmap {
     /// public, so a bitmap built by hand may disagree with itself).
     pub fn malformed(&self) -> Option<String> {
         let (w, h) = (u64::from(self.width), u64::from(self.height));
-        let expected = (w * h).checked_mul(self.layout.channels() as u64);
         if w == 0 || h == 0 {
             return Some(format!("the bitmap is {w}x{h} pixels"));
         }
-        match expected {
-            Some(n) if n == self.data.len() as u64 => None,
-            _ => Some(format!(
-                "a {w}x{h} {:?} bitmap holds {} bytes, where it needs {}",
-                self.layout,
-                self.data.len(),
-                w * h * self.layout.channels() as u64
-            )),
+        // Two u32 sides fit a u64; the channels on top of them may not.
+        let needed = (w * h).checked_mul(self.layout.channels() as u64);
+        if needed == Some(self.data.len() as u64) {
+            return None;
         }
+        let needed = needed.map_or_else(|| "more than 2^64".to_string(), |n| n.to_string());
+        Some(format!(
+            "a {w}x{h} {:?} bitmap holds {} bytes, where it needs {needed}",
+            self.layout,
+            self.data.len(),
+        ))
     }
 
     /// Composes alpha over white, giving RGB; other layouts are returned as they are.

@@ -3,7 +3,7 @@
 
 use mogr_core::Bitmap;
 
-use crate::ssim2::Picture;
+use crate::ssim2::{Picture, SECOND_ALPHA_BACKGROUND};
 use mogr_core::Error;
 
 /// Images up to this many pixels are scored whole; larger ones are scored on a sample of
@@ -27,10 +27,6 @@ pub struct Reference<'a> {
     translucent: bool,
 }
 
-/// The second grey alpha is composed over: `#808080`, as `ref_slim_fair.sh` flattens (the
-/// first, 127, is ImageMagick's `gray50`, as the other reference scripts flatten).
-const SECOND_BACKGROUND: u8 = 128;
-
 /// Whether any pixel of `b` is not opaque.
 fn translucent(b: &Bitmap) -> bool {
     b.layout == mogr_core::Layout::Rgba && b.data.chunks_exact(4).any(|p| p[3] != 255)
@@ -38,6 +34,7 @@ fn translucent(b: &Bitmap) -> bool {
 
 impl<'a> Reference<'a> {
     /// Prepares `bitmap` as a reference.
+    ///
     /// A bitmap that disagrees with itself ([`Bitmap::malformed`]) is an error.
     pub fn new(bitmap: &'a Bitmap) -> Result<Reference<'a>, Error> {
         if let Some(e) = bitmap.malformed() {
@@ -88,8 +85,11 @@ impl<'a> Reference<'a> {
             return Ok(first);
         }
         let second = score(
-            &self.picture.clone().with_background(SECOND_BACKGROUND),
-            &candidate_picture.with_background(SECOND_BACKGROUND),
+            &self
+                .picture
+                .clone()
+                .with_background(SECOND_ALPHA_BACKGROUND),
+            &candidate_picture.with_background(SECOND_ALPHA_BACKGROUND),
         )?;
         Ok(first.min(second))
     }
@@ -229,8 +229,7 @@ mod tests {
         let (a, b) = (rgba(0), rgba(3));
         let over = |grey| {
             let (pa, pb) = (Picture::whole(&a), Picture::whole(&b));
-            crate::ssim2::score(&pa.clone().with_background(grey), &pb.with_background(grey))
-                .unwrap()
+            crate::ssim2::score(&pa.with_background(grey), &pb.with_background(grey)).unwrap()
         };
         let (s127, s128) = (over(127), over(128));
         assert_ne!(s127, s128);

@@ -40,6 +40,9 @@ const C2: f32 = 0.0009;
 /// over wide semi-transparent areas: 127 or 128, truncated or rounded, moved the score of one
 /// pair by up to 1.3 points, so [`crate::metric`] scores such images over both greys.
 pub const ALPHA_BACKGROUND: u8 = 127;
+/// The second grey that [`crate::metric`] composes translucent images over: `#808080`, as
+/// `ref_slim_fair.sh` flattens (see [`ALPHA_BACKGROUND`]).
+pub const SECOND_ALPHA_BACKGROUND: u8 = 128;
 /// Smallest width and height that can be scored.
 pub const MIN_SIDE: u32 = 8;
 /// Bytes a comparison holds per pixel of width, all scales together, on each of the (up to
@@ -184,10 +187,10 @@ impl<'a> Picture<'a> {
 
 /// The SSIMULACRA2 score of `distorted` against `original` (100: identical; 80 and above: not
 /// noticeable to an average viewer), or `None` when the two differ in size or either is
-/// empty. Alpha is composed over the pictures' grey. Images under [`MIN_SIDE`] either way are mirrored
-/// out to it first (the reference refuses them). Memory: a few rows per scale. Where there are
-/// two cores, the channels are scored on two threads (each converting one image for both),
-/// with the same result bit for bit.
+/// empty. Alpha is composed over the original picture's grey. Images under [`MIN_SIDE`]
+/// either way are mirrored out to it first (the reference refuses them). Memory: a few rows
+/// per scale. Where there are two cores, the channels are scored on two threads (each
+/// converting one image for both), with the same result bit for bit.
 pub fn score(original: &Picture, distorted: &Picture) -> Option<f64> {
     score_with(Kernel::detect(), original, distorted)
 }
