@@ -200,3 +200,144 @@ fn corpus_heif_and_avif_frame_counts_match_the_manifest() {
     }
     assert!(checked >= 5, "{checked}");
 }
+
+/// The item types named in a HEIF file's `infe` boxes (version 2 and 3 entries).
+fn item_types(bytes: &[u8]) -> Vec<[u8; 4]> {
+    let mut types = Vec::new();
+    let mut at = 0;
+    while let Some(i) = bytes[at..].windows(4).position(|w| w == b"infe") {
+        let body = at + i + 4;
+        // version (1), flags (3), item ID (2 or 4 in version 3), protection index (2), type.
+        let id_len = if bytes[body] >= 3 { 4 } else { 2 };
+        let t = body + 4 + id_len + 2;
+        types.push(bytes[t..t + 4].try_into().unwrap());
+        at = body;
+    }
+    types
+}
+
+#[test]
+fn a_large_heif_is_written_as_a_grid_of_tiles_that_decodes_to_the_picture() {
+    // The flower photograph, 2268x1512, enlarged by 5/4 (nearest neighbour) to 2835x1890:
+    // 5.4 MP, over the 4.2 MP from which HEIF is written in 1024-pixel tiles, with partial
+    // tiles on the right and at the bottom.
+    let source = decode_any(&image("jpeg/jxl-flower_q85_420_progr.jpg"));
+    let small = source.first();
+    let (w, h) = (small.width * 5 / 4, small.height * 5 / 4);
+    let mut data = Vec::with_capacity((w * h * 3) as usize);
+    for y in 0..h {
+        let sy = (y * 4 / 5) as usize;
+        for x in 0..w {
+            let s = (sy * small.width as usize + (x * 4 / 5) as usize) * 3;
+            data.extend_from_slice(&small.data[s..s + 3]);
+        }
+    }
+    let big = Bitmap {
+        width: w,
+        height: h,
+        layout: Layout::Rgb,
+        data,
+    };
+    // A real ICC profile (a repo PNG's) to check where it is written.
+    let icc = decode_any(&image("png/jxl-DJI-FC6310-16bit.png"))
+        .icc
+        .expect("the PNG has an ICC profile");
+    let raster = mogr_core::Raster::still(big.clone(), Some(icc.clone()));
+    let settings = mogr_core::EncodeSettings::default().with_quality(75);
+    let bytes = mogr_core::encode(
+        &raster,
+        ImageFormat::Heif,
+        settings,
+        &mogr_core::Stop::never(),
+    )
+    .unwrap();
+    let types = item_types(&bytes);
+    assert_eq!(&types[0], b"grid", "{types:?}");
+    // 3 x 2 tiles of HEVC.
+    assert_eq!(
+        types.iter().filter(|t| *t == b"hvc1").count(),
+        6,
+        "{types:?}"
+    );
+    let back = decode_any(&bytes);
+    let b = back.first();
+    assert_eq!((b.width, b.height, b.layout), (w, h, Layout::Rgb));
+    assert_eq!(
+        back.icc.as_deref(),
+        Some(&icc[..]),
+        "the grid carries the profile"
+    );
+    let d = mean_abs_diff(b, &big);
+    assert!(d < 2.5, "{d:.3} from the source");
+    // A misplaced or padded-in tile would show at its edges: the columns on either side of
+    // the first tile boundary differ from the source as little as the picture does.
+    let column = |x: u32| {
+        let col = |bm: &Bitmap| Bitmap {
+            width: 1,
+            height: h,
+            layout: Layout::Rgb,
+            data: (0..h)
+                .flat_map(|y| {
+                    let s = ((y * w + x) * 3) as usize;
+                    bm.data[s..s + 3].to_vec()
+                })
+                .collect(),
+        };
+        mean_abs_diff(&col(b), &col(&big))
+    };
+    for x in [1023, 1024, 2047, 2048, w - 1] {
+        assert!(column(x) < 3.0 * d.max(1.0), "column {x}: {:.3}", column(x));
+    }
+    if let Some(reference) = heif_dec(&bytes, "heic") {
+        assert!(
+            mean_abs_diff(b, &flat(&reference)) < 1.0,
+            "heif-dec reads it alike"
+        );
+    }
+}
+
+#[test]
+fn a_heif_grid_stops_between_tiles() {
+    let source = decode_any(&image("jpeg/jxl-flower_q85_420_progr.jpg"));
+    let small = source.first();
+    // 2x2 copies of the photograph side by side: 4536x3024.
+    let (w, h) = (small.width * 2, small.height * 2);
+    let row = small.width as usize * 3;
+    let mut data = Vec::with_capacity((w * h * 3) as usize);
+    for y in 0..h as usize {
+        let line = &small.data[(y % small.height as usize) * row..][..row];
+        data.extend_from_slice(line);
+        data.extend_from_slice(line);
+    }
+    let raster = mogr_core::Raster::still(
+        Bitmap {
+            width: w,
+            height: h,
+            layout: Layout::Rgb,
+            data,
+        },
+        None,
+    );
+    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = mogr_core::Stop::never().when(flag.clone());
+    let setter = {
+        let flag = flag.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        })
+    };
+    // 15 tiles of a megapixel each: the flag is up long before the last one starts.
+    let result = mogr_core::encode(
+        &raster,
+        ImageFormat::Heif,
+        mogr_core::EncodeSettings::default().with_quality(60),
+        &stop,
+    );
+    setter.join().unwrap();
+    assert!(
+        matches!(result, Err(mogr_core::Error::Stopped { .. })),
+        "{:?}",
+        result.map(|b| b.len())
+    );
+}

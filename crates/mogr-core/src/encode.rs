@@ -162,7 +162,13 @@ pub fn encode(
                 .quality
                 .or(crate::quality::default_quality(target))
                 .unwrap_or(crate::quality::DEFAULT_HEIF);
-            return crate::codecs::heif::encode(first, raster.icc.as_deref(), target, q);
+            return crate::codecs::heif_encode::encode(
+                first,
+                raster.icc.as_deref(),
+                target,
+                q,
+                stop,
+            );
         }
         #[allow(unreachable_patterns)]
         other => {

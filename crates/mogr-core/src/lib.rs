@@ -33,7 +33,8 @@
 //! assert_eq!(out.probe.quality, Some(60));
 //! ```
 
-// One module calls libwebp directly (`codecs/webp_encode.rs`, for its progress hook).
+// Two modules call C libraries directly: `codecs/webp_encode.rs` (libwebp, for its progress
+// hook) and `codecs/heif_encode.rs` (libheif, for planes it does not copy and for grids).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 #![deny(unreachable_pub)]

@@ -1,13 +1,10 @@
 //! HEIF (HEVC) and AVIF (AV1) through the system libheif (LGPL, linked dynamically), behind
 //! the `heif` cargo feature. Decoding takes the primary image, alpha kept, 10- and 12-bit
-//! reduced to 8 bits by libheif; encoding uses libheif's x265 (HEIF) and aom (AVIF) plugins.
+//! reduced to 8 bits by libheif. Encoding (libheif's x265 and aom plugins) is in `heif_encode`.
 
-use libheif_rs::{
-    Channel, ColorProfileRaw, ColorSpace, CompressionFormat, EncoderQuality, HeifContext, Image,
-    LibHeif, RgbChroma,
-};
+use libheif_rs::{ColorSpace, CompressionFormat, HeifContext, LibHeif, RgbChroma};
 
-use crate::error::{Error, FormatName};
+use crate::error::Error;
 use crate::format::ImageFormat;
 use crate::pixels::{Bitmap, Layout, Raster};
 
@@ -95,73 +92,6 @@ pub(crate) fn decode(data: &[u8], format: ImageFormat) -> Result<Raster, Error> 
         data: pixels,
     };
     Ok(Raster::still(bitmap, icc))
-}
-
-/// Encodes a bitmap as HEIF (HEVC) or AVIF (AV1) at `quality` (1..=100).
-pub(crate) fn encode(
-    bitmap: &Bitmap,
-    icc: Option<&[u8]>,
-    format: ImageFormat,
-    quality: u8,
-) -> Result<Vec<u8>, Error> {
-    let fail = |e: libheif_rs::HeifError| Error::Encode {
-        format: FormatName(Some(format)),
-        message: format!("libheif: {e}"),
-        source: None,
-    };
-    // The pixels are copied into libheif's plane row by row; grey is expanded on the way.
-    let (chroma, channels) = match bitmap.layout {
-        Layout::Rgba => (RgbChroma::Rgba, 4),
-        Layout::Rgb | Layout::Gray => (RgbChroma::Rgb, 3),
-    };
-    let (w, h) = (bitmap.width, bitmap.height);
-    let mut image = Image::new(w, h, ColorSpace::Rgb(chroma)).map_err(fail)?;
-    image
-        .create_plane(Channel::Interleaved, w, h, 8)
-        .map_err(fail)?;
-    {
-        let planes = image.planes_mut();
-        let plane = planes.interleaved.ok_or_else(|| Error::Encode {
-            format: FormatName(Some(format)),
-            message: "libheif gave no interleaved plane".into(),
-            source: None,
-        })?;
-        let row = w as usize * channels;
-        let src_row = w as usize * bitmap.layout.channels();
-        for (y, line) in bitmap.data.chunks_exact(src_row).enumerate() {
-            let out = &mut plane.data[y * plane.stride..y * plane.stride + row];
-            if bitmap.layout == Layout::Gray {
-                for (o, &g) in out.chunks_exact_mut(3).zip(line) {
-                    o.fill(g);
-                }
-            } else {
-                out.copy_from_slice(line);
-            }
-        }
-    }
-    if let Some(icc) = icc {
-        let profile = ColorProfileRaw::new(libheif_rs::color_profile_types::PROF, icc.to_vec());
-        // A profile libheif will not take is dropped rather than failing the image.
-        let _ = image.set_color_profile_raw(&profile);
-    }
-    let lib = LibHeif::new();
-    let mut encoder = lib.encoder_for_format(codec_of(format)).map_err(fail)?;
-    encoder
-        .set_quality(EncoderQuality::Lossy(quality.clamp(1, 100)))
-        .map_err(fail)?;
-    if format == ImageFormat::Avif {
-        // aom's intra block copy (for screen content) hashes every block position of the
-        // frame: on palette-like pictures (a GIF's dithering) it took 3.5x the memory and 6x
-        // the time for a file a few percent smaller. Older plugins without the parameter
-        // are left as they are.
-        let _ = encoder.set_parameter_value(
-            "enable-intrabc",
-            libheif_rs::EncoderParameterValue::Bool(false),
-        );
-    }
-    let mut ctx = HeifContext::new().map_err(fail)?;
-    ctx.encode_image(&image, &mut encoder, None).map_err(fail)?;
-    ctx.write_to_bytes().map_err(fail)
 }
 
 fn codec_of(format: ImageFormat) -> CompressionFormat {

@@ -7,6 +7,8 @@ pub(crate) mod coded;
 pub mod gif;
 #[cfg(feature = "heif")]
 pub(crate) mod heif;
+#[cfg(feature = "heif")]
+pub(crate) mod heif_encode;
 pub(crate) mod jpeg;
 pub(crate) mod png;
 pub mod webp;
