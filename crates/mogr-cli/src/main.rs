@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod alloc;
 mod batch;
 mod serve;
 mod store;
@@ -205,6 +206,7 @@ impl LimitArgs {
 }
 
 fn main() -> ExitCode {
+    alloc::configure();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
