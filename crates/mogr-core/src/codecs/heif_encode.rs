@@ -50,57 +50,54 @@ fn check(err: lh::heif_error, what: &str) -> Result<()> {
     Err(format!("{what}: {message}"))
 }
 
-/// Owns a `heif_context`.
-struct Context(*mut lh::heif_context);
+/// A libheif object this module owns, released with `$free` when dropped (null: nothing).
+macro_rules! owned {
+    ($(#[$doc:meta])* $name:ident, $ty:ty, $free:path) => {
+        $(#[$doc])*
+        struct $name(*mut $ty);
 
-impl Drop for Context {
-    fn drop(&mut self) {
-        // SAFETY: allocated by heif_context_alloc, freed once.
-        unsafe { lh::heif_context_free(self.0) }
-    }
-}
-
-/// Owns a `heif_encoder`.
-struct Encoder(*mut lh::heif_encoder);
-
-impl Drop for Encoder {
-    fn drop(&mut self) {
-        // SAFETY: returned by heif_context_get_encoder_for_format, released once.
-        unsafe { lh::heif_encoder_release(self.0) }
-    }
-}
-
-/// Owns a `heif_image`.
-struct Image(*mut lh::heif_image);
-
-impl Drop for Image {
-    fn drop(&mut self) {
-        // SAFETY: created by heif_image_create, released once.
-        unsafe { lh::heif_image_release(self.0) }
-    }
-}
-
-/// Owns a `heif_image_handle`.
-struct Handle(*mut lh::heif_image_handle);
-
-impl Drop for Handle {
-    fn drop(&mut self) {
-        if !self.0.is_null() {
-            // SAFETY: returned by libheif for this call's context, released once.
-            unsafe { lh::heif_image_handle_release(self.0) }
+        impl Drop for $name {
+            fn drop(&mut self) {
+                if !self.0.is_null() {
+                    // SAFETY: the pointer came from libheif's matching allocation call and
+                    // is released once, here.
+                    unsafe { $free(self.0) }
+                }
+            }
         }
-    }
+    };
 }
 
-/// Owns `heif_encoding_options`.
-struct Options(*mut lh::heif_encoding_options);
-
-impl Drop for Options {
-    fn drop(&mut self) {
-        // SAFETY: allocated by heif_encoding_options_alloc, freed once.
-        unsafe { lh::heif_encoding_options_free(self.0) }
-    }
-}
+owned!(
+    /// Owns a `heif_context`.
+    Context,
+    lh::heif_context,
+    lh::heif_context_free
+);
+owned!(
+    /// Owns a `heif_encoder`.
+    Encoder,
+    lh::heif_encoder,
+    lh::heif_encoder_release
+);
+owned!(
+    /// Owns a `heif_image`.
+    Image,
+    lh::heif_image,
+    lh::heif_image_release
+);
+owned!(
+    /// Owns a `heif_image_handle`.
+    Handle,
+    lh::heif_image_handle,
+    lh::heif_image_handle_release
+);
+owned!(
+    /// Owns `heif_encoding_options`.
+    Options,
+    lh::heif_encoding_options,
+    lh::heif_encoding_options_free
+);
 
 type AddGridImage = unsafe extern "C" fn(
     *mut lh::heif_context,
