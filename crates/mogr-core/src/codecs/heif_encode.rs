@@ -27,8 +27,15 @@ use crate::format::ImageFormat;
 use crate::pixels::{Bitmap, Layout};
 use crate::stop::Stop;
 
-/// Side of one tile of a HEIF grid (a multiple of the 64-pixel coding tree unit).
+/// Side of one tile of a HEIF grid (a multiple of the 64-pixel coding tree unit); a picture
+/// narrower or lower than that has tiles as wide or high as the picture, rounded up to 64.
 pub(crate) const GRID_TILE: u32 = 1024;
+
+/// The tile size of a `w` x `h` grid.
+fn tile_size(w: u32, h: u32) -> (u32, u32) {
+    let side = |n: u32| GRID_TILE.min(n.div_ceil(64).saturating_mul(64).max(64));
+    (side(w), side(h))
+}
 /// HEIF pictures of more pixels than this are written as a grid of tiles.
 pub(crate) const GRID_MIN_PIXELS: u64 = 2048 * 2048;
 
@@ -401,7 +408,7 @@ fn encode_one(
     Ok(write(&ctx)?)
 }
 
-/// The picture as a grid of `GRID_TILE`-pixel tiles, each coded on its own; the grid item
+/// The picture as a grid of tiles ([`tile_size`]), each coded on its own; the grid item
 /// carries the ICC profile (as the tiles do).
 fn encode_grid(
     bitmap: &Bitmap,
@@ -413,10 +420,8 @@ fn encode_grid(
 ) -> std::result::Result<Vec<u8>, Failure> {
     let ctx = new_context()?;
     let enc = new_encoder(&ctx, format, quality)?;
-    let (cols, rows) = (
-        bitmap.width.div_ceil(GRID_TILE),
-        bitmap.height.div_ceil(GRID_TILE),
-    );
+    let (tw, th) = tile_size(bitmap.width, bitmap.height);
+    let (cols, rows) = (bitmap.width.div_ceil(tw), bitmap.height.div_ceil(th));
     // SAFETY: no preconditions; a null result is checked.
     let options = Options(unsafe { lh::heif_encoding_options_alloc() });
     if options.0.is_null() {
@@ -444,12 +449,7 @@ fn encode_grid(
     for ty in 0..rows {
         for tx in 0..cols {
             stop.check().map_err(Failure::Stopped)?;
-            let tile = ycbcr_image(
-                bitmap,
-                (tx * GRID_TILE, ty * GRID_TILE),
-                (GRID_TILE, GRID_TILE),
-                icc,
-            )?;
+            let tile = ycbcr_image(bitmap, (tx * tw, ty * th), (tw, th), icc)?;
             // SAFETY: live context, grid handle, tile image and encoder; the tile position
             // is inside the grid.
             check(
@@ -525,4 +525,18 @@ fn write(ctx: &Context) -> Result<Vec<u8>> {
         "write",
     )?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiles_are_at_most_a_grid_tile_and_no_wider_than_the_picture_needs() {
+        assert_eq!(tile_size(4032, 3024), (1024, 1024));
+        // A tall strip: tiles as wide as the strip, rounded up to the coding unit.
+        assert_eq!(tile_size(400, 11000), (448, 1024));
+        assert_eq!(tile_size(1, 5000), (64, 1024));
+        assert_eq!(tile_size(u32::MAX, 1024), (1024, 1024));
+    }
 }
