@@ -8,19 +8,19 @@
 //! allocate in an arena of their own, where freed memory stays resident and is not reused
 //! by the other threads. An imageSlim search, which allocates and frees pictures and
 //! encoders in turn, then holds far more than it uses: a 12 MP HEIC search used 129 MB at
-//! its peak and held 272 MB.
+//! its peak and held 270 MiB.
 //!
 //! `mogr` fixes the threshold at [`MMAP_THRESHOLD`] when it starts (which also stops the
 //! raising), so large blocks are mapped and given back. Fixing it also fixes the trim
 //! threshold (the free memory at the top of the heap that is kept rather than returned),
 //! which glibc otherwise raises with the mmap threshold: left at 128 KiB it made the JPEG
 //! searches 5% slower (the heap given back and faulted in again), so it is set to
-//! [`TRIM_THRESHOLD`]. That 12 MP HEIC search then holds 192 MB, the JPEG searches take the
+//! [`TRIM_THRESHOLD`]. That 12 MP HEIC search then holds 192 MiB, the JPEG searches take the
 //! time they took before. An operator who set either (`GLIBC_TUNABLES` with
 //! `glibc.malloc.mmap_threshold` or `glibc.malloc.trim_threshold`, or the older
 //! `MALLOC_MMAP_THRESHOLD_` and `MALLOC_TRIM_THRESHOLD_`) keeps theirs. A program using the
-//! `mogr` library chooses its own allocator settings (benches/README.md, "Memory", has the
-//! figures).
+//! `mogr` library chooses its own allocator settings (benches/README.md, "imageSlim memory:
+//! HEIF grids and the allocator's thresholds", has the figures).
 
 /// Blocks of this many bytes and more are mapped, and unmapped when freed.
 pub(crate) const MMAP_THRESHOLD: usize = 2 << 20;

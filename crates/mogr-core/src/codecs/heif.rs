@@ -94,7 +94,8 @@ pub(crate) fn decode(data: &[u8], format: ImageFormat) -> Result<Raster, Error> 
     Ok(Raster::still(bitmap, icc))
 }
 
-fn codec_of(format: ImageFormat) -> CompressionFormat {
+/// libheif's compression format for `format`.
+pub(crate) fn codec_of(format: ImageFormat) -> CompressionFormat {
     if format == ImageFormat::Avif {
         CompressionFormat::Av1
     } else {

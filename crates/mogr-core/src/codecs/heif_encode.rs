@@ -29,15 +29,15 @@ use crate::stop::Stop;
 
 /// Side of one tile of a HEIF grid (a multiple of the 64-pixel coding tree unit); a picture
 /// narrower or lower than that has tiles as wide or high as the picture, rounded up to 64.
-pub(crate) const GRID_TILE: u32 = 1024;
+const GRID_TILE: u32 = 1024;
+/// HEIF pictures of more pixels than this are written as a grid of tiles.
+const GRID_MIN_PIXELS: u64 = 2048 * 2048;
 
 /// The tile size of a `w` x `h` grid.
 fn tile_size(w: u32, h: u32) -> (u32, u32) {
     let side = |n: u32| GRID_TILE.min(n.div_ceil(64).saturating_mul(64).max(64));
     (side(w), side(h))
 }
-/// HEIF pictures of more pixels than this are written as a grid of tiles.
-pub(crate) const GRID_MIN_PIXELS: u64 = 2048 * 2048;
 
 type Result<T> = std::result::Result<T, String>;
 
@@ -166,16 +166,20 @@ fn grid_api() -> Option<GridApi> {
     })
 }
 
-/// Whether a `format` picture of `bitmap`'s size and layout is written as a grid of tiles.
-pub(crate) fn writes_grid(format: ImageFormat, bitmap: &Bitmap) -> bool {
-    format == ImageFormat::Heif
-        && bitmap.layout != Layout::Rgba
-        && u64::from(bitmap.width) * u64::from(bitmap.height) > GRID_MIN_PIXELS
-        && grid_api().is_some()
+/// libheif's grid functions when a `format` picture of `bitmap`'s size and layout is written
+/// as a grid of tiles; `None` when it is coded in one piece.
+fn grid_for(format: ImageFormat, bitmap: &Bitmap) -> Option<GridApi> {
+    let large = u64::from(bitmap.width) * u64::from(bitmap.height) > GRID_MIN_PIXELS;
+    if format == ImageFormat::Heif && bitmap.layout != Layout::Rgba && large {
+        grid_api()
+    } else {
+        None
+    }
 }
 
 /// Encodes a bitmap as HEIF (HEVC) or AVIF (AV1) at `quality` (1..=100), checking `stop`
-/// between the tiles of a grid.
+/// between the tiles of a grid. `bitmap` is well formed: [`crate::encode`], the only caller,
+/// refuses a raster for which [`Bitmap::malformed`] says otherwise.
 pub(crate) fn encode(
     bitmap: &Bitmap,
     icc: Option<&[u8]>,
@@ -188,15 +192,7 @@ pub(crate) fn encode(
         message: format!("libheif: {message}"),
         source: None,
     };
-    if let Some(fault) = bitmap.malformed() {
-        return Err(fail(fault));
-    }
-    let grid = if writes_grid(format, bitmap) {
-        grid_api()
-    } else {
-        None
-    };
-    match grid {
+    match grid_for(format, bitmap) {
         Some(api) => encode_grid(bitmap, icc, format, quality, stop, api),
         None => encode_one(bitmap, icc, format, quality),
     }
@@ -227,11 +223,8 @@ fn new_context() -> Result<Context> {
 }
 
 fn new_encoder(ctx: &Context, format: ImageFormat, quality: u8) -> Result<Encoder> {
-    let codec = if format == ImageFormat::Avif {
-        lh::heif_compression_format_heif_compression_AV1
-    } else {
-        lh::heif_compression_format_heif_compression_HEVC
-    };
+    // libheif-rs's compression formats carry libheif's own values.
+    let codec = super::heif::codec_of(format) as lh::heif_compression_format;
     let mut enc = ptr::null_mut();
     // SAFETY: a live context and an out-pointer.
     check(
