@@ -324,6 +324,52 @@ fn png_is_no_larger_than_the_pngquant_search_to_the_same_score() {
     }
 }
 
+/// The kinds of chunks of a PNG, in order.
+fn png_chunk_kinds(png: &[u8]) -> Vec<String> {
+    let (mut i, mut kinds) = (8, Vec::new());
+    while i + 8 <= png.len() {
+        let size = u32::from_be_bytes(png[i..i + 4].try_into().unwrap()) as usize;
+        kinds.push(String::from_utf8_lossy(&png[i + 4..i + 8]).into_owned());
+        i += 12 + size;
+    }
+    kinds
+}
+
+/// PNG results are compared by the bytes of their image, whatever metadata the policy
+/// keeps: a palette image whose lossless result takes the fewest image bytes stays lossless
+/// with its text chunks (a lossy result without them had won by the whole file's size), and
+/// the default policy keeps text, EXIF, ICC and display chunks only (not the input's
+/// `gAMA`, `cHRM`, `bKGD`, `tIME`).
+#[test]
+fn png_results_are_compared_by_their_image_bytes_and_keep_the_policys_chunks() {
+    let input = image("png/im-netscape.up3.png");
+    let kept = mogr::process(&input, "imageSlim").unwrap();
+    let stripped = Processor::new()
+        .with_metadata(mogr::Metadata::Strip)
+        .process(&input, "imageSlim")
+        .unwrap();
+    let kinds = png_chunk_kinds(&kept.bytes);
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "tEXt").count(),
+        3,
+        "{kinds:?}"
+    );
+    for gone in ["gAMA", "cHRM", "bKGD", "tIME"] {
+        assert!(png_chunk_kinds(&input).iter().any(|k| k == gone));
+        assert!(!kinds.iter().any(|k| k == gone), "{kinds:?}");
+    }
+    assert_eq!(
+        png_chunk_kinds(&stripped.bytes),
+        ["IHDR", "PLTE", "IDAT", "IEND"]
+    );
+    // The same pixels, lossless, either way.
+    assert_eq!(png_bytes_metadata_aside(&kept.bytes), stripped.bytes.len());
+    assert_eq!(
+        frames(&kept.bytes).frames[0].bitmap.data,
+        frames(&input).frames[0].bitmap.data
+    );
+}
+
 /// The same input and rule give the same bytes. The palettes used to be summed over a hash
 /// map in its order, which changes from one map to the next: a colour photograph's output
 /// differed from run to run (100,330, 103,967 and 100,142 B in three runs).

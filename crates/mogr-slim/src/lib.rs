@@ -186,6 +186,8 @@ pub(crate) struct Found {
     pub best: Option<(Vec<u8>, f64)>,
     pub encodes: u32,
     threshold: f64,
+    /// The cost the best encoding was kept for.
+    best_cost: usize,
 }
 
 impl Found {
@@ -194,18 +196,22 @@ impl Found {
             best: None,
             encodes: 0,
             threshold,
+            best_cost: usize::MAX,
         }
     }
 
     /// Keeps `bytes` when it passes and is the smallest so far.
     pub fn offer(&mut self, bytes: Vec<u8>, score: f64) {
-        if score >= self.threshold
-            && self
-                .best
-                .as_ref()
-                .is_none_or(|(b, _)| bytes.len() < b.len())
-        {
+        let cost = bytes.len();
+        self.offer_at(bytes, score, cost);
+    }
+
+    /// Keeps `bytes` when it passes and its `cost` is the lowest so far: a format whose
+    /// encodings carry different metadata compares them by the bytes of their pixels.
+    pub fn offer_at(&mut self, bytes: Vec<u8>, score: f64, cost: usize) {
+        if score >= self.threshold && cost < self.best_cost {
             self.best = Some((bytes, score));
+            self.best_cost = cost;
         }
     }
 }

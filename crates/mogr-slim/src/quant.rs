@@ -7,12 +7,20 @@
 //! also tries, by smoothness ([`Weighting`]).
 //!
 //! Every layout goes through the same code: points are four floats (`L, a, b, alpha`; alpha
-//! is 1 for opaque images and the colour is multiplied by it otherwise), and grey images
-//! get grey palette entries only.
+//! is 1 for opaque images and the colour is multiplied by it otherwise, the lightness
+//! around mid grey, [`GREY_L`]), and grey images get grey palette entries only.
 
 use mogr_core::{Bitmap, Layout};
 use std::collections::HashMap;
 
+/// Oklab lightness of mid grey (sRGB 128: 0.5999), the origin of the lightness axis: a
+/// translucent colour's lightness is premultiplied by its alpha around it, so that a
+/// distance between two points is the distance between the colours composed over mid grey
+/// (as the metric composes them) plus their alpha difference ([`ALPHA_WEIGHT`]). Around
+/// black (plain premultiplication), an alpha error looked free on dark colours and costly
+/// on mid-grey ones, the reverse of what shows: a 256-colour palette of a translucent
+/// picture (`pil-transparent.webp`) scored 77.5 that way, 80.6 this way.
+const GREY_L: f32 = 0.6;
 /// A point of the quantization space.
 type Point = [f32; 4];
 
@@ -148,15 +156,15 @@ fn oklab_to_srgb8(c: [f32; 3]) -> [u8; 3] {
 /// The point of 8-bit samples `p` (grey, RGB or RGBA).
 fn point_of(lut: &[f32; 256], layout: Layout, p: &[u8]) -> Point {
     match layout {
-        Layout::Gray => [oklab(lut, p[0], p[0], p[0])[0], 0.0, 0.0, 1.0],
+        Layout::Gray => [oklab(lut, p[0], p[0], p[0])[0] - GREY_L, 0.0, 0.0, 1.0],
         Layout::Rgb => {
             let c = oklab(lut, p[0], p[1], p[2]);
-            [c[0], c[1], c[2], 1.0]
+            [c[0] - GREY_L, c[1], c[2], 1.0]
         }
         Layout::Rgba => {
             let a = f32::from(p[3]) / 255.0;
             let c = oklab(lut, p[0], p[1], p[2]);
-            [c[0] * a, c[1] * a, c[2] * a, a]
+            [(c[0] - GREY_L) * a, c[1] * a, c[2] * a, a]
         }
     }
 }
@@ -165,11 +173,11 @@ fn point_of(lut: &[f32; 256], layout: Layout, p: &[u8]) -> Point {
 fn samples_of(layout: Layout, q: Point) -> [u8; 4] {
     match layout {
         Layout::Gray => {
-            let v = oklab_to_srgb8([q[0], 0.0, 0.0])[0];
+            let v = oklab_to_srgb8([q[0] + GREY_L, 0.0, 0.0])[0];
             [v, 0, 0, 0]
         }
         Layout::Rgb => {
-            let c = oklab_to_srgb8([q[0], q[1], q[2]]);
+            let c = oklab_to_srgb8([q[0] + GREY_L, q[1], q[2]]);
             [c[0], c[1], c[2], 0]
         }
         Layout::Rgba => {
@@ -178,7 +186,7 @@ fn samples_of(layout: Layout, q: Point) -> [u8; 4] {
                 return [0; 4];
             }
             let f = 255.0 / f32::from(a);
-            let c = oklab_to_srgb8([q[0] * f, q[1] * f, q[2] * f]);
+            let c = oklab_to_srgb8([q[0] * f + GREY_L, q[1] * f, q[2] * f]);
             [c[0], c[1], c[2], a]
         }
     }
@@ -712,5 +720,30 @@ mod tests {
             let dithered = prep.remap(&b, &palette, 1.0);
             assert!(blur_error(&dithered) < blur_error(&plain), "{layout:?}");
         }
+    }
+
+    /// Translucent colours are quantized as they show over mid grey (the metric composes
+    /// them so): a 256-colour palette of a picture with wide semi-transparent areas passes
+    /// with room to spare, where premultiplying around black scored it 77.5. Its alpha also
+    /// stays close: the mean alpha error of the remapped picture is under 1.5 of 255.
+    #[test]
+    fn translucent_colours_are_quantized_as_they_show_over_grey() {
+        let b = crate::testing::image("webp/pil-transparent.webp");
+        assert_eq!(b.layout, Layout::Rgba);
+        let prep = Prepared::new(&b);
+        let out = prep.remap(&b, &prep.palette(256, Weighting::Pixels), 0.0);
+        let score = crate::metric::Reference::new(&b)
+            .unwrap()
+            .score(&out)
+            .unwrap();
+        assert!(score > 80.3, "{score}");
+        let alpha_error: u64 = b
+            .data
+            .chunks_exact(4)
+            .zip(out.data.chunks_exact(4))
+            .map(|(p, q)| u64::from(p[3].abs_diff(q[3])))
+            .sum();
+        let mean = alpha_error as f64 / (b.data.len() / 4) as f64;
+        assert!(mean < 1.5, "{mean}");
     }
 }
