@@ -698,3 +698,71 @@ fn photographs_become_gifs_with_a_faithful_palette() {
         assert!(score >= floor, "{rel}: {score:.1}");
     }
 }
+
+/// 16-bit samples of opaque pixels become 8 bits as `floor(v * 255 / 65535)`, as ImageMagick
+/// reduces them (`-depth 8`, the reference scripts' way to the image they score against);
+/// translucent pixels are rounded (the scripts compose them over grey at 16 bits first):
+/// every layout of 16-bit PNG, samples across the range, and the repo's 16-bit photograph
+/// against its 16-bit decode by the `image` crate.
+#[test]
+fn sixteen_bit_samples_become_eight_bits_as_imagemagick_makes_them() {
+    use image::{ImageBuffer, ImageFormat as F, Luma, LumaA, Rgb, Rgba};
+    let values: Vec<u16> = (0..=65535u16)
+        .step_by(97)
+        .chain([256, 257, 32767, 65279, 65535])
+        .collect();
+    let png = |img: image::DynamicImage| {
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, F::Png).unwrap();
+        out.into_inner()
+    };
+    let n = values.len() as u32;
+    let eight = |v: u16| (u32::from(v) * 255 / 65535) as u8;
+    let pixel = |p: [u16; 4]| -> [u8; 4] {
+        if p[3] == 65535 {
+            p.map(eight)
+        } else {
+            p.map(|v| ((u32::from(v) * 255 + 32767) / 65535) as u8)
+        }
+    };
+    let grey = ImageBuffer::<Luma<u16>, _>::from_fn(n, 1, |x, _| Luma([values[x as usize]]));
+    let b = decode_any(&png(grey.into())).frames.remove(0).bitmap;
+    assert_eq!(b.layout, Layout::Gray);
+    assert_eq!(b.data, values.iter().map(|&v| eight(v)).collect::<Vec<_>>());
+    let grey_alpha = ImageBuffer::<LumaA<u16>, _>::from_fn(n, 1, |x, _| {
+        LumaA([values[x as usize], values[n as usize - 1 - x as usize]])
+    });
+    let b = decode_any(&png(grey_alpha.into())).frames.remove(0).bitmap;
+    assert_eq!(b.layout, Layout::Rgba);
+    for (x, p) in b.data.chunks_exact(4).enumerate() {
+        let (l, a) = (values[x], values[n as usize - 1 - x]);
+        assert_eq!(p, pixel([l, l, l, a]), "{x}");
+    }
+    let rgb = ImageBuffer::<Rgb<u16>, _>::from_fn(n, 1, |x, _| {
+        let v = values[x as usize];
+        Rgb([v, 65535 - v, v / 2])
+    });
+    let b = decode_any(&png(rgb.into())).frames.remove(0).bitmap;
+    assert_eq!(b.layout, Layout::Rgb);
+    for (x, p) in b.data.chunks_exact(3).enumerate() {
+        let v = values[x];
+        assert_eq!(p, [eight(v), eight(65535 - v), eight(v / 2)], "{x}");
+    }
+    let rgba = ImageBuffer::<Rgba<u16>, _>::from_fn(n, 1, |x, _| {
+        let v = values[x as usize];
+        Rgba([v, v / 3, 65535 - v, v])
+    });
+    let b = decode_any(&png(rgba.into())).frames.remove(0).bitmap;
+    assert_eq!(b.layout, Layout::Rgba);
+    for (x, p) in b.data.chunks_exact(4).enumerate() {
+        let v = values[x];
+        assert_eq!(p, pixel([v, v / 3, 65535 - v, v]), "{x}");
+    }
+    // The repo's 16-bit photograph, sample for sample.
+    let input = image("png/jxl-DJI-FC6310-16bit.png");
+    let sixteen = image::load_from_memory(&input).unwrap().into_rgb16();
+    let b = decode_any(&input).frames.remove(0).bitmap;
+    assert_eq!(b.layout, Layout::Rgb);
+    let expected: Vec<u8> = sixteen.as_raw().iter().map(|&v| eight(v)).collect();
+    assert_eq!(b.data, expected);
+}

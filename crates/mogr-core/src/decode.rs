@@ -29,10 +29,61 @@ fn image_err(format: ImageFormat) -> impl Fn(image::ImageError) -> Error {
     }
 }
 
-/// 8-bit pixels from any `image` buffer: grey stays grey, alpha is kept, 16 bits become 8.
+/// A 16-bit sample as 8 bits, `floor(v * 255 / 65535)`: as ImageMagick reduces the samples
+/// of an opaque pixel (`-depth 8`, which is how the reference scripts make the 8-bit image
+/// they score against). The `image` crate's rounding put about half the samples of a 16-bit
+/// noise image one level above ImageMagick's, and a slimmed result that mogr scored 80.15
+/// scored 79.90 against ImageMagick's reference.
+fn sample8(v: u16) -> u8 {
+    (v / 257) as u8
+}
+
+/// A translucent 16-bit pixel as 8 bits: colour and alpha rounded. The reference scripts
+/// compose such a pixel over grey at 16 bits and then take the 8-bit floor of the result;
+/// rounded samples, composed and truncated at 8 bits (as the metric composes them), come
+/// nearest to that (flooring them first biased the composite down: a soft shadow's slimmed
+/// result scored 80.36 by mogr and 79.65 by the scripts).
+fn translucent8(p: [u16; 4]) -> [u8; 4] {
+    if p[3] == u16::MAX {
+        return p.map(sample8);
+    }
+    p.map(|v| ((u32::from(v) + 128) / 257) as u8)
+}
+
+/// 8-bit pixels from any `image` buffer: grey stays grey, alpha is kept, 16 bits become 8
+/// ([`sample8`], [`translucent8`]).
 fn bitmap_from(img: image::DynamicImage) -> Bitmap {
+    use image::DynamicImage as D;
     let (width, height) = (img.width(), img.height());
     let color = img.color();
+    let eight = |v: &[u16]| -> Vec<u8> { v.iter().map(|&s| sample8(s)).collect() };
+    let sixteen = match &img {
+        D::ImageLuma16(b) => Some((Layout::Gray, eight(b.as_raw()))),
+        D::ImageRgb16(b) => Some((Layout::Rgb, eight(b.as_raw()))),
+        D::ImageRgba16(b) => Some((
+            Layout::Rgba,
+            b.as_raw()
+                .chunks_exact(4)
+                .flat_map(|p| translucent8([p[0], p[1], p[2], p[3]]))
+                .collect(),
+        )),
+        D::ImageLumaA16(b) => Some((
+            Layout::Rgba,
+            b.as_raw()
+                .chunks_exact(2)
+                .flat_map(|p| translucent8([p[0], p[0], p[0], p[1]]))
+                .collect(),
+        )),
+        _ => None,
+    };
+    if let Some((layout, data)) = sixteen {
+        return Bitmap {
+            width,
+            height,
+            layout,
+            data,
+        };
+    }
     let (layout, data) = if color.has_alpha() {
         (Layout::Rgba, img.into_rgba8().into_raw())
     } else if color.has_color() {

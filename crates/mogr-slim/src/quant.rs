@@ -14,18 +14,20 @@ use mogr_core::{Bitmap, Layout};
 use std::collections::HashMap;
 
 /// Oklab lightness of mid grey (sRGB 128: 0.5999), the origin of the lightness axis: a
-/// translucent colour's lightness is premultiplied by its alpha around it, so that a
-/// distance between two points is the distance between the colours composed over mid grey
-/// (as the metric composes them) plus their alpha difference ([`ALPHA_WEIGHT`]). Around
-/// black (plain premultiplication), an alpha error looked free on dark colours and costly
-/// on mid-grey ones, the reverse of what shows: a 256-colour palette of a translucent
-/// picture (`pil-transparent.webp`) scored 77.5 that way, 80.6 this way.
+/// translucent colour's lightness is premultiplied by its alpha around it, so that the
+/// difference of two points' lightness is the difference of the colours composed over mid
+/// grey (as the metric composes them), and over white or black that plus a multiple of
+/// their alpha difference ([`distance`]). Around black (plain premultiplication), an alpha
+/// error looked free on dark colours and costly on mid-grey ones, the reverse of what shows
+/// over grey: a 256-colour palette of a translucent picture (`pil-transparent.webp`) scored
+/// 77.5 that way, 80.6 around grey.
 const GREY_L: f32 = 0.6;
 /// A point of the quantization space.
 type Point = [f32; 4];
 
-/// How much an alpha difference weighs against a colour difference.
-const ALPHA_WEIGHT: f32 = 1.0;
+/// How much alpha's spread weighs against colour's when median cut picks the axis to split
+/// a box on (distances themselves compose alpha with colour: [`distance`]).
+const ALPHA_WEIGHT: f32 = 0.5;
 /// At most this many distinct colours enter the palette building (more are merged by
 /// dropping low bits, keeping the weighted mean of each merged group).
 const MAX_HISTOGRAM: usize = 1 << 15;
@@ -192,14 +194,19 @@ fn samples_of(layout: Layout, q: Point) -> [u8; 4] {
     }
 }
 
+/// The squared distance between two points as it shows composed over a white and over a
+/// black background, whichever is larger (over any grey in between it is no larger; Oklab's
+/// chroma composes the same over every grey). An alpha difference alone costs what it
+/// shows over white or black, not a weight of its own: a fixed weight either spent palette
+/// entries on alpha levels that do not show over the metric's grey (a grey photograph with
+/// a soft alpha edge needed 1.5x the colours pngquant did) or, set lower, let the alpha
+/// drift where it shows over white.
 fn distance(a: &Point, b: &Point) -> f32 {
-    let d = [
-        a[0] - b[0],
-        a[1] - b[1],
-        a[2] - b[2],
-        (a[3] - b[3]) * ALPHA_WEIGHT,
-    ];
-    d[0] * d[0] + d[1] * d[1] + d[2] * d[2] + d[3] * d[3]
+    let (d0, da) = (a[0] - b[0], a[3] - b[3]);
+    let over_white = d0 - (1.0 - GREY_L) * da;
+    let over_black = d0 + GREY_L * da;
+    let (d1, d2) = (a[1] - b[1], a[2] - b[2]);
+    (over_white * over_white).max(over_black * over_black) + d1 * d1 + d2 * d2
 }
 
 /// Nearest-entry search: entries sorted by lightness, searched outwards from the query's
@@ -745,5 +752,28 @@ mod tests {
             .sum();
         let mean = alpha_error as f64 / (b.data.len() / 4) as f64;
         assert!(mean < 1.5, "{mean}");
+    }
+
+    /// An alpha difference costs what it shows over white or black, whichever is more:
+    /// the same grey at two opacities differs by `(1 - L_grey) * da` over white and
+    /// `L_grey * da` over black; over mid grey (the metric's background) not at all, and two
+    /// colours that compose to the same grey over white cost their difference over black.
+    #[test]
+    fn an_alpha_difference_costs_what_it_shows_over_white_or_black() {
+        let lut: [f32; 256] = std::array::from_fn(|v| srgb_to_linear(v as u8));
+        let grey = |a: u8| point_of(&lut, Layout::Rgba, &[128, 128, 128, a]);
+        let (opaque, half) = (grey(255), grey(128));
+        let da = 1.0 - 128.0 / 255.0;
+        let worst = (GREY_L * da).max((1.0 - GREY_L) * da);
+        assert!((distance(&opaque, &half) - worst * worst).abs() < 1e-4);
+        assert_eq!(distance(&opaque, &opaque), 0.0);
+        // Symmetric, and never below the difference over mid grey.
+        let (a, b) = (
+            point_of(&lut, Layout::Rgba, &[200, 40, 90, 180]),
+            point_of(&lut, Layout::Rgba, &[30, 60, 200, 70]),
+        );
+        assert_eq!(distance(&a, &b), distance(&b, &a));
+        let over_grey = (0..3).map(|c| (a[c] - b[c]).powi(2)).sum::<f32>();
+        assert!(distance(&a, &b) >= over_grey);
     }
 }
