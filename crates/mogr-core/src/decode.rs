@@ -57,22 +57,22 @@ fn bitmap_from(img: image::DynamicImage) -> Bitmap {
     let (width, height) = (img.width(), img.height());
     let color = img.color();
     let eight = |v: &[u16]| -> Vec<u8> { v.iter().map(|&s| sample8(s)).collect() };
+    // RGBA pixels from 16-bit samples of `n` channels, `rgba` picking them.
+    let rgba8 = |v: &[u16], n: usize, rgba: fn(&[u16]) -> [u16; 4]| -> Vec<u8> {
+        v.chunks_exact(n)
+            .flat_map(|p| translucent8(rgba(p)))
+            .collect()
+    };
     let sixteen = match &img {
         D::ImageLuma16(b) => Some((Layout::Gray, eight(b.as_raw()))),
         D::ImageRgb16(b) => Some((Layout::Rgb, eight(b.as_raw()))),
         D::ImageRgba16(b) => Some((
             Layout::Rgba,
-            b.as_raw()
-                .chunks_exact(4)
-                .flat_map(|p| translucent8([p[0], p[1], p[2], p[3]]))
-                .collect(),
+            rgba8(b.as_raw(), 4, |p| [p[0], p[1], p[2], p[3]]),
         )),
         D::ImageLumaA16(b) => Some((
             Layout::Rgba,
-            b.as_raw()
-                .chunks_exact(2)
-                .flat_map(|p| translucent8([p[0], p[0], p[0], p[1]]))
-                .collect(),
+            rgba8(b.as_raw(), 2, |p| [p[0], p[0], p[0], p[1]]),
         )),
         _ => None,
     };
