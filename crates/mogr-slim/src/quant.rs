@@ -200,7 +200,9 @@ fn samples_of(layout: Layout, q: Point) -> [u8; 4] {
 /// shows over white or black, not a weight of its own: a fixed weight either spent palette
 /// entries on alpha levels that do not show over the metric's grey (a grey photograph with
 /// a soft alpha edge needed 1.5x the colours pngquant did) or, set lower, let the alpha
-/// drift where it shows over white.
+/// drift where it shows over white. Never below the difference over mid grey (the lightness
+/// difference there is a weighted mean of those over white and black), hence never below the
+/// lightness difference squared, which [`Nearest`]'s search relies on.
 fn distance(a: &Point, b: &Point) -> f32 {
     let (d0, da) = (a[0] - b[0], a[3] - b[3]);
     let over_white = d0 - (1.0 - GREY_L) * da;
@@ -775,5 +777,13 @@ mod tests {
         assert_eq!(distance(&a, &b), distance(&b, &a));
         let over_grey = (0..3).map(|c| (a[c] - b[c]).powi(2)).sum::<f32>();
         assert!(distance(&a, &b) >= over_grey);
+        // Composed alike over white (lightness apart by (1 - L_grey) * da): the difference
+        // over black counts, (L_grey + 1 - L_grey) * da = da.
+        let da = 0.5;
+        let (c, d) = (
+            [0.1, 0.0, 0.0, 1.0],
+            [0.1 - (1.0 - GREY_L) * da, 0.0, 0.0, 1.0 - da],
+        );
+        assert!((distance(&c, &d) - da * da).abs() < 1e-6);
     }
 }
