@@ -4,7 +4,8 @@
 //! is lowered on edges and texture, where dithering noise buys no quality and costs bytes.
 //!
 //! A palette's colours are weighted by pixel count or, in a second family the PNG search
-//! also tries, by smoothness ([`Weighting`]).
+//! also tries, by smoothness ([`Weighting`]); that family spaces a grey image's levels for
+//! the lights ([`Spacing`]).
 //!
 //! Every layout goes through the same code: points are four floats (`L, a, b, alpha`; alpha
 //! is 1 for opaque images and the colour is multiplied by it otherwise, the lightness
@@ -46,6 +47,26 @@ pub(crate) enum Weighting {
     /// other photographs the uniform palette passes with fewer colours. The search tries both.
     Smoothness,
 }
+
+/// How a grey image's palette spaces its levels: the lightness scale its median cut and
+/// k-means run on, and its pixels are mapped and dithered on. Colour images (and grey ones
+/// with alpha) are always built in Oklab.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Spacing {
+    /// By Oklab lightness (about the cube root of luminance), as colours are.
+    Oklab,
+    /// By Oklab lightness raised to [`LIGHTS_POWER`] (about luminance to the power 0.53):
+    /// fewer levels in the darks, more in the lights. On some grey images the metric wants
+    /// those: 16-bit grey noise passed with pngquant's 14 levels, spread about evenly in
+    /// sRGB, where k-means on Oklab lightness needed 16 (its 14 scored 77.3, these 80.6);
+    /// on others Oklab's levels pass with fewer colours, so the PNG search tries both.
+    Lights,
+}
+
+/// The power of Oklab lightness by which [`Spacing::Lights`] spaces grey levels. Measured
+/// on 14 grey images with every palette built this way, against the pngquant search: 1.3
+/// left a loss of 3% (the noise), 2.0 three of 3-5%, 1.6 none.
+const LIGHTS_POWER: f32 = 1.6;
 
 /// The weight of a pixel in the smoothest area against one on an edge, for
 /// [`Weighting::Smoothness`].
@@ -102,6 +123,23 @@ impl PointCache {
 pub(crate) struct Palette {
     points: Vec<Point>,
     samples: Vec<[u8; 4]>,
+    /// Whether the points' lightness is lifted ([`Spacing::Lights`]): the image's pixels
+    /// are then lifted likewise before they are mapped.
+    lifted: bool,
+}
+
+/// Oklab lightness relative to mid grey, raised to [`LIGHTS_POWER`] (relative to mid grey's
+/// power).
+fn lift(l: f32) -> f32 {
+    (l + GREY_L).max(0.0).powf(LIGHTS_POWER) - GREY_L.powf(LIGHTS_POWER)
+}
+
+/// The inverse of [`lift`].
+fn unlift(l: f32) -> f32 {
+    (l + GREY_L.powf(LIGHTS_POWER))
+        .max(0.0)
+        .powf(1.0 / LIGHTS_POWER)
+        - GREY_L
 }
 
 impl Palette {
@@ -288,13 +326,24 @@ impl Prepared {
         }
     }
 
-    /// A palette of at most `colors` entries, the colours weighted by `weighting`: median
-    /// cut, then k-means.
-    pub fn palette(&self, colors: usize, weighting: Weighting) -> Palette {
+    /// A palette of at most `colors` entries, the colours weighted by `weighting`, a grey
+    /// image's levels spaced by `spacing`: median cut, then k-means.
+    pub fn palette(&self, colors: usize, weighting: Weighting, spacing: Spacing) -> Palette {
         let colors = colors.clamp(2, 256);
         let histogram = match weighting {
             Weighting::Pixels => &self.histogram,
             Weighting::Smoothness => &self.smooth_histogram,
+        };
+        let lifted: Vec<(Point, f32)>;
+        let lifting = spacing == Spacing::Lights && self.layout == Layout::Gray;
+        let histogram = if lifting {
+            lifted = histogram
+                .iter()
+                .map(|(p, n)| ([lift(p[0]), 0.0, 0.0, 1.0], *n))
+                .collect();
+            &lifted
+        } else {
+            histogram
         };
         let mut centres = median_cut(histogram, colors);
         for _ in 0..KMEANS_ITERATIONS {
@@ -319,6 +368,11 @@ impl Prepared {
                 break;
             }
         }
+        if lifting {
+            for c in &mut centres {
+                c[0] = unlift(c[0]);
+            }
+        }
         // Entries as the samples they will be written as, and back to points, so that the
         // error diffusion works from what the file holds.
         let mut samples: Vec<[u8; 4]> = centres
@@ -330,9 +384,19 @@ impl Prepared {
         let ch = self.layout.channels();
         let points = samples
             .iter()
-            .map(|s| point_of(&self.lut, self.layout, &s[..ch]))
+            .map(|s| {
+                let mut p = point_of(&self.lut, self.layout, &s[..ch]);
+                if lifting {
+                    p[0] = lift(p[0]);
+                }
+                p
+            })
             .collect();
-        Palette { points, samples }
+        Palette {
+            points,
+            samples,
+            lifted: lifting,
+        }
     }
 
     /// `b` (the image prepared) mapped to `palette`, with error diffusion of `strength` (0:
@@ -343,7 +407,23 @@ impl Prepared {
         let (w, ch) = (b.width as usize, b.layout.channels());
         let mut data = vec![0u8; b.data.len()];
         let mut cache = PointCache::new();
-        let mut point = |i: usize| cache.get(&self.lut, b.layout, &b.data[i * ch..i * ch + ch]);
+        let greys: Vec<Point> = if palette.lifted {
+            (0..=255u8)
+                .map(|v| {
+                    let p = point_of(&self.lut, Layout::Gray, &[v]);
+                    [lift(p[0]), p[1], p[2], p[3]]
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let mut point = |i: usize| {
+            if palette.lifted {
+                greys[usize::from(b.data[i])]
+            } else {
+                cache.get(&self.lut, b.layout, &b.data[i * ch..i * ch + ch])
+            }
+        };
         let mut put = |i: usize, e: u8| {
             data[i * ch..i * ch + ch].copy_from_slice(&palette.samples[usize::from(e)][..ch]);
         };
@@ -697,7 +777,7 @@ mod tests {
         for layout in [Layout::Gray, Layout::Rgb, Layout::Rgba] {
             let b = gradient(layout);
             let prep = Prepared::new(&b);
-            let palette = prep.palette(8, Weighting::Pixels);
+            let palette = prep.palette(8, Weighting::Pixels, Spacing::Oklab);
             assert!(palette.len() <= 8 && palette.len() >= 2);
             for strength in [0.0, 1.0] {
                 let out = prep.remap(&b, &palette, strength);
@@ -731,6 +811,61 @@ mod tests {
         }
     }
 
+    /// Lifting keeps mid grey at the origin and the order of lightness, and unlifting
+    /// undoes it over every grey.
+    #[test]
+    fn lifted_lightness_round_trips_every_grey() {
+        let lut: [f32; 256] = std::array::from_fn(|v| srgb_to_linear(v as u8));
+        assert!(lift(0.0).abs() < 1e-6);
+        let mut last = f32::NEG_INFINITY;
+        for v in 0..=255u8 {
+            let l = point_of(&lut, Layout::Gray, &[v])[0];
+            let up = lift(l);
+            assert!(up > last, "{v}");
+            last = up;
+            assert!((unlift(up) - l).abs() < 1e-5, "{v}");
+        }
+    }
+
+    /// A grey photograph's palette spaced for the lights has fewer of its levels in the
+    /// darks and a lighter mean level than one spaced by Oklab lightness at the same count,
+    /// and its remapped pixels are its entries; a colour image's palette is the same either
+    /// way.
+    #[test]
+    fn grey_levels_spaced_for_the_lights_give_the_lights_more_levels() {
+        let b = crate::testing::image("png/mpl-grace_hopper.grey-half.png");
+        assert_eq!(b.layout, Layout::Gray);
+        let prep = Prepared::new(&b);
+        let darks = |p: &Palette| p.samples.iter().filter(|s| s[0] < 64).count();
+        let mean = |p: &Palette| {
+            p.samples.iter().map(|s| f32::from(s[0])).sum::<f32>() / p.samples.len() as f32
+        };
+        for k in [8, 17, 32] {
+            let lights = prep.palette(k, Weighting::Smoothness, Spacing::Lights);
+            let oklab = prep.palette(k, Weighting::Smoothness, Spacing::Oklab);
+            assert!(
+                darks(&lights) < darks(&oklab) && mean(&lights) > mean(&oklab),
+                "{k}: {:?} against {:?}",
+                lights.samples,
+                oklab.samples
+            );
+            for strength in [0.0, 1.0] {
+                let out = prep.remap(&b, &lights, strength);
+                assert!(out
+                    .data
+                    .iter()
+                    .all(|&v| lights.samples.iter().any(|s| s[0] == v)));
+            }
+        }
+        for layout in [Layout::Rgb, Layout::Rgba] {
+            let b = gradient(layout);
+            let prep = Prepared::new(&b);
+            let [lights, oklab] = [Spacing::Lights, Spacing::Oklab]
+                .map(|spacing| prep.palette(8, Weighting::Pixels, spacing).samples);
+            assert_eq!(lights, oklab);
+        }
+    }
+
     /// Translucent colours are quantized as they show over mid grey (the metric composes
     /// them so): a 256-colour palette of a picture with wide semi-transparent areas passes
     /// with room to spare, where premultiplying around black scored it 77.5. Its alpha also
@@ -740,7 +875,11 @@ mod tests {
         let b = crate::testing::image("webp/pil-transparent.webp");
         assert_eq!(b.layout, Layout::Rgba);
         let prep = Prepared::new(&b);
-        let out = prep.remap(&b, &prep.palette(256, Weighting::Pixels), 0.0);
+        let out = prep.remap(
+            &b,
+            &prep.palette(256, Weighting::Pixels, Spacing::Oklab),
+            0.0,
+        );
         let score = crate::metric::Reference::new(&b)
             .unwrap()
             .score(&out)
