@@ -97,8 +97,9 @@ fn search(
     let mut found = Found::new(threshold);
     // Lossy families: the most aggressive setting of each that passes (kept as the setting,
     // not the pixels: candidates are made again one at a time below). The searches are
-    // independent: the palettes weighted by pixel count run on a second thread, the
-    // posterization and then the palettes weighted by smoothness on this one.
+    // independent: the palettes weighted by pixel count (and a grey image's evenly spaced
+    // levels) run on a second thread, the posterization and then the palettes weighted by
+    // smoothness on this one.
     let (reference, prep) = (&reference, &Prepared::new(bitmap));
     let (palette, posterized, smooth) = std::thread::scope(|scope| {
         let palette = scope.spawn(move || {
@@ -112,6 +113,25 @@ fn search(
                 stop,
                 &mut n,
             );
+            // A grey image's third family, after it on this thread: levels evenly spaced
+            // (a grey photograph's k-means levels crowd its commonest greys; even ones,
+            // dithered, passed at 26 where they needed 28).
+            if bitmap.layout != Layout::Gray {
+                return (best, n);
+            }
+            let even = palettes(
+                prep,
+                bitmap,
+                reference,
+                (Weighting::Pixels, Spacing::Even),
+                threshold,
+                stop,
+                &mut n,
+            );
+            let best = best.and_then(|mut b| {
+                b.extend(even?);
+                Ok(b)
+            });
             (best, n)
         });
         // Posterization: x is log2 of the levels per channel; the step is 256 / levels.

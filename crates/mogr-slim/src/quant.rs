@@ -55,6 +55,9 @@ pub(crate) enum Weighting {
 pub(crate) enum Spacing {
     /// By Oklab lightness (about the cube root of luminance), as colours are.
     Oklab,
+    /// Evenly in sRGB between the image's darkest and lightest grey, whatever its
+    /// histogram.
+    Even,
     /// By Oklab lightness raised to [`LIGHTS_POWER`] (about luminance to the power 0.53):
     /// fewer levels in the darks, more in the lights. On some grey images the metric wants
     /// those: 16-bit grey noise passed with pngquant's 14 levels, spread about evenly in
@@ -84,6 +87,8 @@ pub(crate) struct Prepared {
     /// Per pixel, how much dithering it takes, 0..=255 (255 in smooth areas, down to 0 on
     /// edges and texture).
     dither_map: Vec<u8>,
+    /// A grey image's darkest and lightest grey ([`Spacing::Even`]).
+    grey_range: (u8, u8),
 }
 
 /// Points of recently seen colours, direct-mapped by a hash of the colour: converting to
@@ -317,12 +322,20 @@ impl Prepared {
             histogram.push((p, n));
             smooth_histogram.push((p, smooth));
         }
+        let grey_range = match b.layout {
+            Layout::Gray => (
+                b.data.iter().copied().min().unwrap_or(0),
+                b.data.iter().copied().max().unwrap_or(255),
+            ),
+            _ => (0, 255),
+        };
         Prepared {
             layout: b.layout,
             lut,
             histogram,
             smooth_histogram,
             dither_map,
+            grey_range,
         }
     }
 
@@ -330,6 +343,9 @@ impl Prepared {
     /// image's levels spaced by `spacing`: median cut, then k-means.
     pub fn palette(&self, colors: usize, weighting: Weighting, spacing: Spacing) -> Palette {
         let colors = colors.clamp(2, 256);
+        if spacing == Spacing::Even && self.layout == Layout::Gray {
+            return self.even_greys(colors);
+        }
         let histogram = match weighting {
             Weighting::Pixels => &self.histogram,
             Weighting::Smoothness => &self.smooth_histogram,
@@ -396,6 +412,27 @@ impl Prepared {
             points,
             samples,
             lifted: lifting,
+        }
+    }
+
+    /// `colors` grey levels evenly spaced between the image's darkest and lightest grey.
+    fn even_greys(&self, colors: usize) -> Palette {
+        let (lo, hi) = (f32::from(self.grey_range.0), f32::from(self.grey_range.1));
+        let mut samples: Vec<[u8; 4]> = (0..colors)
+            .map(|i| {
+                let v = lo + (hi - lo) * i as f32 / (colors - 1) as f32;
+                [v.round() as u8, 0, 0, 0]
+            })
+            .collect();
+        samples.dedup();
+        let points = samples
+            .iter()
+            .map(|s| point_of(&self.lut, Layout::Gray, &s[..1]))
+            .collect();
+        Palette {
+            points,
+            samples,
+            lifted: false,
         }
     }
 
@@ -809,6 +846,34 @@ mod tests {
             let dithered = prep.remap(&b, &palette, 1.0);
             assert!(blur_error(&dithered) < blur_error(&plain), "{layout:?}");
         }
+    }
+
+    /// Evenly spaced levels run from the image's darkest grey to its lightest in equal
+    /// steps (to rounding), whatever its histogram, and a remapped image holds them only;
+    /// a colour image's palette ignores the spacing.
+    #[test]
+    fn even_grey_levels_span_the_image_in_equal_steps() {
+        let b = crate::testing::image("png/ski-coffee.grey.png");
+        assert_eq!(b.layout, Layout::Gray);
+        let (lo, hi) = (*b.data.iter().min().unwrap(), *b.data.iter().max().unwrap());
+        let prep = Prepared::new(&b);
+        for k in [2, 7, 26] {
+            let p = prep.palette(k, Weighting::Pixels, Spacing::Even);
+            let levels: Vec<u8> = p.samples.iter().map(|s| s[0]).collect();
+            assert_eq!(levels.len(), k);
+            assert_eq!((levels[0], levels[k - 1]), (lo, hi));
+            let step = f32::from(hi - lo) / (k - 1) as f32;
+            for w in levels.windows(2) {
+                assert!((f32::from(w[1] - w[0]) - step).abs() <= 1.0, "{levels:?}");
+            }
+            let out = prep.remap(&b, &p, 1.0);
+            assert!(out.data.iter().all(|v| levels.contains(v)));
+        }
+        let b = gradient(Layout::Rgb);
+        let prep = Prepared::new(&b);
+        let [even, oklab] = [Spacing::Even, Spacing::Oklab]
+            .map(|spacing| prep.palette(8, Weighting::Pixels, spacing).samples);
+        assert_eq!(even, oklab);
     }
 
     /// Lifting keeps mid grey at the origin and the order of lightness, and unlifting
