@@ -103,36 +103,24 @@ fn search(
     let (reference, prep) = (&reference, &Prepared::new(bitmap));
     let (palette, posterized, smooth) = std::thread::scope(|scope| {
         let palette = scope.spawn(move || {
-            let mut n = 0;
-            let best = palettes(
-                prep,
-                bitmap,
-                reference,
-                (Weighting::Pixels, Spacing::Oklab),
-                threshold,
-                stop,
-                &mut n,
-            );
-            // A grey image's third family, after it on this thread: levels evenly spaced
-            // (a grey photograph's k-means levels crowd its commonest greys; even ones,
+            // A grey image's third family follows on this thread: levels evenly spaced (a
+            // grey photograph's k-means levels crowd its commonest greys; even ones,
             // dithered, passed at 26 where they needed 28).
-            if bitmap.layout != Layout::Gray {
-                return (best, n);
+            let families: &[(Weighting, Spacing)] = match bitmap.layout {
+                Layout::Gray => &[
+                    (Weighting::Pixels, Spacing::Oklab),
+                    (Weighting::Pixels, Spacing::Even),
+                ],
+                _ => &[(Weighting::Pixels, Spacing::Oklab)],
+            };
+            let (mut n, mut best) = (0, Vec::new());
+            for &family in families {
+                match palettes(prep, bitmap, reference, family, threshold, stop, &mut n) {
+                    Ok(found) => best.extend(found),
+                    Err(e) => return (Err(e), n),
+                }
             }
-            let even = palettes(
-                prep,
-                bitmap,
-                reference,
-                (Weighting::Pixels, Spacing::Even),
-                threshold,
-                stop,
-                &mut n,
-            );
-            let best = best.and_then(|mut b| {
-                b.extend(even?);
-                Ok(b)
-            });
-            (best, n)
+            (Ok(best), n)
         });
         // Posterization: x is log2 of the levels per channel; the step is 256 / levels.
         let plan = Plan {
