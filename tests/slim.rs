@@ -261,13 +261,13 @@ fn yjpeg_on_the_corpus() {
 }
 
 /// The chunks of a PNG, in order: each one's kind and the length of its data.
-fn png_chunks(png: &[u8]) -> Vec<(String, usize)> {
+fn png_chunks(png: &[u8]) -> Vec<(String, &[u8])> {
     let (mut i, mut chunks) = (8, Vec::new());
     while i + 8 <= png.len() {
         let size = u32::from_be_bytes(png[i..i + 4].try_into().unwrap()) as usize;
         chunks.push((
             String::from_utf8_lossy(&png[i + 4..i + 8]).into_owned(),
-            size,
+            &png[i + 8..(i + 8 + size).min(png.len())],
         ));
         i += 12 + size;
     }
@@ -281,7 +281,7 @@ fn png_bytes_metadata_aside(png: &[u8]) -> usize {
     8 + png_chunks(png)
         .iter()
         .filter(|(kind, _)| !metadata.contains(&kind.as_str()))
-        .map(|(_, size)| 12 + size)
+        .map(|(_, data)| 12 + data.len())
         .sum::<usize>()
 }
 
@@ -341,8 +341,7 @@ fn png_chunk_kinds(png: &[u8]) -> Vec<String> {
 
 /// PNG results are compared by the bytes of their image, whatever metadata the policy
 /// keeps, so the policy does not change which pixels win; the default policy keeps text,
-/// EXIF, ICC and display chunks only, never the input's `gAMA`, `cHRM`, `bKGD`, `tIME`
-/// (a lossy result carries the ICC profile alone, as before).
+/// EXIF, ICC and display chunks only, never the input's `gAMA`, `cHRM`, `bKGD`, `tIME`.
 #[test]
 fn png_results_are_compared_by_their_image_bytes_and_keep_the_policys_chunks() {
     let input = image("png/im-netscape.up3.png");
@@ -366,6 +365,43 @@ fn png_results_are_compared_by_their_image_bytes_and_keep_the_policys_chunks() {
         frames(&kept.bytes).frames[0].bitmap.data,
         frames(&stripped.bytes).frames[0].bitmap.data
     );
+}
+
+/// A lossy PNG result carries the input's metadata as the policy says, as the lossless one
+/// does: under `Metadata::Keep` its EXIF and text chunks byte for byte (a grey photograph
+/// whose palette result used to carry the ICC profile alone), under `IccOnly` and `Strip`
+/// neither; the pixels are the same under every policy.
+#[test]
+fn lossy_png_results_carry_the_metadata_the_policy_keeps() {
+    let input = image("png/pil-exif-72dpi-int.grey.png");
+    let of_kind = |png: &[u8], kinds: &[&str]| -> Vec<Vec<u8>> {
+        png_chunks(png)
+            .into_iter()
+            .filter(|(k, _)| kinds.contains(&k.as_str()))
+            .map(|(_, data)| data.to_vec())
+            .collect()
+    };
+    let metadata = ["eXIf", "tEXt"];
+    assert!(of_kind(&input, &["eXIf"]).len() == 1 && of_kind(&input, &["tEXt"]).len() > 5);
+    let slim = |policy| {
+        Processor::new()
+            .with_metadata(policy)
+            .process(&input, "imageSlim")
+            .unwrap()
+            .bytes
+    };
+    let kept = slim(mogr::Metadata::Keep);
+    assert!(
+        png_chunk_kinds(&kept).iter().any(|k| k == "PLTE"),
+        "a palette result"
+    );
+    assert_eq!(of_kind(&kept, &metadata), of_kind(&input, &metadata));
+    let pixels = frames(&kept).frames.remove(0).bitmap.data;
+    for policy in [mogr::Metadata::IccOnly, mogr::Metadata::Strip] {
+        let out = slim(policy);
+        assert!(of_kind(&out, &metadata).is_empty(), "{policy:?}");
+        assert_eq!(frames(&out).frames.remove(0).bitmap.data, pixels);
+    }
 }
 
 /// The same input and rule give the same bytes. The palettes used to be summed over a hash

@@ -177,6 +177,7 @@ fn search(
     // The settings' results are sized with oxipng's fastest preset first; only those within
     // 3% of the smallest get the full preset (the slow part: near-optimal deflate). Pixels
     // are made at full size for one setting at a time, and made again for the full preset.
+    let carried = Carried::of(input, raster);
     let mut quick = oxipng::Options::from_preset(0);
     quick.strip = opts.strip.clone();
     quick.optimize_alpha = true;
@@ -189,9 +190,9 @@ fn search(
             quick_pace.step(stop, || {
                 quick.timeout = stop.remaining();
                 let pixels = setting.apply(prep, bitmap);
-                Ok(Packing::Samples
-                    .encode(pixels, raster.icc.as_deref(), &quick)?
-                    .len())
+                // Sized without the carried chunks: the same for every setting.
+                let bare = Carried::default();
+                Ok(Packing::Samples.encode(pixels, &bare, &quick)?.len())
             })?
         } else {
             0
@@ -220,7 +221,7 @@ fn search(
             let bytes = full_pace.step(stop, || {
                 opts.timeout = stop.remaining();
                 let pixels = setting.apply(prep, bitmap);
-                packing.encode(pixels, raster.icc.as_deref(), &opts)
+                packing.encode(pixels, &carried, &opts)
             })?;
             stop.check()?;
             found.encodes += 1;
@@ -250,20 +251,56 @@ fn search(
 
 /// The bytes of a PNG's image (the chunks that make its pixels: header, palette,
 /// transparency, data, end), by which results are compared. The lossless result keeps the
-/// input's metadata chunks as [`Options::metadata`] says, where a lossy one carries the ICC
-/// profile only; compared whole, a lossy result without the input's text chunks had won
-/// against a lossless one whose pixels took fewer bytes.
+/// input's metadata chunks as [`Options::metadata`] says, and a lossy one carries them too
+/// ([`Carried`]), but the two can differ (the input's ICC profile as it was, or as decoded);
+/// compared whole, a lossy result without the input's text chunks had won against a
+/// lossless one whose pixels took fewer bytes.
 fn image_bytes(png: &[u8]) -> usize {
+    png.len().min(8)
+        + chunks(png)
+            .filter(|(kind, _)| matches!(kind, b"IHDR" | b"PLTE" | b"tRNS" | b"IDAT" | b"IEND"))
+            .map(|(_, data)| 12 + data.len())
+            .sum::<usize>()
+}
+
+/// The chunks of a PNG in order, as kind and data, up to the first that runs past the end.
+fn chunks(png: &[u8]) -> impl Iterator<Item = ([u8; 4], &[u8])> {
     let mut rest = png.get(8..).unwrap_or_default();
-    let mut n = png.len().min(8);
-    while rest.len() >= 12 {
-        let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-        if matches!(&rest[4..8], b"IHDR" | b"PLTE" | b"tRNS" | b"IDAT" | b"IEND") {
-            n += 12 + len;
+    std::iter::from_fn(move || {
+        let len = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+        let kind: [u8; 4] = rest.get(4..8)?.try_into().ok()?;
+        let data = rest.get(8..8 + len)?;
+        rest = rest.get(12 + len..)?;
+        Some((kind, data))
+    })
+}
+
+/// The input chunks a lossy result may carry: the display chunks and the metadata the
+/// policy names (text, XMP in `iTXt`, EXIF). oxipng then keeps those the policy keeps
+/// ([`oxipng_options`]). Not the ICC profile (the decoder's is added on its own), nor chunks
+/// tied to the old encoding.
+const CARRIED_CHUNKS: [&[u8; 4]; 7] = [
+    b"cICP", b"sRGB", b"pHYs", b"tEXt", b"zTXt", b"iTXt", b"eXIf",
+];
+
+/// What a lossy result carries of the input besides its pixels.
+#[derive(Debug, Default)]
+struct Carried {
+    icc: Option<Vec<u8>>,
+    chunks: Vec<([u8; 4], Vec<u8>)>,
+}
+
+impl Carried {
+    /// The ICC profile of `raster` and the [`CARRIED_CHUNKS`] of `input` (a PNG).
+    fn of(input: &[u8], raster: &Raster) -> Carried {
+        Carried {
+            icc: raster.icc.clone(),
+            chunks: chunks(input)
+                .filter(|(kind, _)| CARRIED_CHUNKS.contains(&kind))
+                .map(|(kind, data)| (kind, data.to_vec()))
+                .collect(),
         }
-        rest = rest.get(12 + len..).unwrap_or_default();
     }
-    n
 }
 
 /// Error diffusion strengths tried for palettes: none (flat artwork compresses best
@@ -505,7 +542,7 @@ impl Packing {
     fn encode(
         self,
         b: Bitmap,
-        icc: Option<&[u8]>,
+        carried: &Carried,
         opts: &oxipng::Options,
     ) -> Result<Vec<u8>, Error> {
         let (width, height) = (b.width, b.height);
@@ -539,8 +576,11 @@ impl Packing {
         };
         let mut raw = oxipng::RawImage::new(width, height, color, oxipng::BitDepth::Eight, data)
             .map_err(fail)?;
-        if let Some(icc) = icc {
+        if let Some(icc) = &carried.icc {
             raw.add_icc_profile(icc);
+        }
+        for (kind, data) in &carried.chunks {
+            raw.add_png_chunk(*kind, data.clone());
         }
         one_trial_at_a_time(pixels, || raw.create_optimized_png(&opts)).map_err(fail)
     }
@@ -788,7 +828,7 @@ mod tests {
         let bytes = |s: Setting| {
             let opts = oxipng_options(Metadata::Strip, 0);
             Packing::Samples
-                .encode(s.apply(&prep, &b), None, &opts)
+                .encode(s.apply(&prep, &b), &Carried::default(), &opts)
                 .unwrap()
                 .len()
         };
@@ -886,10 +926,10 @@ mod tests {
         let pixels = setting.apply(&prep, &b);
         let opts = oxipng_options(Metadata::Strip, 0);
         let samples = Packing::Samples
-            .encode(pixels.clone(), None, &opts)
+            .encode(pixels.clone(), &Carried::default(), &opts)
             .unwrap();
         let sorted = Packing::SortedPalette
-            .encode(pixels.clone(), None, &opts)
+            .encode(pixels.clone(), &Carried::default(), &opts)
             .unwrap();
         let back = crate::decode_candidate(&sorted)
             .unwrap()
