@@ -5,7 +5,7 @@
 //!
 //! A palette's colours are weighted by pixel count or, in a second family the PNG search
 //! also tries, by smoothness ([`Weighting`]); that family spaces a grey image's levels for
-//! the lights ([`Spacing`]).
+//! the lights, and a grey image also gets a family of evenly spaced levels ([`Spacing`]).
 //!
 //! Every layout goes through the same code: points are four floats (`L, a, b, alpha`; alpha
 //! is 1 for opaque images and the colour is multiplied by it otherwise, the lightness
