@@ -260,7 +260,7 @@ fn yjpeg_on_the_corpus() {
     assert!(median < 0.9, "median ratio {median:.3}");
 }
 
-/// The chunks of a PNG, in order: each one's kind and the length of its data.
+/// The chunks of a PNG, in order: each one's kind and its data (cut at the end of the file).
 fn png_chunks(png: &[u8]) -> Vec<(String, &[u8])> {
     let (mut i, mut chunks) = (8, Vec::new());
     while i + 8 <= png.len() {
